@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Build, test and benchmark Pretext. Usage: ./build.sh [test|bench|wasm-test]
+#   test       everything CI runs: vet, native tests, core tests as wasm in Node,
+#              the archsimd GEMM path (amd64)
+#   bench      native and wasm benchmark of workload RS
+set -euo pipefail
+cd "$(dirname "$0")"
+
+WASM_EXEC="$(go env GOROOT)/lib/wasm/go_js_wasm_exec"
+
+wasm_test() {
+	# Go's wasm test runner needs Node.js on PATH.
+	command -v node >/dev/null || { echo "build.sh: node is required for the wasm tests" >&2; exit 1; }
+	GOOS=js GOARCH=wasm go test -exec="$WASM_EXEC" "$@"
+}
+
+case "${1:-test}" in
+test)
+	test -z "$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "build.sh: run gofmt -w" >&2; exit 1; }
+	go vet ./...
+	GOOS=js GOARCH=wasm go vet ./core/...
+	go test ./...
+	wasm_test ./core/...
+	if [ "$(go env GOARCH)" = amd64 ]; then
+		GOEXPERIMENT=simd go test ./core/...
+	fi
+	echo "build.sh: all tests passed"
+	;;
+bench)
+	go run ./cmd/pretext bench -workload rs -threads 1 -json
+	go run ./cmd/pretext bench -workload rs -threads "$(nproc)" -json
+	GOOS=js GOARCH=wasm go run -exec="$WASM_EXEC" ./cmd/pretext bench -workload rs -threads 1 -json
+	if [ "$(go env GOARCH)" = amd64 ]; then
+		GOEXPERIMENT=simd go run ./cmd/pretext bench -workload rs -threads "$(nproc)" -json
+	fi
+	;;
+*)
+	echo "usage: $0 [test|bench]" >&2
+	exit 2
+	;;
+esac

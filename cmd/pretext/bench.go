@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/pretextlab/pretext/core"
+)
+
+type benchResult struct {
+	Workload     string  `json:"workload"`
+	Threads      int     `json:"threads"`
+	ImagesPerSec float64 `json:"images_per_sec"`
+	GFLOPS       float64 `json:"gflops"`
+	Runtime      string  `json:"runtime"`
+	Steps        int     `json:"steps"`
+	Batch        int     `json:"batch"`
+}
+
+// bench times training steps: the median of -steps individually timed steps
+// after -warmup untimed ones, as ../shared/bench/WORKLOAD.md prescribes.
+func bench(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	workload := fs.String("workload", "rs", "reference workload (rs)")
+	threads := fs.Int("threads", runtime.NumCPU(), "goroutines for the operators (GOMAXPROCS)")
+	steps := fs.Int("steps", 20, "timed steps (the figure is their median)")
+	warmup := fs.Int("warmup", 5, "untimed warm-up steps")
+	batch := fs.Int("batch", 64, "examples per step")
+	seed := fs.Uint64("seed", 1, "seed for weights and data")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *threads < 1 || *steps < 1 || *warmup < 0 {
+		return fmt.Errorf("bench: -threads and -steps must be positive, -warmup not negative")
+	}
+	runtime.GOMAXPROCS(*threads)
+	w, err := core.NewWorkload(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	times := make([]float64, 0, *steps)
+	for i := range *warmup + *steps {
+		start := time.Now()
+		if _, err := w.Trainer.Step(ctx, w.Batch()); err != nil {
+			return err
+		}
+		if i >= *warmup {
+			times = append(times, time.Since(start).Seconds())
+		}
+	}
+	slices.Sort(times)
+	median := times[len(times)/2]
+	if len(times)%2 == 0 {
+		median = (times[len(times)/2-1] + times[len(times)/2]) / 2
+	}
+	ips := float64(*batch) / median
+	res := benchResult{
+		Workload: *workload, Threads: *threads, ImagesPerSec: ips,
+		GFLOPS:  ips * w.FLOPsPerImage / 1e9,
+		Runtime: runtime.GOOS + "/" + runtime.GOARCH + " " + runtime.Version(),
+		Steps:   *steps, Batch: *batch,
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	_, err = fmt.Fprintf(stdout, "%s: %.1f images/s, %.2f GFLOP/s (%d threads, %s, median of %d steps of %d)\n",
+		res.Workload, res.ImagesPerSec, res.GFLOPS, res.Threads, res.Runtime, res.Steps, res.Batch)
+	return err
+}

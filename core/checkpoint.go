@@ -1,0 +1,270 @@
+package core
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/nlpodyssey/spago/nn"
+)
+
+// Checkpoint layout (all integers little-endian):
+//
+//	magic   8 bytes  "PRETEXT\x00"
+//	version uint32   CheckpointVersion
+//	hdrLen  uint32   length of the JSON header, at most maxHeader
+//	header  JSON     checkpointHeader: configs, step, tensor names and shapes
+//	tensors float32  each tensor of the header, in order, row-major
+//	crc     uint32   CRC-32C (Castagnoli) of every byte before it
+//
+// Tensors are named by [NamedParams] under "trunk.", "head." and, for
+// optimiser buffers, "opt.<param>.<buffer>".
+const CheckpointVersion = 1
+
+var checkpointMagic = [8]byte{'P', 'R', 'E', 'T', 'E', 'X', 'T', 0}
+
+// maxHeader bounds the JSON header so a corrupt length cannot make Load
+// allocate more than this before the checksum is seen.
+const maxHeader = 1 << 20
+
+var (
+	// ErrNotCheckpoint is returned for data that does not start with the
+	// checkpoint magic.
+	ErrNotCheckpoint = errors.New("core: not a Pretext checkpoint (bad magic)")
+	// ErrChecksum is returned when a checkpoint's bytes do not match its
+	// checksum: the file is truncated, altered or corrupt.
+	ErrChecksum = errors.New("core: checkpoint checksum mismatch (file altered or corrupt)")
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+type checkpointHeader struct {
+	Trunk   TrunkConfig    `json:"trunk"`
+	Head    HeadSpec       `json:"head"`
+	Train   TrainConfig    `json:"train"`
+	Step    int            `json:"step"`
+	Tensors []tensorHeader `json:"tensors"`
+}
+
+type tensorHeader struct {
+	Name  string `json:"name"`
+	Shape []int  `json:"shape"`
+}
+
+type namedTensor struct {
+	tensorHeader
+	values []float32
+}
+
+// tensors lists every tensor a checkpoint of t holds, aliasing the live
+// parameters and optimiser buffers (created empty where missing).
+func (t *Trainer) tensors() []namedTensor {
+	var out []namedTensor
+	add := func(prefix string, m nn.Model) {
+		for _, np := range NamedParams(m) {
+			out = append(out, namedTensor{tensorHeader{prefix + np.Name, slices.Clone(np.Param.Shape())}, data(np.Param)})
+		}
+	}
+	add("trunk.", t.Trunk)
+	add("head.", t.Head)
+	for _, prefix := range []string{"trunk.", "head."} {
+		m := nn.Model(t.Trunk)
+		if prefix == "head." {
+			m = t.Head
+		}
+		for _, np := range NamedParams(m) {
+			if !np.Param.RequiresGrad() {
+				continue
+			}
+			bufs := t.opt.StateBuffers(np.Param)
+			keys := make([]string, 0, len(bufs))
+			for k := range bufs {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				out = append(out, namedTensor{tensorHeader{"opt." + prefix + np.Name + "." + k, slices.Clone(np.Param.Shape())}, bufs[k]})
+			}
+		}
+	}
+	return out
+}
+
+// Save writes the trainer's configuration, step, trunk, head and optimiser
+// state to w as a checkpoint.
+func (t *Trainer) Save(w io.Writer) error {
+	ts := t.tensors()
+	hdr := checkpointHeader{Trunk: t.Trunk.Config, Head: t.Head.Spec(), Train: t.Config, Step: t.step}
+	for _, nt := range ts {
+		hdr.Tensors = append(hdr.Tensors, nt.tensorHeader)
+	}
+	js, err := json.Marshal(hdr)
+	if err != nil {
+		return fmt.Errorf("core: checkpoint header: %w", err)
+	}
+	if len(js) > maxHeader {
+		return fmt.Errorf("core: checkpoint header of %d bytes exceeds %d", len(js), maxHeader)
+	}
+	crc := crc32.New(castagnoli)
+	bw := bufio.NewWriter(io.MultiWriter(w, crc))
+	var u32 [4]byte
+	bw.Write(checkpointMagic[:])
+	binary.LittleEndian.PutUint32(u32[:], CheckpointVersion)
+	bw.Write(u32[:])
+	binary.LittleEndian.PutUint32(u32[:], uint32(len(js)))
+	bw.Write(u32[:])
+	bw.Write(js)
+	for _, nt := range ts {
+		for _, v := range nt.values {
+			binary.LittleEndian.PutUint32(u32[:], math.Float32bits(v))
+			bw.Write(u32[:])
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("core: writing checkpoint: %w", err)
+	}
+	binary.LittleEndian.PutUint32(u32[:], crc.Sum32())
+	if _, err := w.Write(u32[:]); err != nil {
+		return fmt.Errorf("core: writing checkpoint: %w", err)
+	}
+	return nil
+}
+
+// LoadTrainer reads a checkpoint written by [Trainer.Save] and rebuilds the
+// trainer. resolve rebuilds the head the checkpoint names; nil knows only
+// core's own heads ([Classifier]). Truncated, altered or incompatible data is
+// refused with an error; nothing larger than the model the header describes
+// (within the trunk's size limits) is allocated before the checksum is
+// checked.
+func LoadTrainer(r io.Reader, resolve HeadResolver) (*Trainer, error) {
+	crc := crc32.New(castagnoli)
+	br := bufio.NewReader(r)
+	tr := io.TeeReader(br, crc)
+	var magic [8]byte
+	if _, err := io.ReadFull(tr, magic[:]); err != nil {
+		return nil, truncated(err)
+	}
+	if magic != checkpointMagic {
+		return nil, ErrNotCheckpoint
+	}
+	var u32 [4]byte
+	if _, err := io.ReadFull(tr, u32[:]); err != nil {
+		return nil, truncated(err)
+	}
+	if v := binary.LittleEndian.Uint32(u32[:]); v != CheckpointVersion {
+		if v > CheckpointVersion {
+			return nil, fmt.Errorf("core: checkpoint format version %d is newer than this build reads (%d); update Pretext", v, CheckpointVersion)
+		}
+		return nil, fmt.Errorf("core: checkpoint format version %d is not supported (this build reads %d)", v, CheckpointVersion)
+	}
+	if _, err := io.ReadFull(tr, u32[:]); err != nil {
+		return nil, truncated(err)
+	}
+	n := binary.LittleEndian.Uint32(u32[:])
+	if n > maxHeader {
+		return nil, fmt.Errorf("core: checkpoint header length %d exceeds %d (corrupt file?)", n, maxHeader)
+	}
+	js := make([]byte, n)
+	if _, err := io.ReadFull(tr, js); err != nil {
+		return nil, truncated(err)
+	}
+	var hdr checkpointHeader
+	if err := json.Unmarshal(js, &hdr); err != nil {
+		return nil, fmt.Errorf("core: checkpoint header: %w", err)
+	}
+	t, err := trainerFromHeader(hdr, resolve)
+	if err != nil {
+		return nil, err
+	}
+	want := t.tensors()
+	if len(want) != len(hdr.Tensors) {
+		return nil, fmt.Errorf("core: checkpoint holds %d tensors, the model it describes has %d", len(hdr.Tensors), len(want))
+	}
+	for i, nt := range want {
+		got := hdr.Tensors[i]
+		if got.Name != nt.Name || !slices.Equal(got.Shape, nt.Shape) {
+			return nil, fmt.Errorf("core: checkpoint tensor %d is %s %v, want %s %v", i, got.Name, got.Shape, nt.Name, nt.Shape)
+		}
+	}
+	if err := readTensors(tr, want); err != nil {
+		return nil, err
+	}
+	return t, checkCRC(br, crc)
+}
+
+func trainerFromHeader(hdr checkpointHeader, resolve HeadResolver) (*Trainer, error) {
+	if hdr.Step < 0 {
+		return nil, fmt.Errorf("core: checkpoint step %d is negative", hdr.Step)
+	}
+	// The initial values are overwritten by the checkpoint's tensors.
+	trunk, err := NewTrunk(hdr.Trunk, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, err
+	}
+	var head Objective
+	switch {
+	case hdr.Head.Kind == ClassifierKind:
+		head, err = classifierFromSpec(hdr.Head, trunk)
+	case resolve != nil:
+		head, err = resolve(hdr.Head, trunk)
+	default:
+		err = fmt.Errorf("core: checkpoint head %q is unknown here", hdr.Head.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t, err := NewTrainer(trunk, head, hdr.Train)
+	if err != nil {
+		return nil, err
+	}
+	t.step = hdr.Step
+	return t, nil
+}
+
+func readTensors(r io.Reader, ts []namedTensor) error {
+	buf := make([]byte, 1<<16)
+	for _, nt := range ts {
+		vals := nt.values
+		for len(vals) > 0 {
+			k := min(len(vals), len(buf)/4)
+			if _, err := io.ReadFull(r, buf[:4*k]); err != nil {
+				return truncated(err)
+			}
+			for i := range k {
+				vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
+			}
+			vals = vals[k:]
+		}
+	}
+	return nil
+}
+
+func checkCRC(r io.Reader, crc hash.Hash32) error {
+	var u32 [4]byte
+	if _, err := io.ReadFull(r, u32[:]); err != nil {
+		return truncated(err)
+	}
+	if binary.LittleEndian.Uint32(u32[:]) != crc.Sum32() {
+		return ErrChecksum
+	}
+	var extra [1]byte
+	if n, _ := r.Read(extra[:]); n > 0 {
+		return fmt.Errorf("core: unexpected data after the checkpoint's checksum")
+	}
+	return nil
+}
+
+func truncated(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("core: checkpoint is truncated: %w", io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("core: reading checkpoint: %w", err)
+}

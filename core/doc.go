@@ -1,0 +1,31 @@
+// Package core is Pretext's model and training core: fused float32 operators
+// over whole batches, the RS trunk, the trainer, optimizers and checkpoints,
+// built on spago's autograd (ag) and parameters (nn).
+//
+// # Batch layout
+//
+// A batch of N feature maps with C channels of H x W pixels is one float32
+// matrix of shape [C, N*H*W]: row c holds channel c of every image, image
+// after image, each image row-major (top row first). Its geometry travels
+// beside it as a [Shape]. This channel-major layout makes a convolution one
+// matrix multiply over the whole batch (W[Cout, Cin*KH*KW] x im2col[Cin*KH*KW,
+// N*Ho*Wo] gives the next [Cout, N*Ho*Wo] directly) and makes batch-norm
+// statistics row reductions.
+//
+// Flat per-image data (pooled features, logits) is [N, D]: one row per image.
+// [GlobalAvgPool] is the bridge from the first layout to the second.
+//
+// # Invariants
+//
+//   - Every operator checks its operands' shapes before it builds a graph
+//     node and returns an error instead: spago's ag calls log.Fatalf when a
+//     forward pass fails, which would kill a browser tab's program.
+//   - Operator inputs are never modified; outputs and gradients are fresh.
+//   - All values are float32 (*mat.Dense[float32]).
+//   - Randomness is passed in as *rand.Rand (math/rand/v2); core holds no
+//     global state and does no file or network I/O: it reads io.Reader and
+//     image.Image and writes io.Writer.
+//   - Native builds split work over runtime.GOMAXPROCS(0) goroutines; the
+//     split never changes the order of any floating-point sum, so results do
+//     not depend on the number of threads and match the js/wasm build.
+package core

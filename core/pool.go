@@ -1,0 +1,249 @@
+package core
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nlpodyssey/spago/ag"
+	"github.com/nlpodyssey/spago/mat"
+)
+
+// MaxPool2D takes the max over k x k windows of x ([C, N*H*W], geometry in)
+// with the given stride, without padding: windows must fit, so
+// Ho = (H-k)/stride+1. Ties go to the first (row-major) element of the
+// window, which alone receives the gradient; -0 equals +0 and a NaN in a
+// window wins, as in PyTorch. Returns y [C, N*Ho*Wo] and its shape.
+func MaxPool2D(x mat.Tensor, in Shape, k, stride int) (mat.Tensor, Shape, error) {
+	fn, err := newMaxPoolFn(x, in, k, stride)
+	if err != nil {
+		return nil, Shape{}, err
+	}
+	return ag.NewOperator(fn).Run(), fn.out, nil
+}
+
+// newMaxPoolFn validates MaxPool2D's operands and returns its autograd
+// function.
+func newMaxPoolFn(x mat.Tensor, in Shape, k, stride int) (*maxPoolFn, error) {
+	if err := in.check("max-pool input", x); err != nil {
+		return nil, err
+	}
+	if k <= 0 || stride <= 0 {
+		return nil, fmt.Errorf("core: max-pool window %d stride %d, want both positive", k, stride)
+	}
+	if k > in.H || k > in.W {
+		return nil, fmt.Errorf("core: max-pool window %dx%d larger than input %dx%d", k, k, in.H, in.W)
+	}
+	if in.Cols() > math.MaxInt32 {
+		// Argmaxes are stored as int32 column indices.
+		return nil, fmt.Errorf("core: max-pool input %v has more than 2^31 columns", in)
+	}
+	out := Shape{N: in.N, C: in.C, H: (in.H-k)/stride + 1, W: (in.W-k)/stride + 1}
+	return &maxPoolFn{x: x, in: in, out: out, k: k, stride: stride}, nil
+}
+
+// maxPoolFn is the autograd function of [MaxPool2D].
+type maxPoolFn struct {
+	x         mat.Tensor
+	in, out   Shape
+	k, stride int
+	// arg holds, per output value, the column of x (within its channel row)
+	// the max came from.
+	arg []int32
+}
+
+// Operands implements ag.AutoGradFunction.
+func (f *maxPoolFn) Operands() []mat.Tensor { return []mat.Tensor{f.x} }
+
+// Forward implements ag.AutoGradFunction.
+func (f *maxPoolFn) Forward() (mat.Tensor, error) {
+	in, out := f.in, f.out
+	xcols, ycols := in.Cols(), out.Cols()
+	xd := data(f.x)
+	y := newMatrix(out.C, ycols)
+	yd := data(y)
+	f.arg = make([]int32, out.C*ycols)
+	parallelFor(in.C, 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			src := xd[c*xcols : (c+1)*xcols]
+			dst := yd[c*ycols : (c+1)*ycols]
+			arg := f.arg[c*ycols : (c+1)*ycols]
+			if f.k == 2 && f.stride == 2 {
+				maxPool2x2(dst, arg, src, in, out)
+			} else {
+				maxPoolAny(dst, arg, src, in, out, f.k, f.stride)
+			}
+		}
+	})
+	return y, nil
+}
+
+// poolKey maps v to an integer with the same order as the float32 values,
+// with -0 equal to +0 and NaNs above +Inf (so they propagate, as in
+// PyTorch). Comparing keys with integer arithmetic lets maxPool2x2 pick the
+// max and its position without data-dependent branches, which random
+// activations would mispredict half the time.
+func poolKey(v float32) int64 {
+	b := int32(math.Float32bits(v))
+	// Negative floats order backwards as integers: flip their magnitude
+	// bits, then lift them by one so that -0 lands on +0's key, 0.
+	return int64(b^int32(uint32(b>>31)>>1)) + int64(uint32(b)>>31)
+}
+
+// maxPool2x2 is maxPoolAny for 2x2 windows of stride 2 (the trunk's pool):
+// unrolled, and branch-free through poolKey.
+func maxPool2x2(dst []float32, arg []int32, src []float32, in, out Shape) {
+	hw, w := in.H*in.W, in.W
+	for n := 0; n < in.N; n++ {
+		for oh := 0; oh < out.H; oh++ {
+			base := n*hw + 2*oh*w
+			r0 := src[base : base+w]
+			r1 := src[base+w : base+2*w]
+			r1 = r1[:len(r0)]
+			o := (n*out.H + oh) * out.W
+			d := dst[o : o+out.W]
+			a := arg[o : o+out.W]
+			a = a[:len(d)]
+			for ow := range d {
+				j := 2 * ow
+				p0, p1 := r0[j:j+2:j+2], r1[j:j+2:j+2]
+				k0, k1, k2, k3 := poolKey(p0[0]), poolKey(p0[1]), poolKey(p1[0]), poolKey(p1[1])
+				// m is all ones exactly when the later key is strictly
+				// larger, so ties keep the earlier (row-major) element.
+				m := (k0 - k1) >> 63
+				top, at := k0^((k0^k1)&m), 1&m
+				m = (k2 - k3) >> 63
+				bot, bat := k2^((k2^k3)&m), int64(w)+(1&m)
+				m = (top - bot) >> 63
+				i := base + j + int(at^((at^bat)&m))
+				a[ow] = int32(i)
+				d[ow] = src[i]
+			}
+		}
+	}
+}
+
+// maxPoolAny pools one channel row src into dst, recording argmaxes in arg.
+func maxPoolAny(dst []float32, arg []int32, src []float32, in, out Shape, k, stride int) {
+	hw := in.H * in.W
+	for n := 0; n < in.N; n++ {
+		for oh := 0; oh < out.H; oh++ {
+			for ow := 0; ow < out.W; ow++ {
+				top := n*hw + oh*stride*in.W + ow*stride
+				at := top
+				best := poolKey(src[top])
+				for kh := 0; kh < k; kh++ {
+					row := src[top+kh*in.W : top+kh*in.W+k]
+					for kw, v := range row {
+						// Strictly greater: ties keep the first element.
+						if key := poolKey(v); key > best {
+							best, at = key, top+kh*in.W+kw
+						}
+					}
+				}
+				o := (n*out.H+oh)*out.W + ow
+				dst[o] = src[at]
+				arg[o] = int32(at)
+			}
+		}
+	}
+}
+
+// Backward implements ag.AutoGradFunction: each output's gradient goes to
+// the input its max came from (summed where windows overlap).
+func (f *maxPoolFn) Backward(gy mat.Tensor) error {
+	if !f.x.RequiresGrad() {
+		return nil
+	}
+	xcols, ycols := f.in.Cols(), f.out.Cols()
+	dy := data(gy)
+	if len(dy) != len(f.arg) {
+		return fmt.Errorf("core: max-pool output gradient has %d values, want %d", len(dy), len(f.arg))
+	}
+	dxm := newMatrix(f.in.C, xcols)
+	dx := data(dxm)
+	parallelFor(f.in.C, 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			dst := dx[c*xcols : (c+1)*xcols]
+			g := dy[c*ycols : (c+1)*ycols]
+			arg := f.arg[c*ycols : (c+1)*ycols]
+			arg = arg[:len(g)]
+			for i, v := range g {
+				dst[arg[i]] += v
+			}
+		}
+	})
+	f.x.AccGrad(dxm)
+	return nil
+}
+
+// GlobalAvgPool averages each channel of x ([C, N*H*W], geometry in) over
+// H*W per image: y is [N, C], one row per image, ready for [Linear].
+func GlobalAvgPool(x mat.Tensor, in Shape) (mat.Tensor, error) {
+	if err := in.check("global-average-pool input", x); err != nil {
+		return nil, err
+	}
+	return ag.NewOperator(&avgPoolFn{x: x, in: in}).Run(), nil
+}
+
+// avgPoolFn is the autograd function of [GlobalAvgPool].
+type avgPoolFn struct {
+	x  mat.Tensor
+	in Shape
+}
+
+// Operands implements ag.AutoGradFunction.
+func (f *avgPoolFn) Operands() []mat.Tensor { return []mat.Tensor{f.x} }
+
+// Forward implements ag.AutoGradFunction.
+func (f *avgPoolFn) Forward() (mat.Tensor, error) {
+	in := f.in
+	hw, cols := in.H*in.W, in.Cols()
+	xd := data(f.x)
+	y := newMatrix(in.N, in.C)
+	yd := data(y)
+	inv := 1 / float64(hw)
+	parallelFor(in.C, 8, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			row := xd[c*cols : (c+1)*cols]
+			for n := 0; n < in.N; n++ {
+				var s float64
+				for _, v := range row[n*hw : (n+1)*hw] {
+					s += float64(v)
+				}
+				yd[n*in.C+c] = float32(s * inv)
+			}
+		}
+	})
+	return y, nil
+}
+
+// Backward implements ag.AutoGradFunction: every pixel of image n, channel c
+// gets dy[n, c]/(H*W).
+func (f *avgPoolFn) Backward(gy mat.Tensor) error {
+	if !f.x.RequiresGrad() {
+		return nil
+	}
+	in := f.in
+	hw, cols := in.H*in.W, in.Cols()
+	dy := data(gy)
+	if len(dy) != in.N*in.C {
+		return fmt.Errorf("core: global-average-pool output gradient has %d values, want %d", len(dy), in.N*in.C)
+	}
+	dxm := newMatrix(in.C, cols)
+	dx := data(dxm)
+	inv := 1 / float32(hw)
+	parallelFor(in.C, 8, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			row := dx[c*cols : (c+1)*cols]
+			for n := 0; n < in.N; n++ {
+				g := dy[n*in.C+c] * inv
+				seg := row[n*hw : (n+1)*hw]
+				for i := range seg {
+					seg[i] = g
+				}
+			}
+		}
+	})
+	f.x.AccGrad(dxm)
+	return nil
+}

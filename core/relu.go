@@ -1,0 +1,93 @@
+package core
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nlpodyssey/spago/ag"
+	"github.com/nlpodyssey/spago/mat"
+)
+
+// ReLU is max(0, x) elementwise for any float32 matrix, as one graph node
+// (no per-element graph).
+func ReLU(x mat.Tensor) (mat.Tensor, error) {
+	if x == nil {
+		return nil, fmt.Errorf("core: relu input is nil")
+	}
+	sh := x.Shape()
+	if len(sh) != 2 {
+		return nil, fmt.Errorf("core: relu input has shape %v, want a matrix", sh)
+	}
+	if err := checkMatrix("relu input", x, sh[0], sh[1]); err != nil {
+		return nil, err
+	}
+	return ag.NewOperator(&reluFn{x: x}).Run(), nil
+}
+
+// reluGrain is the smallest chunk of elements worth a goroutine.
+const reluGrain = 1 << 15
+
+// reluFn is the autograd function of [ReLU].
+type reluFn struct {
+	x mat.Tensor
+	y *mat.Dense[float32] // the output: its positive entries are the mask
+}
+
+// Operands implements ag.AutoGradFunction.
+func (f *reluFn) Operands() []mat.Tensor { return []mat.Tensor{f.x} }
+
+// Forward implements ag.AutoGradFunction.
+func (f *reluFn) Forward() (mat.Tensor, error) {
+	sh := f.x.Shape()
+	xd := data(f.x)
+	f.y = newMatrix(sh[0], sh[1])
+	yd := data(f.y)
+	parallelFor(len(xd), reluGrain, func(lo, hi int) {
+		src, dst := xd[lo:hi], yd[lo:hi]
+		dst = dst[:len(src)]
+		for i, v := range src {
+			dst[i] = relu32(v)
+		}
+	})
+	return f.y, nil
+}
+
+// Backward implements ag.AutoGradFunction: dx = dy where y > 0, else 0.
+func (f *reluFn) Backward(gy mat.Tensor) error {
+	if !f.x.RequiresGrad() {
+		return nil
+	}
+	dy, yd := data(gy), data(f.y)
+	if len(dy) != len(yd) {
+		return fmt.Errorf("core: relu output gradient has %d values, want %d", len(dy), len(yd))
+	}
+	sh := f.x.Shape()
+	dxm := newMatrix(sh[0], sh[1])
+	dx := data(dxm)
+	parallelFor(len(dy), reluGrain, func(lo, hi int) {
+		g, y, dst := dy[lo:hi], yd[lo:hi], dx[lo:hi]
+		y, dst = y[:len(g)], dst[:len(g)]
+		for i, v := range g {
+			dst[i] = reluMasked(v, y[i])
+		}
+	})
+	f.x.AccGrad(dxm)
+	return nil
+}
+
+// relu32 returns max(0, v), mapping -0 (and negative NaNs) to +0. It clears
+// the value when the sign bit is set instead of branching: activations are
+// positive or negative at random, so a branch would be mispredicted about
+// half the time.
+func relu32(v float32) float32 {
+	b := math.Float32bits(v)
+	return math.Float32frombits(b &^ uint32(int32(b)>>31))
+}
+
+// reluMasked returns g where y > 0 and 0 where y == +0, for y an output of
+// relu32 (never negative), without branching: -int32(bits) is negative
+// exactly when y's bits are non-zero.
+func reluMasked(g, y float32) float32 {
+	mask := uint32(-int32(math.Float32bits(y)) >> 31)
+	return math.Float32frombits(math.Float32bits(g) & mask)
+}

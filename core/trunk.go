@@ -1,0 +1,212 @@
+package core
+
+import (
+	"encoding/gob"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
+)
+
+// TrunkConfig sets the shape of a [Trunk]. The zero value is workload RS
+// (../shared/bench/WORKLOAD.md): three stages of 32, 64 and 128 channels on
+// 3-channel input.
+type TrunkConfig struct {
+	// InChannels is the number of input channels: 3 for colour (default),
+	// 1 for grey images such as Fashion-MNIST.
+	InChannels int `json:"in_channels"`
+	// Widths are the output channels of each stage (default 32, 64, 128).
+	// Every stage but the last ends with a 2x2 max-pool of stride 2.
+	Widths []int `json:"widths"`
+	// Depth is the number of conv3x3-BN-ReLU layers per stage (default 1).
+	Depth int `json:"depth"`
+}
+
+// WideTrunk is a wider, deeper trunk for native runs: twice RS's widths, two
+// layers per stage.
+var WideTrunk = TrunkConfig{Widths: []int{64, 128, 256}, Depth: 2}
+
+// Limits on a trunk's size: they keep a corrupt or hostile checkpoint header
+// from asking for gigabytes before anything is read.
+const (
+	maxTrunkWidth  = 4096
+	maxTrunkStages = 8
+	maxTrunkDepth  = 16
+)
+
+// withDefaults returns c with its zero fields set to their defaults.
+func (c TrunkConfig) withDefaults() TrunkConfig {
+	if c.InChannels == 0 {
+		c.InChannels = 3
+	}
+	if len(c.Widths) == 0 {
+		c.Widths = []int{32, 64, 128}
+	}
+	if c.Depth == 0 {
+		c.Depth = 1
+	}
+	return c
+}
+
+func (c TrunkConfig) validate() error {
+	if c.InChannels < 1 || c.InChannels > maxTrunkWidth {
+		return fmt.Errorf("core: trunk input channels %d out of range [1, %d]", c.InChannels, maxTrunkWidth)
+	}
+	if len(c.Widths) > maxTrunkStages {
+		return fmt.Errorf("core: trunk has %d stages, at most %d allowed", len(c.Widths), maxTrunkStages)
+	}
+	for _, w := range c.Widths {
+		if w < 1 || w > maxTrunkWidth {
+			return fmt.Errorf("core: trunk width %d out of range [1, %d]", w, maxTrunkWidth)
+		}
+	}
+	if c.Depth < 1 || c.Depth > maxTrunkDepth {
+		return fmt.Errorf("core: trunk depth %d out of range [1, %d]", c.Depth, maxTrunkDepth)
+	}
+	return nil
+}
+
+// Trunk is the shared convolutional encoder every pretext task trains: stages
+// of (conv 3x3 pad 1 without bias, batch-norm, ReLU) x Depth, a 2x2 max-pool
+// between stages, and global average pooling into a feature vector.
+type Trunk struct {
+	nn.Module
+	Config TrunkConfig
+	Layers []*ConvBN
+}
+
+// ConvBN is one conv3x3 (stride 1, padding 1, no bias) + batch-norm + ReLU
+// layer, optionally followed by a 2x2 max-pool of stride 2.
+type ConvBN struct {
+	nn.Module
+	// W is [out, in*3*3], PyTorch's [out, in, 3, 3] flattened.
+	W *nn.Param
+	// Gamma and Beta are the batch-norm scale and shift, [out, 1].
+	Gamma, Beta *nn.Param
+	// RunMean and RunVar are the batch-norm running statistics, [out, 1];
+	// they are saved with the model but take no gradient.
+	RunMean, RunVar *nn.Param
+	Pool            bool
+}
+
+var (
+	_ nn.Model = &Trunk{}
+	_ nn.Model = &ConvBN{}
+)
+
+func init() {
+	gob.Register(&Trunk{})
+	gob.Register(&ConvBN{})
+}
+
+var conv3x3 = ConvSpec{KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+
+// NewTrunk returns a trunk with He-normal conv weights (He et al. 2015, the
+// initialisation for ReLU networks), unit BN scale and zero shift, drawn
+// from rng.
+func NewTrunk(cfg TrunkConfig, rng *rand.Rand) (*Trunk, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	t := &Trunk{Config: cfg}
+	in := cfg.InChannels
+	for s, width := range cfg.Widths {
+		for d := range cfg.Depth {
+			fanIn := in * 9
+			std := math.Sqrt(2 / float64(fanIn))
+			w := make([]float32, width*fanIn)
+			for i := range w {
+				w[i] = float32(rng.NormFloat64() * std)
+			}
+			ones := make([]float32, width)
+			for i := range ones {
+				ones[i] = 1
+			}
+			t.Layers = append(t.Layers, &ConvBN{
+				W:       nn.NewParam(fromData(width, fanIn, w)),
+				Gamma:   nn.NewParam(fromData(width, 1, ones)),
+				Beta:    nn.NewParam(newMatrix(width, 1)),
+				RunMean: nn.NewParam(newMatrix(width, 1)).WithGrad(false),
+				RunVar:  nn.NewParam(fromData(width, 1, append([]float32(nil), ones...))).WithGrad(false),
+				Pool:    d == cfg.Depth-1 && s < len(cfg.Widths)-1,
+			})
+			in = width
+		}
+	}
+	return t, nil
+}
+
+// Features is the length of the trunk's pooled feature vector.
+func (t *Trunk) Features() int { return t.Config.Widths[len(t.Config.Widths)-1] }
+
+// OutShape returns the geometry of the last feature maps for input geometry
+// in, or an error if the input does not fit the trunk.
+func (t *Trunk) OutShape(in Shape) (Shape, error) {
+	if in.C != t.Config.InChannels {
+		return Shape{}, fmt.Errorf("core: trunk input has %d channels, want %d", in.C, t.Config.InChannels)
+	}
+	s := in
+	for i, l := range t.Layers {
+		var err error
+		if s, err = conv3x3.Out(s, l.W.Shape()[0]); err != nil {
+			return Shape{}, fmt.Errorf("core: trunk layer %d: %w", i, err)
+		}
+		if l.Pool {
+			if s.H < 2 || s.W < 2 {
+				return Shape{}, fmt.Errorf("core: trunk input %dx%d too small: layer %d pools %dx%d maps", in.H, in.W, i, s.H, s.W)
+			}
+			s.H, s.W = (s.H-2)/2+1, (s.W-2)/2+1
+		}
+	}
+	return s, nil
+}
+
+// Maps runs the trunk's layers on x ([C, N*H*W], geometry in) and returns the
+// last feature maps and their shape. train selects batch statistics in
+// batch-norm (and updates the running statistics) instead of the running
+// statistics.
+func (t *Trunk) Maps(x mat.Tensor, in Shape, train bool) (mat.Tensor, Shape, error) {
+	if _, err := t.OutShape(in); err != nil {
+		return nil, Shape{}, err
+	}
+	if err := in.check("trunk input", x); err != nil {
+		return nil, Shape{}, err
+	}
+	s := in
+	for _, l := range t.Layers {
+		var err error
+		if x, s, err = l.Forward(x, s, train); err != nil {
+			return nil, Shape{}, err
+		}
+	}
+	return x, s, nil
+}
+
+// Forward runs the trunk and global average pooling: the result is [N, F]
+// with F = t.Features(), one feature vector per image.
+func (t *Trunk) Forward(x mat.Tensor, in Shape, train bool) (mat.Tensor, error) {
+	y, s, err := t.Maps(x, in, train)
+	if err != nil {
+		return nil, err
+	}
+	return GlobalAvgPool(y, s)
+}
+
+// Forward applies the layer to x with geometry in.
+func (l *ConvBN) Forward(x mat.Tensor, in Shape, train bool) (mat.Tensor, Shape, error) {
+	y, s, err := Conv2D(x, in, l.W, conv3x3)
+	if err != nil {
+		return nil, Shape{}, err
+	}
+	stats := BNStats{Mean: data(l.RunMean), Var: data(l.RunVar)}
+	if y, err = BatchNorm2D(y, s, l.Gamma, l.Beta, stats, BNOptions{Train: train, ReLU: true}); err != nil {
+		return nil, Shape{}, err
+	}
+	if l.Pool {
+		return MaxPool2D(y, s, 2, 2)
+	}
+	return y, s, nil
+}
