@@ -10,8 +10,10 @@ import (
 
 // BNStats are a batch-norm layer's running statistics, updated in place in
 // training mode (PyTorch semantics: momentum 0.1 default, running var uses the
-// unbiased batch variance). Both slices have one value per channel; in
-// training mode both may be nil to track no statistics.
+// unbiased batch variance). Both slices have one value per channel. In
+// training mode they are updated when [BatchNorm2D] is called (its forward
+// pass runs then), and both may be nil to track no statistics; evaluation
+// mode reads them, then, and never writes them.
 type BNStats struct{ Mean, Var []float32 }
 
 // BNOptions are a batch-norm layer's mode and constants.
@@ -130,45 +132,75 @@ func (f *batchNormFn) Forward() (mat.Tensor, error) {
 			istd := 1 / math.Sqrt(variance+f.eps)
 			f.mean[ch], f.istd[ch] = float32(mean), float32(istd)
 			mu, a, b := float32(mean), float32(float64(gd[ch])*istd), bd[ch]
-			out := yd[ch*m : (ch+1)*m]
-			out = out[:len(row)]
-			if f.opt.ReLU {
-				for i, v := range row {
-					out[i] = relu32((v-mu)*a + b)
-				}
-			} else {
-				for i, v := range row {
-					out[i] = (v-mu)*a + b
-				}
-			}
+			bnNormalize(yd[ch*m:(ch+1)*m], row, mu, a, b, f.opt.ReLU)
 		}
 	})
 	return f.y, nil
 }
 
+// The per-channel loops below handle four values per iteration through
+// four-element subslices x[i:i+4:i+4] (one bounds check each): in wasm every
+// loop back-edge and bounds check costs (this form measured 1.2x to 4x
+// faster there than a plain range loop), and natively it shortens the
+// dependency chains of the sums. Each accumulator's order is fixed, so the
+// results do not depend on threads.
+
 // bnMoments returns the mean and biased variance of row, accumulated in
 // float64 around the first value (a shift that keeps E[x²]-E[x]² from
-// cancelling when the mean is large against the spread). Two accumulators per
-// sum halve the dependency chain; their order is fixed, so it is reproducible.
+// cancelling when the mean is large against the spread).
 func bnMoments(row []float32) (mean, variance float64) {
 	shift := float64(row[0])
-	var s0, s1, q0, q1 float64
-	i := 0
-	for ; i+1 < len(row); i += 2 {
-		a, b := float64(row[i])-shift, float64(row[i+1])-shift
+	var s0, s1, s2, s3, q0, q1, q2, q3 float64
+	n4 := len(row) &^ 3
+	for i := 0; i < n4; i += 4 {
+		v := row[i : i+4 : i+4]
+		a, b, c, d := float64(v[0])-shift, float64(v[1])-shift, float64(v[2])-shift, float64(v[3])-shift
 		s0 += a
 		s1 += b
+		s2 += c
+		s3 += d
 		q0 += a * a
 		q1 += b * b
+		q2 += c * c
+		q3 += d * d
 	}
-	if i < len(row) {
-		a := float64(row[i]) - shift
+	for _, v := range row[n4:] {
+		a := float64(v) - shift
 		s0 += a
 		q0 += a * a
 	}
 	n := float64(len(row))
-	d := (s0 + s1) / n
-	return shift + d, max((q0+q1)/n-d*d, 0)
+	d := ((s0 + s1) + (s2 + s3)) / n
+	return shift + d, max(((q0+q1)+(q2+q3))/n-d*d, 0)
+}
+
+// bnNormalize writes (x-mu)·a + b, clamped at zero if relu, for one channel.
+func bnNormalize(out, x []float32, mu, a, b float32, relu bool) {
+	out = out[:len(x)]
+	n4 := len(x) &^ 3
+	if relu {
+		for i := 0; i < n4; i += 4 {
+			v, o := x[i:i+4:i+4], out[i:i+4:i+4]
+			o[0] = relu32((v[0]-mu)*a + b)
+			o[1] = relu32((v[1]-mu)*a + b)
+			o[2] = relu32((v[2]-mu)*a + b)
+			o[3] = relu32((v[3]-mu)*a + b)
+		}
+		for i := n4; i < len(x); i++ {
+			out[i] = relu32((x[i]-mu)*a + b)
+		}
+		return
+	}
+	for i := 0; i < n4; i += 4 {
+		v, o := x[i:i+4:i+4], out[i:i+4:i+4]
+		o[0] = (v[0]-mu)*a + b
+		o[1] = (v[1]-mu)*a + b
+		o[2] = (v[2]-mu)*a + b
+		o[3] = (v[3]-mu)*a + b
+	}
+	for i := n4; i < len(x); i++ {
+		out[i] = (x[i]-mu)*a + b
+	}
 }
 
 // Backward implements ag.AutoGradFunction. With z the pre-ReLU output,
@@ -216,32 +248,13 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 				continue
 			}
 			out := dx[ch*m : (ch+1)*m]
-			out = out[:len(x)]
 			if !train {
-				if relu {
-					for i, v := range dy {
-						out[i] = reluMasked(v, y[i]) * k
-					}
-				} else {
-					for i, v := range dy {
-						out[i] = v * k
-					}
-				}
+				bnGradX(out, x, dy, y, mu, k, 0, 0, relu)
 				continue
 			}
 			// dx = k·dz - (x-mu)·k·istd·dgamma/M - k·dbeta/M
 			inv := 1 / float32(m)
-			c1 := k * sumDz * inv
-			c2 := k * istd * dg[ch] * inv
-			if relu {
-				for i, v := range dy {
-					out[i] = k*reluMasked(v, y[i]) - (x[i]-mu)*c2 - c1
-				}
-			} else {
-				for i, v := range dy {
-					out[i] = k*v - (x[i]-mu)*c2 - c1
-				}
-			}
+			bnGradX(out, x, dy, y, mu, k, k*istd*dg[ch]*inv, k*sumDz*inv, relu)
 		}
 	})
 	if needX {
@@ -256,31 +269,66 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 	return nil
 }
 
-// bnGradSums returns Σ dz and Σ dz·(x-mu) over one channel in float64 (as
-// float32), where dz is dy, masked by y > 0 if relu.
+// bnGradSums returns Σ dz and Σ dz·(x-mu) over one channel, summed in
+// float64, where dz is dy masked by y > 0 if relu.
 func bnGradSums(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX float32) {
 	dy, y = dy[:len(x)], y[:len(x)]
 	mean := float64(mu)
-	var s0, s1, p0, p1 float64
-	i := 0
-	for ; i+1 < len(x); i += 2 {
-		a, b := dy[i], dy[i+1]
+	var s0, s1, s2, s3, p0, p1, p2, p3 float64
+	n4 := len(x) &^ 3
+	for i := 0; i < n4; i += 4 {
+		v, g, o := x[i:i+4:i+4], dy[i:i+4:i+4], y[i:i+4:i+4]
+		g0, g1, g2, g3 := g[0], g[1], g[2], g[3]
 		if relu {
-			a, b = reluMasked(a, y[i]), reluMasked(b, y[i+1])
+			g0, g1, g2, g3 = reluMasked(g0, o[0]), reluMasked(g1, o[1]), reluMasked(g2, o[2]), reluMasked(g3, o[3])
 		}
-		da, dbv := float64(a), float64(b)
-		s0 += da
-		s1 += dbv
-		p0 += da * (float64(x[i]) - mean)
-		p1 += dbv * (float64(x[i+1]) - mean)
+		a, b, c, d := float64(g0), float64(g1), float64(g2), float64(g3)
+		s0 += a
+		s1 += b
+		s2 += c
+		s3 += d
+		p0 += a * (float64(v[0]) - mean)
+		p1 += b * (float64(v[1]) - mean)
+		p2 += c * (float64(v[2]) - mean)
+		p3 += d * (float64(v[3]) - mean)
 	}
-	if i < len(x) {
-		a := dy[i]
+	for i := n4; i < len(x); i++ {
+		g := dy[i]
 		if relu {
-			a = reluMasked(a, y[i])
+			g = reluMasked(g, y[i])
 		}
-		s0 += float64(a)
-		p0 += float64(a) * (float64(x[i]) - mean)
+		s0 += float64(g)
+		p0 += float64(g) * (float64(x[i]) - mean)
 	}
-	return float32(s0 + s1), float32(p0 + p1)
+	return float32((s0 + s1) + (s2 + s3)), float32((p0 + p1) + (p2 + p3))
+}
+
+// bnGradX writes dx = k·dz - (x-mu)·c2 - c1 for one channel, where dz is dy
+// masked by y > 0 if relu (c1 = c2 = 0 in evaluation mode).
+func bnGradX(out, x, dy, y []float32, mu, k, c2, c1 float32, relu bool) {
+	out, dy, y = out[:len(x)], dy[:len(x)], y[:len(x)]
+	n4 := len(x) &^ 3
+	if relu {
+		for i := 0; i < n4; i += 4 {
+			o, v, g, r := out[i:i+4:i+4], x[i:i+4:i+4], dy[i:i+4:i+4], y[i:i+4:i+4]
+			o[0] = k*reluMasked(g[0], r[0]) - (v[0]-mu)*c2 - c1
+			o[1] = k*reluMasked(g[1], r[1]) - (v[1]-mu)*c2 - c1
+			o[2] = k*reluMasked(g[2], r[2]) - (v[2]-mu)*c2 - c1
+			o[3] = k*reluMasked(g[3], r[3]) - (v[3]-mu)*c2 - c1
+		}
+		for i := n4; i < len(x); i++ {
+			out[i] = k*reluMasked(dy[i], y[i]) - (x[i]-mu)*c2 - c1
+		}
+		return
+	}
+	for i := 0; i < n4; i += 4 {
+		o, v, g := out[i:i+4:i+4], x[i:i+4:i+4], dy[i:i+4:i+4]
+		o[0] = k*g[0] - (v[0]-mu)*c2 - c1
+		o[1] = k*g[1] - (v[1]-mu)*c2 - c1
+		o[2] = k*g[2] - (v[2]-mu)*c2 - c1
+		o[3] = k*g[3] - (v[3]-mu)*c2 - c1
+	}
+	for i := n4; i < len(x); i++ {
+		out[i] = k*dy[i] - (x[i]-mu)*c2 - c1
+	}
 }

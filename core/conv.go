@@ -91,7 +91,8 @@ type conv2DFn struct {
 	in, out Shape
 	spec    ConvSpec // strides normalised
 	// col is the im2col matrix [Cin*KH*KW, N*Ho*Wo] built by Forward and
-	// needed for dW; for a pointwise convolution it is x's own data.
+	// needed for dW (nil once Forward drops it, or before it runs); for a
+	// pointwise convolution it is x's own data.
 	col []float32
 }
 
@@ -105,17 +106,28 @@ func (f *conv2DFn) pointwise() bool {
 	return s.KH == 1 && s.KW == 1 && s.StrideH == 1 && s.StrideW == 1 && s.PadH == 0 && s.PadW == 0
 }
 
+// columns returns the im2col matrix of x, building it on first use.
+func (f *conv2DFn) columns() []float32 {
+	if f.col == nil {
+		if f.pointwise() {
+			f.col = data(f.x)
+		} else {
+			f.col = make([]float32, f.in.C*f.spec.KH*f.spec.KW*f.out.Cols())
+			im2col(f.col, data(f.x), f.in, f.out, f.spec)
+		}
+	}
+	return f.col
+}
+
 // Forward implements ag.AutoGradFunction: y = W·im2col(x).
 func (f *conv2DFn) Forward() (mat.Tensor, error) {
 	k, p := f.in.C*f.spec.KH*f.spec.KW, f.out.Cols()
-	if f.pointwise() {
-		f.col = data(f.x)
-	} else {
-		f.col = make([]float32, k*p)
-		im2col(f.col, data(f.x), f.in, f.out, f.spec)
-	}
+	f.col = nil // built afresh from x
 	y := newMatrix(f.out.C, p)
-	Gemm(false, false, f.out.C, p, k, data(f.w), k, f.col, p, 0, data(y), p)
+	Gemm(false, false, f.out.C, p, k, data(f.w), k, f.columns(), p, 0, data(y), p)
+	if !f.x.RequiresGrad() && !f.w.RequiresGrad() {
+		f.col = nil // no backward pass should need it: free it now (inference)
+	}
 	return y, nil
 }
 
@@ -129,7 +141,7 @@ func (f *conv2DFn) Backward(gy mat.Tensor) error {
 	}
 	if f.w.RequiresGrad() {
 		dw := newMatrix(cout, k)
-		Gemm(false, true, cout, k, p, dy, p, f.col, p, 0, data(dw), k)
+		Gemm(false, true, cout, k, p, dy, p, f.columns(), p, 0, data(dw), k)
 		f.w.AccGrad(dw)
 	}
 	if f.x.RequiresGrad() {
@@ -146,15 +158,16 @@ func (f *conv2DFn) Backward(gy mat.Tensor) error {
 	return nil
 }
 
-// convSpan returns the range [lo, hi) of output columns ow whose input column
-// iw = ow*stride + off lies inside [0, w), clipped to [0, wo); off is
-// kw - padW. Outside it the kernel tap reads zero padding.
-func convSpan(off, stride, w, wo int) (lo, hi int) {
+// convSpan returns the range [lo, hi) of output positions o whose input
+// position o*stride + off lies inside [0, size), clipped to [0, outSize);
+// off is the kernel tap minus the padding. Outside it the tap reads zero
+// padding.
+func convSpan(off, stride, size, outSize int) (lo, hi int) {
 	if off < 0 {
 		lo = (-off + stride - 1) / stride
 	}
-	if last := w - 1 - off; last >= 0 {
-		hi = min(last/stride+1, wo)
+	if last := size - 1 - off; last >= 0 {
+		hi = min(last/stride+1, outSize)
 	}
 	return lo, max(lo, hi)
 }
@@ -162,37 +175,69 @@ func convSpan(off, stride, w, wo int) (lo, hi int) {
 // im2col fills col ([Cin*KH*KW, N*Ho*Wo]) from x ([Cin, N*H*W]): row
 // (ci, kh, kw), column (n, oh, ow) holds x[ci, n, oh*sh-ph+kh, ow*sw-pw+kw],
 // or 0 in the padding. Rows are independent, so they are split over
-// goroutines; each output row segment is a copy for stride 1.
+// goroutines.
+//
+// With stride 1 and Wo == W (the trunk's 3x3 pad 1), a tap's whole image is
+// x's image shifted by a constant offset: one block copy per image, then
+// the few padding columns zeroed, instead of one copy per output row.
 func im2col(col, x []float32, in, out Shape, s ConvSpec) {
 	kk := s.KH * s.KW
-	p, hw, xcols := out.Cols(), in.H*in.W, in.Cols()
+	hw, xcols := in.H*in.W, in.Cols()
 	ho, wo := out.H, out.W
+	ohw := ho * wo
+	shifted := s.StrideH == 1 && s.StrideW == 1 && wo == in.W
 	parallelFor(in.C*kk, 1, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			ci, kh, kw := r/kk, r/s.KW%s.KH, r%s.KW
-			dst := col[r*p : (r+1)*p]
+			dst := col[r*out.Cols() : (r+1)*out.Cols()]
 			src := x[ci*xcols : (ci+1)*xcols]
-			off := kw - s.PadW
-			olo, ohi := convSpan(off, s.StrideW, in.W, wo)
+			offH, offW := kh-s.PadH, kw-s.PadW
+			hlo, hhi := convSpan(offH, s.StrideH, in.H, ho)
+			wlo, whi := convSpan(offW, s.StrideW, in.W, wo)
+			if hlo == hhi || wlo == whi {
+				clear(dst) // the tap only ever reads padding
+				continue
+			}
 			for n := 0; n < in.N; n++ {
 				img := src[n*hw : (n+1)*hw]
-				for oh := 0; oh < ho; oh++ {
-					d := dst[(n*ho+oh)*wo : (n*ho+oh+1)*wo]
-					ih := oh*s.StrideH - s.PadH + kh
-					if ih < 0 || ih >= in.H || olo == ohi {
-						clear(d)
-						continue
+				d := dst[n*ohw : (n+1)*ohw]
+				clear(d[:hlo*wo])
+				clear(d[hhi*wo:])
+				if shifted {
+					// d[q] = img[q+shift] on the valid rows; the ends the
+					// clip leaves out and the values wrapped in from
+					// neighbouring rows are all padding columns.
+					shift := offH*in.W + offW
+					a, b := max(hlo*wo, -shift), min(hhi*wo, hw-shift)
+					copy(d[a:b], img[a+shift:b+shift])
+					if wlo > 0 || whi < wo {
+						// One or two columns per row: stores, not clear's
+						// call.
+						for oh := hlo; oh < hhi; oh++ {
+							row := d[oh*wo : (oh+1)*wo]
+							for i := 0; i < wlo; i++ {
+								row[i] = 0
+							}
+							for i := whi; i < len(row); i++ {
+								row[i] = 0
+							}
+						}
 					}
-					row := img[ih*in.W : (ih+1)*in.W]
-					clear(d[:olo])
-					clear(d[ohi:])
+					continue
+				}
+				for oh := hlo; oh < hhi; oh++ {
+					row := img[(oh*s.StrideH+offH)*in.W:]
+					row = row[:in.W]
+					dr := d[oh*wo : (oh+1)*wo]
+					clear(dr[:wlo])
+					clear(dr[whi:])
 					if s.StrideW == 1 {
-						copy(d[olo:ohi], row[olo+off:ohi+off])
+						copy(dr[wlo:whi], row[wlo+offW:whi+offW])
 						continue
 					}
-					iw := olo*s.StrideW + off
-					for ow := olo; ow < ohi; ow++ {
-						d[ow] = row[iw]
+					iw := wlo*s.StrideW + offW
+					for ow := wlo; ow < whi; ow++ {
+						dr[ow] = row[iw]
 						iw += s.StrideW
 					}
 				}
@@ -206,40 +251,40 @@ func im2col(col, x []float32, in, out Shape, s ConvSpec) {
 // (disjoint rows of dx) and every dx element is summed over (kh, kw) in
 // increasing order, so the result does not depend on the number of threads.
 func col2im(dx, dcol []float32, in, out Shape, s ConvSpec) {
+	if s.KW == 3 && s.PadW == 1 && s.StrideH == 1 && s.StrideW == 1 {
+		col2im3(dx, dcol, in, out, s)
+		return
+	}
 	kk := s.KH * s.KW
-	p, hw, xcols := out.Cols(), in.H*in.W, in.Cols()
+	hw, xcols := in.H*in.W, in.Cols()
 	ho, wo := out.H, out.W
+	ohw := ho * wo
 	parallelFor(in.C, 1, func(lo, hi int) {
 		for ci := lo; ci < hi; ci++ {
 			dst := dx[ci*xcols : (ci+1)*xcols]
 			for t := 0; t < kk; t++ {
 				kh, kw := t/s.KW, t%s.KW
 				r := ci*kk + t
-				src := dcol[r*p : (r+1)*p]
-				off := kw - s.PadW
-				olo, ohi := convSpan(off, s.StrideW, in.W, wo)
-				if olo == ohi {
+				src := dcol[r*out.Cols() : (r+1)*out.Cols()]
+				offH, offW := kh-s.PadH, kw-s.PadW
+				hlo, hhi := convSpan(offH, s.StrideH, in.H, ho)
+				wlo, whi := convSpan(offW, s.StrideW, in.W, wo)
+				if hlo == hhi || wlo == whi {
 					continue
 				}
 				for n := 0; n < in.N; n++ {
 					img := dst[n*hw : (n+1)*hw]
-					for oh := 0; oh < ho; oh++ {
-						ih := oh*s.StrideH - s.PadH + kh
-						if ih < 0 || ih >= in.H {
-							continue
-						}
-						row := img[ih*in.W : (ih+1)*in.W]
-						g := src[(n*ho+oh)*wo+olo : (n*ho+oh)*wo+ohi]
+					g := src[n*ohw : (n+1)*ohw]
+					for oh := hlo; oh < hhi; oh++ {
+						row := img[(oh*s.StrideH+offH)*in.W:]
+						row = row[:in.W]
+						gr := g[oh*wo+wlo : oh*wo+whi]
 						if s.StrideW == 1 {
-							a := row[olo+off : ohi+off]
-							a = a[:len(g)]
-							for i, v := range g {
-								a[i] += v
-							}
+							addTo(row[wlo+offW:whi+offW], gr)
 							continue
 						}
-						iw := olo*s.StrideW + off
-						for _, v := range g {
+						iw := wlo*s.StrideW + offW
+						for _, v := range gr {
 							row[iw] += v
 							iw += s.StrideW
 						}
@@ -248,4 +293,82 @@ func col2im(dx, dcol []float32, in, out Shape, s ConvSpec) {
 			}
 		}
 	})
+}
+
+// col2im3 is col2im for kernels three wide with horizontal padding 1 and
+// stride 1 (the trunk's 3x3 "same" convolutions, where Wo == W). It gathers
+// instead of scattering: each dx row takes its three horizontal taps of a
+// kernel row in one pass, d += s0[iw+1] + s1[iw] + s2[iw-1], which halves
+// the loads and stores of three separate adds. Every dx element is still
+// summed in a fixed order (kernel rows in order, then the taps left to
+// right), and goroutines own whole input channels.
+func col2im3(dx, dcol []float32, in, out Shape, s ConvSpec) {
+	hw, xcols, w := in.H*in.W, in.Cols(), in.W
+	ho := out.H
+	ohw := ho * w
+	parallelFor(in.C, 1, func(lo, hi int) {
+		for ci := lo; ci < hi; ci++ {
+			dst := dx[ci*xcols : (ci+1)*xcols]
+			for kh := 0; kh < s.KH; kh++ {
+				r := (ci*s.KH + kh) * 3
+				src0 := dcol[r*out.Cols() : (r+1)*out.Cols()]
+				src1 := dcol[(r+1)*out.Cols() : (r+2)*out.Cols()]
+				src2 := dcol[(r+2)*out.Cols() : (r+3)*out.Cols()]
+				offH := kh - s.PadH
+				hlo, hhi := convSpan(offH, 1, in.H, ho)
+				for n := 0; n < in.N; n++ {
+					img := dst[n*hw : (n+1)*hw]
+					for oh := hlo; oh < hhi; oh++ {
+						o := n*ohw + oh*w
+						add3Taps(img[(oh+offH)*w:(oh+offH+1)*w], src0[o:o+w], src1[o:o+w], src2[o:o+w])
+					}
+				}
+			}
+		}
+	})
+}
+
+// add3Taps adds to d (one dx row) the three taps of one kernel row with
+// horizontal padding 1: d[iw] += s0[iw+1] + s1[iw] + s2[iw-1], where taps
+// falling in the padding are left out. All four slices have the same length.
+func add3Taps(d, s0, s1, s2 []float32) {
+	w := len(d)
+	s0, s1, s2 = s0[:w], s1[:w], s2[:w]
+	if w == 1 {
+		d[0] += s1[0]
+		return
+	}
+	d[0] = d[0] + s0[1] + s1[0]
+	d[w-1] = d[w-1] + s1[w-1] + s2[w-2]
+	// Interior: all three taps, four columns at a time.
+	dd, a, b, c := d[1:w-1], s0[2:], s1[1:w-1], s2[:w-2]
+	a, b, c = a[:len(dd)], b[:len(dd)], c[:len(dd)]
+	n4 := len(dd) &^ 3
+	for i := 0; i < n4; i += 4 {
+		o, x, y, z := dd[i:i+4:i+4], a[i:i+4:i+4], b[i:i+4:i+4], c[i:i+4:i+4]
+		o[0] = o[0] + x[0] + y[0] + z[0]
+		o[1] = o[1] + x[1] + y[1] + z[1]
+		o[2] = o[2] + x[2] + y[2] + z[2]
+		o[3] = o[3] + x[3] + y[3] + z[3]
+	}
+	for i := n4; i < len(dd); i++ {
+		dd[i] = dd[i] + a[i] + b[i] + c[i]
+	}
+}
+
+// addTo adds src to dst elementwise (len(src) <= len(dst)), four at a time
+// (see the batch-norm loops for why).
+func addTo(dst, src []float32) {
+	dst = dst[:len(src)]
+	n4 := len(src) &^ 3
+	for i := 0; i < n4; i += 4 {
+		d, v := dst[i:i+4:i+4], src[i:i+4:i+4]
+		d[0] += v[0]
+		d[1] += v[1]
+		d[2] += v[2]
+		d[3] += v[3]
+	}
+	for i := n4; i < len(src); i++ {
+		dst[i] += src[i]
+	}
 }

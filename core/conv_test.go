@@ -44,8 +44,10 @@ func refConv(x []float64, in Shape, w []float64, cout int, s ConvSpec) ([]float6
 }
 
 // convCases are odd geometries: non-square inputs, strides 1 and 2 (and
-// zero, meaning 1), padding 0 and 1, 1x1, 3x3 and 5x3 kernels, one input
-// channel, batches of 1 and 3, and a kernel as large as the padded input.
+// zero, meaning 1), padding 0, 1 and 2, 1x1, 3x3 and 5x3 kernels, one input
+// channel, batches of 1 and 3, a kernel as large as the padded input and a
+// one-pixel-wide input. Those with stride 1 and Wo == W take im2col's
+// block-copy path.
 var convCases = []struct {
 	in   Shape
 	cout int
@@ -61,6 +63,9 @@ var convCases = []struct {
 	{Shape{N: 3, C: 2, H: 6, W: 7}, 2, ConvSpec{KH: 5, KW: 3, StrideH: 1, StrideW: 2, PadH: 1}},
 	{Shape{N: 1, C: 2, H: 6, W: 5}, 2, ConvSpec{KH: 3, KW: 3, PadH: 1, PadW: 1}},
 	{Shape{N: 2, C: 1, H: 3, W: 2}, 1, ConvSpec{KH: 5, KW: 3, PadH: 1, PadW: 1}},
+	{Shape{N: 2, C: 2, H: 5, W: 4}, 2, ConvSpec{KH: 5, KW: 3, PadH: 1, PadW: 1}},
+	{Shape{N: 3, C: 1, H: 4, W: 6}, 2, ConvSpec{KH: 5, KW: 3, PadH: 2, PadW: 1}},
+	{Shape{N: 2, C: 1, H: 4, W: 1}, 2, ConvSpec{KH: 3, KW: 3, PadH: 1, PadW: 1}},
 }
 
 func TestConvSpecOut(t *testing.T) {
@@ -141,6 +146,44 @@ func TestConv2DNoInputGrad(t *testing.T) {
 	if !w.HasGrad() {
 		t.Error("w got no gradient")
 	}
+}
+
+// TestConv2DDroppedColumns checks that a forward pass with no operand
+// requiring gradients frees its im2col buffer, and that a backward pass
+// still run on it afterwards rebuilds the buffer and gets dW right.
+func TestConv2DDroppedColumns(t *testing.T) {
+	rng := testRNG(8)
+	in := Shape{N: 2, C: 2, H: 5, W: 4}
+	spec := ConvSpec{KH: 3, KW: 3, PadH: 1, PadW: 1}
+	x, w := randMatrix(rng, in.C, in.Cols(), false), randMatrix(rng, 3, in.C*9, false)
+	fn, err := newConv2DFn(x, in, w, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fn.Forward(); err != nil {
+		t.Fatal(err)
+	}
+	if fn.col != nil {
+		t.Fatal("inference forward kept its im2col buffer")
+	}
+	gy := randMatrix(rng, 3, fn.out.Cols(), false)
+	w.SetRequiresGrad(true)
+	if err := fn.Backward(gy); err != nil {
+		t.Fatal(err)
+	}
+	got := cloneData(w.Grad())
+	w.ZeroGrad()
+	ref, err := newConv2DFn(x, in, w, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ref.Forward(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Backward(gy); err != nil {
+		t.Fatal(err)
+	}
+	assertClose(t, "dW", got, f64(w.Grad()), 0)
 }
 
 func TestConv2DErrors(t *testing.T) {
@@ -252,6 +295,44 @@ func BenchmarkConv2DRS(b *testing.B) {
 			}
 			x.ZeroGrad()
 			w.ZeroGrad()
+		})
+	}
+}
+
+// BenchmarkIm2colRS times the non-GEMM part of workload RS's convolutions:
+// im2col (forward) and col2im (backward), batch 64.
+func BenchmarkIm2colRS(b *testing.B) {
+	spec := ConvSpec{KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	for _, l := range []struct {
+		name string
+		in   Shape
+	}{
+		{"conv1", Shape{N: rsBatch, C: 3, H: 32, W: 32}},
+		{"conv2", Shape{N: rsBatch, C: 32, H: 16, W: 16}},
+		{"conv3", Shape{N: rsBatch, C: 64, H: 8, W: 8}},
+	} {
+		rng := testRNG(7)
+		out, err := spec.Out(l.in, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		x := data(randMatrix(rng, l.in.C, l.in.Cols(), false))
+		col := data(randMatrix(rng, l.in.C*9, out.Cols(), false))
+		b.Run(l.name+"/im2col", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				im2col(col, x, l.in, out, spec)
+			}
+			reportImages(b, rsBatch)
+		})
+		b.Run(l.name+"/col2im", func(b *testing.B) {
+			dx := make([]float32, len(x))
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(dx)
+				col2im(dx, col, l.in, out, spec)
+			}
+			reportImages(b, rsBatch)
 		})
 	}
 }

@@ -11,7 +11,7 @@ import (
 // MaxPool2D takes the max over k x k windows of x ([C, N*H*W], geometry in)
 // with the given stride, without padding: windows must fit, so
 // Ho = (H-k)/stride+1. Ties go to the first (row-major) element of the
-// window, which alone receives the gradient; -0 equals +0 and a NaN in a
+// window, which alone receives the gradient; -0 equals +0, and a NaN in a
 // window wins, as in PyTorch. Returns y [C, N*Ho*Wo] and its shape.
 func MaxPool2D(x mat.Tensor, in Shape, k, stride int) (mat.Tensor, Shape, error) {
 	fn, err := newMaxPoolFn(x, in, k, stride)
@@ -78,15 +78,17 @@ func (f *maxPoolFn) Forward() (mat.Tensor, error) {
 }
 
 // poolKey maps v to an integer with the same order as the float32 values,
-// with -0 equal to +0 and NaNs above +Inf (so they propagate, as in
-// PyTorch). Comparing keys with integer arithmetic lets maxPool2x2 pick the
-// max and its position without data-dependent branches, which random
-// activations would mispredict half the time.
+// with -0 equal to +0 and every NaN (of either sign) above +Inf, so that NaNs
+// propagate as in PyTorch. Comparing keys with integer arithmetic lets
+// maxPool2x2 pick the max and its position without data-dependent branches,
+// which random activations would mispredict half the time.
 func poolKey(v float32) int64 {
 	b := int32(math.Float32bits(v))
 	// Negative floats order backwards as integers: flip their magnitude
 	// bits, then lift them by one so that -0 lands on +0's key, 0.
-	return int64(b^int32(uint32(b>>31)>>1)) + int64(uint32(b)>>31)
+	k := int64(b^int32(uint32(b>>31)>>1)) + int64(uint32(b)>>31)
+	nan := int64(0x7f800000-(b&0x7fffffff)) >> 63 // all ones for a NaN
+	return k ^ ((k ^ 1<<40) & nan)
 }
 
 // maxPool2x2 is maxPoolAny for 2x2 windows of stride 2 (the trunk's pool):
@@ -206,11 +208,7 @@ func (f *avgPoolFn) Forward() (mat.Tensor, error) {
 		for c := lo; c < hi; c++ {
 			row := xd[c*cols : (c+1)*cols]
 			for n := 0; n < in.N; n++ {
-				var s float64
-				for _, v := range row[n*hw : (n+1)*hw] {
-					s += float64(v)
-				}
-				yd[n*in.C+c] = float32(s * inv)
+				yd[n*in.C+c] = float32(sum64(row[n*hw:(n+1)*hw]) * inv)
 			}
 		}
 	})
@@ -246,4 +244,22 @@ func (f *avgPoolFn) Backward(gy mat.Tensor) error {
 	})
 	f.x.AccGrad(dxm)
 	return nil
+}
+
+// sum64 returns the sum of v in float64, four accumulators wide (see the
+// batch-norm loops).
+func sum64(v []float32) float64 {
+	var s0, s1, s2, s3 float64
+	n4 := len(v) &^ 3
+	for i := 0; i < n4; i += 4 {
+		x := v[i : i+4 : i+4]
+		s0 += float64(x[0])
+		s1 += float64(x[1])
+		s2 += float64(x[2])
+		s3 += float64(x[3])
+	}
+	for _, x := range v[n4:] {
+		s0 += float64(x)
+	}
+	return (s0 + s1) + (s2 + s3)
 }

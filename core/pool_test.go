@@ -113,8 +113,10 @@ func TestMaxPool2DTies(t *testing.T) {
 // and that NaNs propagate, on the fast and general paths.
 func TestMaxPool2DSpecialValues(t *testing.T) {
 	negZero := float32(math.Copysign(0, -1))
-	nan := float32(math.NaN())
-	for _, k := range []int{2, 3} {
+	// Positive and negative (x86's default) NaNs, fast and general paths.
+	for i := range 4 {
+		nan := []float32{float32(math.NaN()), math.Float32frombits(0xffc00000)}[i%2]
+		k := 2 + i/2
 		// 3x4 image: the first 2x2 window holds -0 and +0 only, the second
 		// and the 3x3 one a NaN.
 		x := fromData(1, 12, []float32{negZero, 0, nan, 1, 0, negZero, 2, 3, -1, -1, -1, -1})

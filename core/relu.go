@@ -45,8 +45,14 @@ func (f *reluFn) Forward() (mat.Tensor, error) {
 	parallelFor(len(xd), reluGrain, func(lo, hi int) {
 		src, dst := xd[lo:hi], yd[lo:hi]
 		dst = dst[:len(src)]
-		for i, v := range src {
-			dst[i] = relu32(v)
+		// Four at a time, as in bnNormalize.
+		n4 := len(src) &^ 3
+		for i := 0; i < n4; i += 4 {
+			v, o := src[i:i+4:i+4], dst[i:i+4:i+4]
+			o[0], o[1], o[2], o[3] = relu32(v[0]), relu32(v[1]), relu32(v[2]), relu32(v[3])
+		}
+		for i := n4; i < len(src); i++ {
+			dst[i] = relu32(src[i])
 		}
 	})
 	return f.y, nil
@@ -67,8 +73,14 @@ func (f *reluFn) Backward(gy mat.Tensor) error {
 	parallelFor(len(dy), reluGrain, func(lo, hi int) {
 		g, y, dst := dy[lo:hi], yd[lo:hi], dx[lo:hi]
 		y, dst = y[:len(g)], dst[:len(g)]
-		for i, v := range g {
-			dst[i] = reluMasked(v, y[i])
+		n4 := len(g) &^ 3
+		for i := 0; i < n4; i += 4 {
+			v, r, o := g[i:i+4:i+4], y[i:i+4:i+4], dst[i:i+4:i+4]
+			o[0], o[1] = reluMasked(v[0], r[0]), reluMasked(v[1], r[1])
+			o[2], o[3] = reluMasked(v[2], r[2]), reluMasked(v[3], r[3])
+		}
+		for i := n4; i < len(g); i++ {
+			dst[i] = reluMasked(g[i], y[i])
 		}
 	})
 	f.x.AccGrad(dxm)
