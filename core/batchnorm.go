@@ -223,8 +223,9 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 	var dx []float32
 	var dxm *mat.Dense[float32]
 	if needX {
-		dxm = newMatrix(c, m)
-		dx = data(dxm)
+		dx = getScratch(c * m)
+		clear(dx)
+		dxm = fromData(c, m, dx)
 	}
 	dgamma, dbeta := newMatrix(c, 1), newMatrix(c, 1)
 	dg, db := data(dgamma), data(dbeta)
@@ -258,7 +259,8 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 		}
 	})
 	if needX {
-		f.x.AccGrad(dxm)
+		f.x.AccGrad(dxm) // copied or added: the buffer can be recycled
+		putScratch(dx)
 	}
 	if needG {
 		f.gamma.AccGrad(dgamma)

@@ -112,7 +112,7 @@ func (f *conv2DFn) columns() []float32 {
 		if f.pointwise() {
 			f.col = data(f.x)
 		} else {
-			f.col = make([]float32, f.in.C*f.spec.KH*f.spec.KW*f.out.Cols())
+			f.col = getScratch(f.in.C * f.spec.KH * f.spec.KW * f.out.Cols())
 			im2col(f.col, data(f.x), f.in, f.out, f.spec)
 		}
 	}
@@ -126,7 +126,7 @@ func (f *conv2DFn) Forward() (mat.Tensor, error) {
 	y := newMatrix(f.out.C, p)
 	Gemm(false, false, f.out.C, p, k, data(f.w), k, f.columns(), p, 0, data(y), p)
 	if !f.x.RequiresGrad() && !f.w.RequiresGrad() {
-		f.col = nil // no backward pass should need it: free it now (inference)
+		f.releaseColumns() // no backward pass should need it (inference)
 	}
 	return y, nil
 }
@@ -144,18 +144,32 @@ func (f *conv2DFn) Backward(gy mat.Tensor) error {
 		Gemm(false, true, cout, k, p, dy, p, f.columns(), p, 0, data(dw), k)
 		f.w.AccGrad(dw)
 	}
+	// One backward pass per graph: the columns are not needed again.
+	f.releaseColumns()
 	if f.x.RequiresGrad() {
-		dx := newMatrix(f.in.C, f.in.Cols())
+		// AccGrad copies (or adds) dx, so its buffer is recycled after.
+		dx := getScratch(f.in.C * f.in.Cols())
 		if f.pointwise() {
-			Gemm(true, false, k, p, cout, data(f.w), k, dy, p, 0, data(dx), p)
+			Gemm(true, false, k, p, cout, data(f.w), k, dy, p, 0, dx, p)
 		} else {
-			dcol := make([]float32, k*p)
+			dcol := getScratch(k * p)
 			Gemm(true, false, k, p, cout, data(f.w), k, dy, p, 0, dcol, p)
-			col2im(data(dx), dcol, f.in, f.out, f.spec)
+			clear(dx)
+			col2im(dx, dcol, f.in, f.out, f.spec)
+			putScratch(dcol)
 		}
-		f.x.AccGrad(dx)
+		f.x.AccGrad(fromData(f.in.C, f.in.Cols(), dx))
+		putScratch(dx)
 	}
 	return nil
+}
+
+// releaseColumns recycles the im2col buffer (unless it is x's own data).
+func (f *conv2DFn) releaseColumns() {
+	if f.col != nil && !f.pointwise() {
+		putScratch(f.col)
+	}
+	f.col = nil
 }
 
 // convSpan returns the range [lo, hi) of output positions o whose input

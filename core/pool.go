@@ -161,8 +161,9 @@ func (f *maxPoolFn) Backward(gy mat.Tensor) error {
 	if len(dy) != len(f.arg) {
 		return fmt.Errorf("core: max-pool output gradient has %d values, want %d", len(dy), len(f.arg))
 	}
-	dxm := newMatrix(f.in.C, xcols)
-	dx := data(dxm)
+	dx := getScratch(f.in.C * xcols)
+	clear(dx)
+	dxm := fromData(f.in.C, xcols, dx)
 	parallelFor(f.in.C, 1, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			dst := dx[c*xcols : (c+1)*xcols]
@@ -174,7 +175,8 @@ func (f *maxPoolFn) Backward(gy mat.Tensor) error {
 			}
 		}
 	})
-	f.x.AccGrad(dxm)
+	f.x.AccGrad(dxm) // copied or added: the buffer can be recycled
+	putScratch(dx)
 	return nil
 }
 
@@ -227,8 +229,9 @@ func (f *avgPoolFn) Backward(gy mat.Tensor) error {
 	if len(dy) != in.N*in.C {
 		return fmt.Errorf("core: global-average-pool output gradient has %d values, want %d", len(dy), in.N*in.C)
 	}
-	dxm := newMatrix(in.C, cols)
-	dx := data(dxm)
+	dx := getScratch(in.C * cols)
+	clear(dx)
+	dxm := fromData(in.C, cols, dx)
 	inv := 1 / float32(hw)
 	parallelFor(in.C, 8, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
@@ -242,7 +245,8 @@ func (f *avgPoolFn) Backward(gy mat.Tensor) error {
 			}
 		}
 	})
-	f.x.AccGrad(dxm)
+	f.x.AccGrad(dxm) // copied or added: the buffer can be recycled
+	putScratch(dx)
 	return nil
 }
 
