@@ -9,6 +9,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -67,31 +68,25 @@ type namedTensor struct {
 // tensors lists every tensor a checkpoint of t holds, aliasing the live
 // parameters and optimiser buffers (created empty where missing).
 func (t *Trainer) tensors() []namedTensor {
+	parts := []struct {
+		prefix string
+		model  nn.Model
+	}{{"trunk.", t.Trunk}, {"head.", t.Head}}
 	var out []namedTensor
-	add := func(prefix string, m nn.Model) {
-		for _, np := range NamedParams(m) {
-			out = append(out, namedTensor{tensorHeader{prefix + np.Name, slices.Clone(np.Param.Shape())}, data(np.Param)})
+	for _, part := range parts {
+		for _, np := range NamedParams(part.model) {
+			out = append(out, namedTensor{tensorHeader{part.prefix + np.Name, slices.Clone(np.Param.Shape())}, data(np.Param)})
 		}
 	}
-	add("trunk.", t.Trunk)
-	add("head.", t.Head)
-	for _, prefix := range []string{"trunk.", "head."} {
-		m := nn.Model(t.Trunk)
-		if prefix == "head." {
-			m = t.Head
-		}
-		for _, np := range NamedParams(m) {
+	// Optimiser buffers come after all parameters, keyed by parameter name.
+	for _, part := range parts {
+		for _, np := range NamedParams(part.model) {
 			if !np.Param.RequiresGrad() {
 				continue
 			}
 			bufs := t.opt.StateBuffers(np.Param)
-			keys := make([]string, 0, len(bufs))
-			for k := range bufs {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				out = append(out, namedTensor{tensorHeader{"opt." + prefix + np.Name + "." + k, slices.Clone(np.Param.Shape())}, bufs[k]})
+			for _, k := range slices.Sorted(maps.Keys(bufs)) {
+				out = append(out, namedTensor{tensorHeader{"opt." + part.prefix + np.Name + "." + k, slices.Clone(np.Param.Shape())}, bufs[k]})
 			}
 		}
 	}

@@ -72,7 +72,7 @@ func (c TrainConfig) optimizer() (Optimizer, error) {
 	return nil, fmt.Errorf("core: unknown optimizer %q, want sgd or adam", c.Optimizer)
 }
 
-// LR returns the learning rate of the 0-based step under this schedule.
+// LRAt returns the learning rate of the 0-based step under this schedule.
 func (c TrainConfig) LRAt(step int) float64 {
 	c = c.withDefaults()
 	if step < c.WarmupSteps {
