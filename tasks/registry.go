@@ -1,0 +1,70 @@
+package tasks
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/pretextlab/pretext/core"
+)
+
+// entry builds a task from its JSON config (nil or empty: defaults) for a
+// trunk, drawing the head's initial weights from rng.
+type entry struct {
+	new     func(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error)
+	summary string
+}
+
+// registry is the one list of tasks (solo-learn's METHODS).
+var registry = map[string]entry{
+	"rotation":     {newRotation, "predict the rotation of the photo: 0, 90, 180 or 270 degrees (Gidaris et al. 2018)"},
+	"jigsaw":       {newJigsaw, "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)"},
+	"colorization": {newColorization, "restore the colours of a grey photo (Zhang, Isola & Efros 2016)"},
+}
+
+// Names lists the registered tasks, sorted.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Summary is a one-line description of the named task.
+func Summary(name string) string { return registry[name].summary }
+
+// New builds the named task with its default settings, or with config (the
+// task's JSON settings) when given.
+func New(name string, config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error) {
+	e, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("tasks: unknown task %q (have %s)", name, strings.Join(Names(), ", "))
+	}
+	if trunk == nil {
+		return nil, fmt.Errorf("tasks: %s needs a trunk", name)
+	}
+	return e.new(config, trunk, rng)
+}
+
+// Resolve rebuilds the task a checkpoint names; pass it to core.LoadTrainer.
+func Resolve(spec core.HeadSpec, trunk *core.Trunk) (core.Objective, error) {
+	return New(spec.Kind, spec.Config, trunk, rand.New(rand.NewPCG(0, 0)))
+}
+
+// decodeConfig reads a task's JSON config into cfg, leaving the defaults
+// where config is empty.
+func decodeConfig(name string, config json.RawMessage, cfg any) error {
+	if len(config) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(config)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		return fmt.Errorf("tasks: %s config: %w", name, err)
+	}
+	return nil
+}
