@@ -210,3 +210,20 @@ func (l *ConvBN) Forward(x mat.Tensor, in Shape, train bool) (mat.Tensor, Shape,
 	}
 	return y, s, nil
 }
+
+// MACs is the number of multiply-adds of the trunk's convolutions on one
+// h x w image in the forward pass; a training step costs about three times
+// as many (forward, input and weight gradients).
+func (t *Trunk) MACs(h, w int) int64 {
+	var total int64
+	in := t.Config.InChannels
+	for _, l := range t.Layers {
+		out := l.W.Shape()[0]
+		total += int64(h*w) * int64(in*9) * int64(out)
+		if l.Pool {
+			h, w = (h-2)/2+1, (w-2)/2+1
+		}
+		in = out
+	}
+	return total
+}

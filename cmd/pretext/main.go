@@ -1,24 +1,42 @@
 // Command pretext trains, evaluates and benchmarks Pretext models natively,
 // with the same code the browser runs.
 //
-//	pretext bench [-workload rs] [-threads N] [-json]
+//	pretext train [-task rotation|jigsaw|colorization] [-images DIR] [-steps N] [-batch B] [-seed S] [-out FILE.ckpt] [-json]
+//	pretext predict -ckpt FILE.ckpt -in PHOTO -out OUT.png
+//	pretext tasks
+//	pretext bench [-workload rs|js|color] [-threads N] [-json]
 package main
 
 import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/pretextlab/pretext/tasks"
 )
 
 var commands = map[string]func(args []string, stdout io.Writer) error{
-	"bench": bench,
+	"bench":   bench,
+	"train":   train,
+	"predict": predict,
+	"tasks":   listTasks,
+}
+
+func listTasks(_ []string, stdout io.Writer) error {
+	for _, n := range tasks.Names() {
+		fmt.Fprintf(stdout, "%-13s %s\n", n, tasks.Summary(n))
+	}
+	return nil
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage: pretext <command> [flags]
 
 commands:
-  bench   time training steps of a reference workload (default: rs)
+  train    train a pretext task on photos (default: rotation on the embedded samples)
+  predict  show a trained task's output on one photo
+  tasks    list the pretext tasks
+  bench    time training steps of a reference workload (default: rs)
 
 Run "pretext <command> -h" for a command's flags.`)
 }

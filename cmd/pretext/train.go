@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/tasks"
+)
+
+type trainResult struct {
+	Task         string  `json:"task"`
+	Steps        int     `json:"steps"`
+	Loss         float64 `json:"loss"`
+	TrainAcc     float64 `json:"train_acc"`
+	PretextAcc   float64 `json:"pretext_acc"`
+	PretextLoss  float64 `json:"pretext_loss"`
+	HeldOut      int     `json:"held_out_photos"`
+	ImagesPerSec float64 `json:"images_per_sec"`
+}
+
+func trunkConfig(name string) (core.TrunkConfig, error) {
+	switch name {
+	case "rs", "small":
+		return core.TrunkConfig{}, nil
+	case "wide":
+		return core.WideTrunk, nil
+	}
+	return core.TrunkConfig{}, fmt.Errorf("unknown trunk %q (rs or wide)", name)
+}
+
+// train trains a pretext task on a folder of photos (or the embedded
+// samples) and reports its accuracy on held-back photos.
+func train(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	task := fs.String("task", "rotation", "pretext task: "+strings.Join(tasks.Names(), ", "))
+	dir := fs.String("images", "", "folder of photos (default: the embedded sample photos)")
+	data := fs.String("data", "", "data source; photos:DIR is the same as -images DIR")
+	steps := fs.Int("steps", 300, "training steps")
+	batch := fs.Int("batch", 64, "examples per step")
+	seed := fs.Uint64("seed", 1, "seed for weights, crops and the held-back split")
+	lr := fs.Float64("lr", 0, "peak learning rate (default: the optimiser's)")
+	opt := fs.String("opt", "sgd", "optimiser: sgd or adam")
+	trunkName := fs.String("trunk", "rs", "trunk: rs (small, as in the browser) or wide")
+	holdout := fs.Float64("holdout", 0.1, "fraction of photos held back to measure pretext accuracy")
+	out := fs.String("out", "", "write the trained checkpoint to this file")
+	threads := fs.Int("threads", runtime.NumCPU(), "goroutines for the operators")
+	asJSON := fs.Bool("json", false, "print a JSON line every 10 steps and a final JSON result")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data != "" {
+		d, ok := strings.CutPrefix(*data, "photos:")
+		if !ok {
+			return fmt.Errorf("train: unknown -data %q (photos:DIR)", *data)
+		}
+		*dir = d
+	}
+	if *steps < 1 || *batch < 1 || *holdout < 0 || *holdout >= 1 {
+		return fmt.Errorf("train: -steps and -batch must be positive and -holdout in [0, 1)")
+	}
+	runtime.GOMAXPROCS(max(1, *threads))
+	log := os.Stderr
+	photos, err := loadPhotos(*dir, core.IntakeConfig{}, log)
+	if err != nil {
+		return err
+	}
+	trainSet, heldSet := splitPhotos(photos, *holdout, *seed)
+	rng := rand.New(rand.NewPCG(*seed, 0))
+	tcfg, err := trunkConfig(*trunkName)
+	if err != nil {
+		return err
+	}
+	trunk, err := core.NewTrunk(tcfg, rng)
+	if err != nil {
+		return err
+	}
+	t, err := tasks.New(*task, nil, trunk, rng)
+	if err != nil {
+		return err
+	}
+	tr, err := core.NewTrainer(trunk, t, core.TrainConfig{Optimizer: *opt, LR: *lr, WarmupSteps: max(1, *steps/20), Steps: *steps})
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintf(log, "training %s on %d photos (%d held back) for %d steps of %d\n", *task, len(trainSet), len(heldSet), *steps, *batch)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	imgs := images(trainSet)
+	start := time.Now()
+	var last core.StepStats
+	var accSum float64
+	var accN int
+	bar := newProgress(log, *steps, !*asJSON)
+	err = tr.Run(ctx, *steps, func(int) ([]core.Example, error) {
+		return tasks.Batch(t, imgs, *batch, rng)
+	}, func(st core.StepStats) {
+		last = st
+		if st.Step > *steps*9/10 { // train accuracy: mean over the last tenth
+			accSum += st.Accuracy
+			accN++
+		}
+		bar.update(st, time.Since(start))
+		if *asJSON && st.Step%10 == 0 {
+			json.NewEncoder(stdout).Encode(st)
+		}
+	})
+	bar.done()
+	if err != nil {
+		return err
+	}
+	res := trainResult{Task: *task, Steps: tr.Steps(), Loss: last.Loss, HeldOut: len(heldSet),
+		ImagesPerSec: float64(*batch**steps) / time.Since(start).Seconds()}
+	if accN > 0 {
+		res.TrainAcc = accSum / float64(accN)
+	}
+	if len(heldSet) > 0 {
+		// Four passes of random crops over the held-back photos.
+		if res.PretextLoss, res.PretextAcc, err = tasks.HeldOutScore(tr, t, images(heldSet), 4, *batch, *seed); err != nil {
+			return err
+		}
+	}
+	if *out != "" {
+		if err := saveCheckpoint(tr, *out); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "%s: %d steps, loss %.3f, train accuracy %.1f%%, held-out pretext accuracy %.1f%% (loss %.3f, %d photos), %.0f images/s\n",
+		res.Task, res.Steps, res.Loss, 100*res.TrainAcc, 100*res.PretextAcc, res.PretextLoss, res.HeldOut, res.ImagesPerSec)
+	if *out != "" {
+		fmt.Fprintf(stdout, "checkpoint: %s\n", *out)
+	}
+	return nil
+}
+
+func saveCheckpoint(tr *core.Trainer, path string) error {
+	f, err := os.CreateTemp(dirOf(path), ".pretext-*.ckpt")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := tr.Save(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	// Written whole, then renamed: an interrupted save never leaves a
+	// half-written checkpoint under the requested name.
+	return os.Rename(f.Name(), path)
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
+
+// progress draws a one-line progress bar on a terminal.
+type progress struct {
+	w     io.Writer
+	total int
+	on    bool
+}
+
+func newProgress(w *os.File, total int, want bool) *progress {
+	fi, err := w.Stat()
+	return &progress{w: w, total: total, on: want && err == nil && fi.Mode()&os.ModeCharDevice != 0}
+}
+
+func (p *progress) update(st core.StepStats, elapsed time.Duration) {
+	if !p.on {
+		return
+	}
+	const width = 24
+	filled := width * st.Step / p.total
+	eta := time.Duration(float64(elapsed) / float64(st.Step) * float64(p.total-st.Step)).Round(time.Second)
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d loss %.3f acc %.2f %.0f img/s ETA %v  ",
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), st.Step, p.total, st.Loss, st.Accuracy, st.ImagesSec, eta)
+}
+
+func (p *progress) done() {
+	if p.on {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,234 @@
+package tasks
+
+import (
+	"encoding/gob"
+	"encoding/json"
+	"fmt"
+	"image"
+	"math"
+	"math/rand/v2"
+
+	"github.com/disintegration/imaging"
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/pretextlab/pretext/core"
+)
+
+// Rotation is RotNet's pretext task (Gidaris, Singh & Komodakis 2018,
+// "Unsupervised Representation Learning by Predicting Image Rotations",
+// ICLR): each photo is shown turned by 0, 90, 180 and 270 degrees
+// counter-clockwise and a 4-way linear head on the trunk's features predicts
+// which. Class k means the input was turned k*90 degrees counter-clockwise
+// (imaging.Rotate90 applied k times); all four rotations of one crop are
+// made by one Examples call, so they land in the same batch as in the paper.
+type Rotation struct {
+	nn.Module
+	// Head is the 4-way linear classifier with its cross-entropy loss.
+	Head *core.Classifier
+
+	cfg RotationConfig
+}
+
+var _ core.Task = &Rotation{}
+
+func init() { gob.Register(&Rotation{}) }
+
+// RotationConfig sets the rotation task. The zero value is the default.
+type RotationConfig struct {
+	// Size is the side of the square crop the trunk sees (default 32).
+	Size int `json:"size,omitempty"`
+	// Jitter is the colour-jitter strength (default 0.4; negative: none).
+	Jitter float64 `json:"jitter,omitempty"`
+	// MinScale is the smallest crop area as a fraction of the photo's
+	// (default 0.25), at most 1.
+	MinScale float64 `json:"min_scale,omitempty"`
+}
+
+func (c RotationConfig) withDefaults() RotationConfig {
+	if c.Size == 0 {
+		c.Size = 32
+	}
+	if c.Jitter == 0 {
+		c.Jitter = 0.4
+	}
+	if c.MinScale == 0 {
+		c.MinScale = 0.25
+	}
+	return c
+}
+
+// maxTaskSide bounds the input sides the tasks accept in their configs.
+const maxTaskSide = 512
+
+func newRotation(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error) {
+	var cfg RotationConfig
+	if err := decodeConfig("rotation", config, &cfg); err != nil {
+		return nil, err
+	}
+	return NewRotation(cfg, trunk, rng)
+}
+
+// NewRotation returns the rotation task for trunk with a fresh head drawn
+// from rng.
+func NewRotation(cfg RotationConfig, trunk *core.Trunk, rng *rand.Rand) (*Rotation, error) {
+	cfg = cfg.withDefaults()
+	switch {
+	case trunk == nil:
+		return nil, fmt.Errorf("tasks: rotation needs a trunk")
+	case cfg.Size < 1 || cfg.Size > maxTaskSide:
+		return nil, fmt.Errorf("tasks: rotation size %d out of range [1, %d]", cfg.Size, maxTaskSide)
+	case math.IsNaN(cfg.Jitter) || cfg.Jitter > 1:
+		return nil, fmt.Errorf("tasks: rotation jitter %v, want at most 1", cfg.Jitter)
+	case !(cfg.MinScale > 0 && cfg.MinScale <= 1):
+		return nil, fmt.Errorf("tasks: rotation min_scale %v out of range (0, 1]", cfg.MinScale)
+	}
+	if err := fitsTrunk(trunk, cfg.Size); err != nil {
+		return nil, fmt.Errorf("tasks: rotation: %w", err)
+	}
+	head, err := core.NewClassifier(trunk.Features(), 4, rng)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: rotation head: %w", err)
+	}
+	return &Rotation{Head: head, cfg: cfg}, nil
+}
+
+// fitsTrunk reports whether trunk takes 3-channel size x size images.
+func fitsTrunk(trunk *core.Trunk, size int) error {
+	_, err := trunk.OutShape(core.Shape{N: 1, C: 3, H: size, W: size})
+	return err
+}
+
+// needPhoto reports an error for a nil or empty photo.
+func needPhoto(img *image.NRGBA) error {
+	if img == nil {
+		return fmt.Errorf("tasks: no photo")
+	}
+	if b := img.Bounds(); b.Dx() < 1 || b.Dy() < 1 {
+		return fmt.Errorf("tasks: empty photo (%dx%d)", b.Dx(), b.Dy())
+	}
+	return nil
+}
+
+// Name implements core.Task.
+func (r *Rotation) Name() string { return "rotation" }
+
+// InputSize implements core.Task.
+func (r *Rotation) InputSize() int { return r.cfg.Size }
+
+// Config returns the task's settings with defaults filled in.
+func (r *Rotation) Config() RotationConfig { return r.cfg }
+
+// Spec implements core.Objective.
+func (r *Rotation) Spec() core.HeadSpec {
+	cfg, _ := json.Marshal(r.cfg)
+	return core.HeadSpec{Kind: r.Name(), Config: cfg}
+}
+
+// Loss implements core.Objective.
+func (r *Rotation) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, core.Score, error) {
+	return r.Head.Loss(trunk, batch, train)
+}
+
+// rotateCCW turns img k*90 degrees counter-clockwise (k taken mod 4).
+func rotateCCW(img *image.NRGBA, k int) *image.NRGBA {
+	switch (k%4 + 4) % 4 {
+	case 1:
+		return imaging.Rotate90(img)
+	case 2:
+		return imaging.Rotate180(img)
+	case 3:
+		return imaging.Rotate270(img)
+	}
+	return img
+}
+
+// rotationCrop is the augmented crop the four rotations of one Examples
+// call are made of.
+func (r *Rotation) rotationCrop(img *image.NRGBA, rng *rand.Rand) *image.NRGBA {
+	crop := core.RandomResizedCrop(img, r.cfg.Size, core.CropConfig{MinScale: r.cfg.MinScale}, rng)
+	crop = core.RandomFlip(crop, rng)
+	return core.ColorJitter(crop, r.cfg.Jitter, rng)
+}
+
+// rotationExamples appends crop in its four rotations, class k turned k*90
+// degrees counter-clockwise.
+func rotationExamples(dst []core.Example, crop *image.NRGBA) []core.Example {
+	for k := range 4 {
+		dst = append(dst, core.Example{
+			Views: []core.Planar{core.PlanarFromImage(rotateCCW(crop, k), core.ImageNetNorm)},
+			Class: k,
+		})
+	}
+	return dst
+}
+
+// Examples implements core.Task: four examples, one random crop in its four
+// rotations.
+func (r *Rotation) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
+	if err := needPhoto(img); err != nil {
+		return dst, err
+	}
+	return rotationExamples(dst, r.rotationCrop(img, rng)), nil
+}
+
+// Predict implements core.Task: the centre crop's rotation is predicted and
+// undone on the whole photo.
+func (r *Rotation) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+	if err := needPhoto(img); err != nil {
+		return core.Prediction{}, err
+	}
+	if trunk == nil {
+		return core.Prediction{}, fmt.Errorf("tasks: rotation predict needs a trunk")
+	}
+	crop := core.CenterCrop(img, r.cfg.Size)
+	ex := []core.Example{{Views: []core.Planar{core.PlanarFromImage(crop, core.ImageNetNorm)}}}
+	logits, err := r.Head.Logits(trunk, ex, false)
+	if err != nil {
+		return core.Prediction{}, fmt.Errorf("tasks: rotation predict: %w", err)
+	}
+	probs := classProbs(mat.Data[float32](logits.Value()))
+	k := topClass(probs)
+	summary := fmt.Sprintf("upright (p=%.2f)", probs[k])
+	if k > 0 {
+		summary = fmt.Sprintf("rotated %d° counter-clockwise (p=%.2f)", 90*k, probs[k])
+	}
+	return core.Prediction{
+		Image:   rotateCCW(imaging.Clone(img), 4-k),
+		Input:   crop,
+		Summary: summary,
+		Probs:   probs,
+	}, nil
+}
+
+// classProbs returns the probabilities of logits, computed in float64.
+func classProbs(logits []float32) []float64 {
+	p := make([]float64, len(logits))
+	if len(logits) == 0 {
+		return p
+	}
+	m := logits[0]
+	for _, v := range logits {
+		m = max(m, v)
+	}
+	var s float64
+	for i, v := range logits {
+		p[i] = math.Exp(float64(v - m))
+		s += p[i]
+	}
+	for i := range p {
+		p[i] /= s
+	}
+	return p
+}
+
+// topClass is the index of the largest value (the first, on ties).
+func topClass(p []float64) int {
+	best := 0
+	for i, v := range p {
+		if v > p[best] {
+			best = i
+		}
+	}
+	return best
+}
