@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/tasks"
+	"github.com/pretextlab/pretext/tasks/samples"
+)
+
+// TestTrainPredictEndToEnd trains every task a few steps on the embedded
+// photos, saves a checkpoint, and runs predict on it: the JSON lines and the
+// output PNG must be well formed.
+func TestTrainPredictEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "photo.jpg")
+	if err := os.WriteFile(photo, samples.Photos()[0].Data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range tasks.Names() {
+		t.Run(name, func(t *testing.T) {
+			ckpt := filepath.Join(dir, name+".ckpt")
+			var out bytes.Buffer
+			args := []string{"-task", name, "-steps", "10", "-batch", "8", "-seed", "3", "-out", ckpt, "-json", "-threads", "2"}
+			if err := train(args, &out); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if len(lines) != 2 { // step 10, then the result
+				t.Fatalf("want 2 JSON lines, got %q", out.String())
+			}
+			var res trainResult
+			if err := json.Unmarshal([]byte(lines[1]), &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Task != name || res.Steps != 10 || res.HeldOut != 2 || res.Loss <= 0 || res.ImagesPerSec <= 0 {
+				t.Errorf("result %+v", res)
+			}
+			png1 := filepath.Join(dir, name+".png")
+			out.Reset()
+			if err := predict([]string{"-ckpt", ckpt, "-in", photo, "-out", png1}, &out); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(png1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			img, err := png.Decode(bufio.NewReader(f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img.Bounds().Dx() < 32 {
+				t.Errorf("prediction image %v", img.Bounds())
+			}
+			t.Log(strings.TrimSpace(out.String()))
+		})
+	}
+}
+
+func TestLoadPhotosPassesOverNonImages(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "README.md"), []byte("# my photos"), 0o644)
+	os.WriteFile(filepath.Join(dir, "labels.csv"), []byte("file,label\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "a.jpg"), samples.Photos()[1].Data, 0o644)
+	os.WriteFile(filepath.Join(dir, "broken.jpg"), samples.Photos()[2].Data[:500], 0o644)
+	var log bytes.Buffer
+	photos, err := loadPhotos(dir, core.IntakeConfig{}, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(photos) != 1 || photos[0].name != "a.jpg" {
+		t.Fatalf("loaded %v", photos)
+	}
+	for _, name := range []string{"README.md", "labels.csv", "broken.jpg"} {
+		if !strings.Contains(log.String(), name) {
+			t.Errorf("no note about %s in %q", name, log.String())
+		}
+	}
+}

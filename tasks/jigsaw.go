@@ -1,0 +1,456 @@
+package tasks
+
+//go:generate go run gen_perms.go
+
+import (
+	"encoding/gob"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/disintegration/imaging"
+	"github.com/nlpodyssey/spago/ag"
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/pretextlab/pretext/core"
+)
+
+// Jigsaw is the jigsaw-puzzle pretext task (Noroozi & Favaro 2016,
+// "Unsupervised Learning of Visual Representations by Solving Jigsaw
+// Puzzles", ECCV): a crop of 3*Cell pixels is cut into a 3x3 grid of cells,
+// a Tile x Tile square is taken from each cell at a random place (the gap
+// keeps edges from giving the answer away), and the nine tiles are shuffled
+// by one of P permutations chosen for large Hamming distance (perms.go); the
+// head predicts which.
+//
+// Convention: grid positions are numbered row-major, 0 top left to 8 bottom
+// right. An example of class c shows in its view i the tile cut from grid
+// position jigsawPerms[c][i]; to solve it, put view i back at position
+// jigsawPerms[c][i].
+//
+// Against low-level shortcuts each tile is normalised on its own (zero mean,
+// unit standard deviation per channel), and against chromatic aberration an
+// example's tiles are made grey (GreyProb) or have one colour channel
+// replaced by noise (DropProb).
+//
+// The head is the paper's context-free network in small: the trunk runs on
+// all 9N tiles in one pass (tile i of example n in row n*9+i), each
+// example's nine feature vectors are concatenated in view order, and a
+// two-layer perceptron (9F -> Hidden, ReLU, Hidden -> P) gives the logits.
+type Jigsaw struct {
+	nn.Module
+	// W1 [Hidden, 9F], B1 [Hidden, 1], W2 [P, Hidden] and B2 [P, 1] are the
+	// perceptron's layers (PyTorch's nn.Linear layout).
+	W1, B1, W2, B2 *nn.Param
+
+	cfg JigsawConfig
+}
+
+var _ core.Task = &Jigsaw{}
+
+func init() { gob.Register(&Jigsaw{}) }
+
+// jigsawGrid is the side of the puzzle in tiles; the paper's 3x3.
+const jigsawGrid = 3
+
+// jigsawTiles is the number of tiles of one puzzle.
+const jigsawTiles = jigsawGrid * jigsawGrid
+
+// JigsawConfig sets the jigsaw task. The zero value is the default.
+type JigsawConfig struct {
+	// Grid is the number of cells on a side (default 3; only 3 is
+	// supported).
+	Grid int `json:"grid,omitempty"`
+	// Cell is the side of one grid cell (default 32): the source crop is
+	// Grid*Cell pixels on a side.
+	Cell int `json:"cell,omitempty"`
+	// Tile is the side of the tile taken from each cell (default 27), at
+	// most Cell.
+	Tile int `json:"tile,omitempty"`
+	// Perms is the number of permutations, the classes (default 100, at
+	// most 1000).
+	Perms int `json:"perms,omitempty"`
+	// Hidden is the width of the head's hidden layer (default 512).
+	Hidden int `json:"hidden,omitempty"`
+	// MinScale is the smallest crop area as a fraction of the photo's
+	// (default 0.5), at most 1.
+	MinScale float64 `json:"min_scale,omitempty"`
+	// GreyProb is the probability that an example's tiles are grey
+	// (default 0.3; negative: never).
+	GreyProb float64 `json:"grey_prob,omitempty"`
+	// DropProb is the probability that one colour channel of an example's
+	// tiles (the same for all nine) is replaced by Gaussian noise (default
+	// 0.3; negative: never). Not applied to grey examples.
+	DropProb float64 `json:"drop_prob,omitempty"`
+}
+
+func (c JigsawConfig) withDefaults() JigsawConfig {
+	if c.Grid == 0 {
+		c.Grid = jigsawGrid
+	}
+	if c.Cell == 0 {
+		c.Cell = 32
+	}
+	if c.Tile == 0 {
+		c.Tile = 27
+	}
+	if c.Perms == 0 {
+		c.Perms = 100
+	}
+	if c.Hidden == 0 {
+		c.Hidden = 512
+	}
+	if c.MinScale == 0 {
+		c.MinScale = 0.5
+	}
+	if c.GreyProb == 0 {
+		c.GreyProb = 0.3
+	}
+	if c.DropProb == 0 {
+		c.DropProb = 0.3
+	}
+	return c
+}
+
+func newJigsaw(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error) {
+	var cfg JigsawConfig
+	if err := decodeConfig("jigsaw", config, &cfg); err != nil {
+		return nil, err
+	}
+	return NewJigsaw(cfg, trunk, rng)
+}
+
+// NewJigsaw returns the jigsaw task for trunk with a fresh head drawn from
+// rng, initialised as PyTorch's nn.Linear (uniform in ±1/√in).
+func NewJigsaw(cfg JigsawConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigsaw, error) {
+	cfg = cfg.withDefaults()
+	switch {
+	case trunk == nil:
+		return nil, fmt.Errorf("tasks: jigsaw needs a trunk")
+	case cfg.Grid != jigsawGrid:
+		return nil, fmt.Errorf("tasks: jigsaw grid %d, only %d is supported", cfg.Grid, jigsawGrid)
+	case cfg.Cell < 1 || cfg.Grid*cfg.Cell > maxTaskSide:
+		return nil, fmt.Errorf("tasks: jigsaw cell %d out of range [1, %d]", cfg.Cell, maxTaskSide/cfg.Grid)
+	case cfg.Tile < 1 || cfg.Tile > cfg.Cell:
+		return nil, fmt.Errorf("tasks: jigsaw tile %d out of range [1, cell %d]", cfg.Tile, cfg.Cell)
+	case cfg.Perms < 2 || cfg.Perms > len(jigsawPerms):
+		return nil, fmt.Errorf("tasks: jigsaw perms %d out of range [2, %d]", cfg.Perms, len(jigsawPerms))
+	case cfg.Hidden < 1 || cfg.Hidden > 1<<14:
+		return nil, fmt.Errorf("tasks: jigsaw hidden %d out of range [1, %d]", cfg.Hidden, 1<<14)
+	case !(cfg.MinScale > 0 && cfg.MinScale <= 1):
+		return nil, fmt.Errorf("tasks: jigsaw min_scale %v out of range (0, 1]", cfg.MinScale)
+	case math.IsNaN(cfg.GreyProb) || cfg.GreyProb > 1 || math.IsNaN(cfg.DropProb) || cfg.DropProb > 1:
+		return nil, fmt.Errorf("tasks: jigsaw grey_prob %v and drop_prob %v, want at most 1", cfg.GreyProb, cfg.DropProb)
+	}
+	if err := fitsTrunk(trunk, cfg.Tile); err != nil {
+		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
+	}
+	in := jigsawTiles * trunk.Features()
+	return &Jigsaw{
+		W1:  nn.NewParam(uniformMatrix(cfg.Hidden, in, in, rng)),
+		B1:  nn.NewParam(uniformMatrix(cfg.Hidden, 1, in, rng)),
+		W2:  nn.NewParam(uniformMatrix(cfg.Perms, cfg.Hidden, cfg.Hidden, rng)),
+		B2:  nn.NewParam(uniformMatrix(cfg.Perms, 1, cfg.Hidden, rng)),
+		cfg: cfg,
+	}, nil
+}
+
+// uniformMatrix is a rows x cols matrix uniform in ±1/√fanIn.
+func uniformMatrix(rows, cols, fanIn int, rng *rand.Rand) *mat.Dense[float32] {
+	bound := 1 / math.Sqrt(float64(fanIn))
+	v := make([]float32, rows*cols)
+	for i := range v {
+		v[i] = float32((2*rng.Float64() - 1) * bound)
+	}
+	return mat.NewDense[float32](mat.WithShape(rows, cols), mat.WithBacking(v))
+}
+
+// Name implements core.Task.
+func (j *Jigsaw) Name() string { return "jigsaw" }
+
+// InputSize implements core.Task: the side of one tile.
+func (j *Jigsaw) InputSize() int { return j.cfg.Tile }
+
+// Config returns the task's settings with defaults filled in.
+func (j *Jigsaw) Config() JigsawConfig { return j.cfg }
+
+// MinPhotoSide is the shortest photo side Examples and Predict accept: one
+// cell (32 by default, Decode's default minimum). Smaller photos would be
+// mostly interpolation once upscaled to the 3x3 grid.
+func (j *Jigsaw) MinPhotoSide() int { return j.cfg.Cell }
+
+// Spec implements core.Objective.
+func (j *Jigsaw) Spec() core.HeadSpec {
+	cfg, _ := json.Marshal(j.cfg)
+	return core.HeadSpec{Kind: j.Name(), Config: cfg}
+}
+
+// Perm returns the permutation of class c: view i shows the tile of grid
+// position Perm(c)[i].
+func (j *Jigsaw) Perm(c int) [jigsawTiles]uint8 { return jigsawPerms[c] }
+
+func (j *Jigsaw) checkPhoto(img *image.NRGBA) error {
+	if err := needPhoto(img); err != nil {
+		return err
+	}
+	if b := img.Bounds(); min(b.Dx(), b.Dy()) < j.cfg.Cell {
+		return fmt.Errorf("tasks: jigsaw needs photos at least %d pixels on a side, got %dx%d", j.cfg.Cell, b.Dx(), b.Dy())
+	}
+	return nil
+}
+
+// cutTiles cuts the tile of every grid position of crop (Grid*Cell on a
+// side), in grid order: tile p comes from cell (row p/Grid, column p%Grid)
+// at offset off[p] (x, y) inside the cell.
+func cutTiles(crop *image.NRGBA, cell, tile int, off [jigsawTiles]image.Point) [jigsawTiles]*image.NRGBA {
+	var out [jigsawTiles]*image.NRGBA
+	b := crop.Bounds()
+	for p := range jigsawTiles {
+		at := b.Min.Add(image.Pt(p%jigsawGrid*cell, p/jigsawGrid*cell)).Add(off[p])
+		out[p] = imaging.Crop(crop, image.Rectangle{Min: at, Max: at.Add(image.Pt(tile, tile))})
+	}
+	return out
+}
+
+// shuffleTiles returns the views of class c's permutation: view i is
+// tiles[perm[c][i]].
+func shuffleTiles[T any](tiles [jigsawTiles]T, c int) [jigsawTiles]T {
+	var out [jigsawTiles]T
+	for i, p := range jigsawPerms[c] {
+		out[i] = tiles[p]
+	}
+	return out
+}
+
+// normalizeTile normalises each channel of p in place to zero mean and unit
+// standard deviation; a constant channel becomes zeros.
+func normalizeTile(p core.Planar) {
+	plane := p.H * p.W
+	for c := range p.C {
+		ch := p.Pix[c*plane : (c+1)*plane]
+		var s, ss float64
+		for _, v := range ch {
+			s += float64(v)
+		}
+		mean := s / float64(plane)
+		for _, v := range ch {
+			d := float64(v) - mean
+			ss += d * d
+		}
+		std := math.Sqrt(ss / float64(plane))
+		inv := 0.0
+		if std > 1e-6 {
+			inv = 1 / std
+		}
+		for i, v := range ch {
+			ch[i] = float32((float64(v) - mean) * inv)
+		}
+	}
+}
+
+// Examples implements core.Task: one puzzle from a random crop of the photo,
+// which must be at least MinPhotoSide pixels on a side.
+func (j *Jigsaw) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
+	if err := j.checkPhoto(img); err != nil {
+		return dst, err
+	}
+	if rng == nil {
+		return dst, fmt.Errorf("tasks: jigsaw examples need a rng")
+	}
+	side := jigsawGrid * j.cfg.Cell
+	crop := core.RandomResizedCrop(img, side, core.CropConfig{MinScale: j.cfg.MinScale}, rng)
+	crop = core.RandomFlip(crop, rng)
+	grey := rng.Float64() < j.cfg.GreyProb
+	if grey {
+		crop = imaging.Grayscale(crop)
+	}
+	var off [jigsawTiles]image.Point
+	for p := range off {
+		off[p] = image.Pt(rng.IntN(j.cfg.Cell-j.cfg.Tile+1), rng.IntN(j.cfg.Cell-j.cfg.Tile+1))
+	}
+	c := rng.IntN(j.cfg.Perms)
+	views := shuffleTiles(cutTiles(crop, j.cfg.Cell, j.cfg.Tile, off), c)
+	drop := -1
+	if !grey && rng.Float64() < j.cfg.DropProb {
+		drop = rng.IntN(3)
+	}
+	ex := core.Example{Views: make([]core.Planar, jigsawTiles), Class: c}
+	for i, t := range views {
+		p := core.PlanarFromImage(t, core.ImageNetNorm)
+		normalizeTile(p)
+		if drop >= 0 {
+			plane := p.H * p.W
+			for k := range plane {
+				p.Pix[drop*plane+k] = float32(rng.NormFloat64())
+			}
+		}
+		ex.Views[i] = p
+	}
+	return append(dst, ex), nil
+}
+
+// Logits runs trunk and head on the batch: [N, P].
+func (j *Jigsaw) Logits(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, error) {
+	if trunk == nil {
+		return nil, fmt.Errorf("tasks: jigsaw needs a trunk")
+	}
+	if len(batch) == 0 {
+		return nil, fmt.Errorf("tasks: jigsaw batch is empty")
+	}
+	views := make([]core.Planar, 0, jigsawTiles*len(batch))
+	for n, ex := range batch {
+		if len(ex.Views) != jigsawTiles {
+			return nil, fmt.Errorf("tasks: jigsaw example %d has %d views, want %d", n, len(ex.Views), jigsawTiles)
+		}
+		views = append(views, ex.Views...)
+	}
+	x, s, err := core.Stack(views)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
+	}
+	f, err := trunk.Forward(mat.NewDense[float32](mat.WithShape(s.C, s.Cols()), mat.WithBacking(x)), s, train)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
+	}
+	cat, err := reshapeMatrix(f, len(batch), jigsawTiles*trunk.Features())
+	if err != nil {
+		return nil, err
+	}
+	h, err := core.Linear(cat, j.W1, j.B1)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
+	}
+	if h, err = core.ReLU(h); err != nil {
+		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
+	}
+	logits, err := core.Linear(h, j.W2, j.B2)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
+	}
+	return logits, nil
+}
+
+// Loss implements core.Objective.
+func (j *Jigsaw) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, core.Score, error) {
+	logits, err := j.Logits(trunk, batch, train)
+	if err != nil {
+		return nil, core.Score{}, err
+	}
+	labels := make([]int, len(batch))
+	for i, ex := range batch {
+		labels[i] = ex.Class
+	}
+	loss, acc, err := core.SoftmaxCrossEntropy(logits, labels, nil)
+	if err != nil {
+		return nil, core.Score{}, fmt.Errorf("tasks: jigsaw: %w", err)
+	}
+	return loss, core.Score{Accuracy: acc}, nil
+}
+
+// Predict implements core.Task: the photo's centre crop is shuffled by a
+// random permutation, the head predicts which, and the tiles are put back by
+// the prediction.
+func (j *Jigsaw) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+	if err := j.checkPhoto(img); err != nil {
+		return core.Prediction{}, err
+	}
+	if rng == nil {
+		rng = rand.New(rand.NewPCG(0, 0))
+	}
+	crop := core.CenterCrop(img, jigsawGrid*j.cfg.Cell)
+	var off [jigsawTiles]image.Point
+	mid := (j.cfg.Cell - j.cfg.Tile) / 2
+	for p := range off {
+		off[p] = image.Pt(mid, mid)
+	}
+	c := rng.IntN(j.cfg.Perms)
+	views := shuffleTiles(cutTiles(crop, j.cfg.Cell, j.cfg.Tile, off), c)
+	ex := core.Example{Views: make([]core.Planar, jigsawTiles), Class: c}
+	for i, t := range views {
+		ex.Views[i] = core.PlanarFromImage(t, core.ImageNetNorm)
+		normalizeTile(ex.Views[i])
+	}
+	logits, err := j.Logits(trunk, []core.Example{ex}, false)
+	if err != nil {
+		return core.Prediction{}, err
+	}
+	probs := classProbs(mat.Data[float32](logits.Value()))
+	k := topClass(probs)
+	var shown, solved [jigsawTiles]int
+	for i := range jigsawTiles {
+		shown[i] = i
+		solved[i] = int(jigsawPerms[k][i])
+	}
+	verdict := "correct"
+	if k != c {
+		verdict = fmt.Sprintf("wrong: shuffled with %d", c)
+	}
+	return core.Prediction{
+		Image:   tileBoard(views, solved, j.cfg.Tile),
+		Input:   tileBoard(views, shown, j.cfg.Tile),
+		Summary: fmt.Sprintf("permutation %d of %d (p=%.2f): %s", k, j.cfg.Perms, probs[k], verdict),
+		Probs:   probs,
+	}, nil
+}
+
+// tileGap is the gap between tiles on a board, in pixels.
+const tileGap = 4
+
+// tileBoard lays out tiles on a white 3x3 board with gaps: tile i at grid
+// position at[i].
+func tileBoard(tiles [jigsawTiles]*image.NRGBA, at [jigsawTiles]int, tile int) *image.NRGBA {
+	side := jigsawGrid*tile + (jigsawGrid+1)*tileGap
+	board := image.NewNRGBA(image.Rect(0, 0, side, side))
+	draw.Draw(board, board.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+	for i, t := range tiles {
+		p := at[i]
+		corner := image.Pt(tileGap+p%jigsawGrid*(tile+tileGap), tileGap+p/jigsawGrid*(tile+tileGap))
+		draw.Draw(board, image.Rectangle{Min: corner, Max: corner.Add(image.Pt(tile, tile))}, t, t.Bounds().Min, draw.Src)
+	}
+	return board
+}
+
+// reshapeMatrix views the row-major values of x as a rows x cols matrix, as
+// one graph node whose gradient flows back to x unchanged.
+func reshapeMatrix(x mat.Tensor, rows, cols int) (mat.Tensor, error) {
+	sh := x.Shape()
+	if len(sh) != 2 || sh[0]*sh[1] != rows*cols {
+		return nil, fmt.Errorf("tasks: cannot reshape %v to [%d %d]", sh, rows, cols)
+	}
+	if _, ok := x.Value().(*mat.Dense[float32]); !ok {
+		return nil, fmt.Errorf("tasks: reshape input holds %T, want *mat.Dense[float32]", x.Value())
+	}
+	return ag.NewOperator(&reshapeFn{x: x, rows: rows, cols: cols}).Run(), nil
+}
+
+// reshapeFn is the autograd function of reshapeMatrix.
+type reshapeFn struct {
+	x          mat.Tensor
+	rows, cols int
+}
+
+func (f *reshapeFn) Operands() []mat.Tensor { return []mat.Tensor{f.x} }
+
+func (f *reshapeFn) Forward() (mat.Tensor, error) {
+	v := slices.Clone(mat.Data[float32](f.x.Value()))
+	return mat.NewDense[float32](mat.WithShape(f.rows, f.cols), mat.WithBacking(v)), nil
+}
+
+func (f *reshapeFn) Backward(gy mat.Tensor) error {
+	if !f.x.RequiresGrad() {
+		return nil
+	}
+	g := slices.Clone(mat.Data[float32](gy))
+	sh := f.x.Shape()
+	if len(g) != sh[0]*sh[1] {
+		return fmt.Errorf("tasks: reshape output gradient has %d values, want %d", len(g), sh[0]*sh[1])
+	}
+	f.x.AccGrad(mat.NewDense[float32](mat.WithShape(sh[0], sh[1]), mat.WithBacking(g)))
+	return nil
+}
