@@ -30,15 +30,31 @@ func Batch(task core.Task, photos []*image.NRGBA, n int, rng *rand.Rand) ([]core
 	return out[:n], nil
 }
 
+// Baseliner is a task with a trivial predictor to beat: guessing uniformly
+// for the classification tasks, predicting the colour prior everywhere for
+// colorization.
+type Baseliner interface {
+	// BaselineLoss is that predictor's loss on batch.
+	BaselineLoss(batch []core.Example) float64
+}
+
+// HeldOut is a task's score on photos it never trained on.
+type HeldOut struct {
+	Loss, Accuracy float64
+	// BaselineLoss is the trivial predictor's loss on the same examples
+	// (see Baseliner).
+	BaselineLoss float64
+	Examples     int
+}
+
 // HeldOutScore measures the task on photos it never trained on: rounds
 // passes over the photos, examples drawn with a rng seeded by seed (so the
 // figure is reproducible), evaluated in batches of at most batch in
-// evaluation mode. It returns the mean loss and accuracy over all examples.
-func HeldOutScore(tr *core.Trainer, task core.Task, photos []*image.NRGBA, rounds, batch int, seed uint64) (loss, acc float64, err error) {
+// evaluation mode. Loss and accuracy are means over all examples.
+func HeldOutScore(tr *core.Trainer, task core.Task, photos []*image.NRGBA, rounds, batch int, seed uint64) (HeldOut, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	var pending []core.Example
-	var total float64
-	var count int
+	var h HeldOut
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
@@ -47,29 +63,36 @@ func HeldOutScore(tr *core.Trainer, task core.Task, photos []*image.NRGBA, round
 		if err != nil {
 			return err
 		}
-		loss += l * float64(len(pending))
-		total += s.Accuracy * float64(len(pending))
-		count += len(pending)
+		n := float64(len(pending))
+		h.Loss += l * n
+		h.Accuracy += s.Accuracy * n
+		if b, ok := task.(Baseliner); ok {
+			h.BaselineLoss += b.BaselineLoss(pending) * n
+		}
+		h.Examples += len(pending)
 		pending = pending[:0]
 		return nil
 	}
 	for range rounds {
 		for _, p := range photos {
+			var err error
 			if pending, err = task.Examples(pending, p, rng); err != nil {
-				return 0, 0, err
+				return HeldOut{}, err
 			}
 			if len(pending) >= batch {
 				if err := flush(); err != nil {
-					return 0, 0, err
+					return HeldOut{}, err
 				}
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return 0, 0, err
+		return HeldOut{}, err
 	}
-	if count == 0 {
-		return 0, 0, fmt.Errorf("tasks: no held-out examples")
+	if h.Examples == 0 {
+		return HeldOut{}, fmt.Errorf("tasks: no held-out examples")
 	}
-	return loss / float64(count), total / float64(count), nil
+	n := float64(h.Examples)
+	h.Loss, h.Accuracy, h.BaselineLoss = h.Loss/n, h.Accuracy/n, h.BaselineLoss/n
+	return h, nil
 }

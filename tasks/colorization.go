@@ -584,3 +584,25 @@ func (c *Colorization) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Ra
 		Summary: fmt.Sprintf("colourised: mean ΔE %.1f from the original (grey: %.1f)", errColour/n, errGrey/n),
 	}, nil
 }
+
+// BaselineLoss is the loss of predicting the smoothed prior p̃ at every
+// position of batch (with the task's rebalancing weights), computed
+// independently of the head: the trained head must beat it.
+func (c *Colorization) BaselineLoss(batch []core.Example) float64 {
+	p := smoothPrior(c.priorCounts(), c.cfg.Sigma)
+	w := rebalanceWeights(p, c.cfg.Lambda)
+	var num, den float64
+	for _, ex := range batch {
+		n := len(ex.Target) / 2
+		for i := range n {
+			idx, sw := softEncode(float64(ex.Target[i]), float64(ex.Target[n+i]), c.cfg.Sigma)
+			var ce float64
+			for k := range idx {
+				ce -= float64(sw[k]) * math.Log(p[idx[k]])
+			}
+			num += w[idx[0]] * ce
+			den += w[idx[0]]
+		}
+	}
+	return num / den
+}

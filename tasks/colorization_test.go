@@ -215,28 +215,6 @@ func TestColorizationConfig(t *testing.T) {
 	}
 }
 
-// priorBaselineLoss is the loss of predicting the smoothed prior p̃ at
-// every position of batch (with the task's rebalancing weights), computed
-// independently of the head.
-func priorBaselineLoss(c *Colorization, batch []core.Example) float64 {
-	p := smoothPrior(c.priorCounts(), c.cfg.Sigma)
-	w := rebalanceWeights(p, c.cfg.Lambda)
-	var num, den float64
-	for _, ex := range batch {
-		n := len(ex.Target) / 2
-		for i := range n {
-			idx, sw := softEncode(float64(ex.Target[i]), float64(ex.Target[n+i]), c.cfg.Sigma)
-			var ce float64
-			for k := range idx {
-				ce -= float64(sw[k]) * math.Log(p[idx[k]])
-			}
-			num += w[idx[0]] * ce
-			den += w[idx[0]]
-		}
-	}
-	return num / den
-}
-
 // TestColorizationTrains checks the loss falls on the sample photos, ends
 // below predicting the prior everywhere, survives a checkpoint round trip
 // (prior included) and gives predictions.
@@ -261,7 +239,7 @@ func TestColorizationTrains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := priorBaselineLoss(c, held)
+	base := c.BaselineLoss(held)
 	t.Logf("eval loss %.4f (accuracy %.3f) vs predicting the prior %.4f", loss, score.Accuracy, base)
 	if !(loss < base) {
 		t.Errorf("eval loss %.4f does not beat predicting the prior (%.4f)", loss, base)

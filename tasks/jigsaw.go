@@ -454,3 +454,7 @@ func (f *reshapeFn) Backward(gy mat.Tensor) error {
 	f.x.AccGrad(mat.NewDense[float32](mat.WithShape(sh[0], sh[1]), mat.WithBacking(g)))
 	return nil
 }
+
+// BaselineLoss is the loss of guessing: ln P for P equally likely
+// permutations.
+func (j *Jigsaw) BaselineLoss([]core.Example) float64 { return math.Log(float64(j.cfg.Perms)) }

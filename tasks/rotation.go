@@ -232,3 +232,7 @@ func topClass(p []float64) int {
 	}
 	return best
 }
+
+// BaselineLoss is the loss of guessing: ln 4 for four equally likely
+// rotations.
+func (r *Rotation) BaselineLoss([]core.Example) float64 { return math.Log(4) }

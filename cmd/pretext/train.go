@@ -24,6 +24,7 @@ type trainResult struct {
 	TrainAcc     float64 `json:"train_acc"`
 	PretextAcc   float64 `json:"pretext_acc"`
 	PretextLoss  float64 `json:"pretext_loss"`
+	BaselineLoss float64 `json:"baseline_loss"`
 	HeldOut      int     `json:"held_out_photos"`
 	ImagesPerSec float64 `json:"images_per_sec"`
 }
@@ -51,6 +52,7 @@ func train(args []string, stdout io.Writer) error {
 	lr := fs.Float64("lr", 0, "peak learning rate (default: the optimiser's)")
 	opt := fs.String("opt", "sgd", "optimiser: sgd or adam")
 	trunkName := fs.String("trunk", "rs", "trunk: rs (small, as in the browser) or wide")
+	taskConfig := fs.String("config", "", `the task's settings as JSON, e.g. '{"size":64}' (default: the task's defaults)`)
 	holdout := fs.Float64("holdout", 0.1, "fraction of photos held back to measure pretext accuracy")
 	out := fs.String("out", "", "write the trained checkpoint to this file")
 	threads := fs.Int("threads", runtime.NumCPU(), "goroutines for the operators")
@@ -84,7 +86,7 @@ func train(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	t, err := tasks.New(*task, nil, trunk, rng)
+	t, err := tasks.New(*task, json.RawMessage(*taskConfig), trunk, rng)
 	if err != nil {
 		return err
 	}
@@ -127,9 +129,11 @@ func train(args []string, stdout io.Writer) error {
 	}
 	if len(heldSet) > 0 {
 		// Four passes of random crops over the held-back photos.
-		if res.PretextLoss, res.PretextAcc, err = tasks.HeldOutScore(tr, t, images(heldSet), 4, *batch, *seed); err != nil {
+		h, err := tasks.HeldOutScore(tr, t, images(heldSet), 4, *batch, *seed)
+		if err != nil {
 			return err
 		}
+		res.PretextLoss, res.PretextAcc, res.BaselineLoss = h.Loss, h.Accuracy, h.BaselineLoss
 	}
 	if *out != "" {
 		if err := saveCheckpoint(tr, *out); err != nil {
@@ -139,8 +143,8 @@ func train(args []string, stdout io.Writer) error {
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "%s: %d steps, loss %.3f, train accuracy %.1f%%, held-out pretext accuracy %.1f%% (loss %.3f, %d photos), %.0f images/s\n",
-		res.Task, res.Steps, res.Loss, 100*res.TrainAcc, 100*res.PretextAcc, res.PretextLoss, res.HeldOut, res.ImagesPerSec)
+	fmt.Fprintf(stdout, "%s: %d steps, loss %.3f, train accuracy %.1f%%, held-out pretext accuracy %.1f%% (loss %.3f vs %.3f for a trivial guess, %d photos), %.0f images/s\n",
+		res.Task, res.Steps, res.Loss, 100*res.TrainAcc, 100*res.PretextAcc, res.PretextLoss, res.BaselineLoss, res.HeldOut, res.ImagesPerSec)
 	if *out != "" {
 		fmt.Fprintf(stdout, "checkpoint: %s\n", *out)
 	}
@@ -158,6 +162,9 @@ func saveCheckpoint(tr *core.Trainer, path string) error {
 		return err
 	}
 	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil { // CreateTemp makes it private
 		return err
 	}
 	// Written whole, then renamed: an interrupted save never leaves a
