@@ -2,7 +2,7 @@
 # Build, test and benchmark Pretext. Usage: ./build.sh [test|bench|wasm-test]
 #   test       everything CI runs: vet, native tests, core tests as wasm in Node,
 #              the archsimd GEMM path (amd64)
-#   bench      native and wasm benchmark of workload RS
+#   bench      native, wasm and SIMD benchmarks of workloads RS, JS and CS
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,17 +22,19 @@ test)
 	go test ./...
 	wasm_test ./core/... ./tasks/...
 	if [ "$(go env GOARCH)" = amd64 ]; then
-		GOEXPERIMENT=simd go test ./core/...
+		GODEBUG=asyncpreemptoff=1 GOEXPERIMENT=simd go test ./core/... ./tasks/...
 	fi
 	echo "build.sh: all tests passed"
 	;;
 bench)
-	go run ./cmd/pretext bench -workload rs -threads 1 -json
-	go run ./cmd/pretext bench -workload rs -threads "$(nproc)" -json
-	GOOS=js GOARCH=wasm go run -exec="$WASM_EXEC" ./cmd/pretext bench -workload rs -threads 1 -json
-	if [ "$(go env GOARCH)" = amd64 ]; then
-		GOEXPERIMENT=simd go run ./cmd/pretext bench -workload rs -threads "$(nproc)" -json
-	fi
+	for w in rs js cs; do
+		go run ./cmd/pretext bench -workload $w -threads 1 -json
+		go run ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
+		GOOS=js GOARCH=wasm go run -exec="$WASM_EXEC" ./cmd/pretext bench -workload $w -threads 1 -json
+		if [ "$(go env GOARCH)" = amd64 ]; then
+			GOEXPERIMENT=simd go run ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
+		fi
+	done
 	;;
 *)
 	echo "usage: $0 [test|bench]" >&2

@@ -28,4 +28,12 @@
 //   - Native builds split work over runtime.GOMAXPROCS(0) goroutines; the
 //     split never changes the order of any floating-point sum, so results do
 //     not depend on the number of threads and match the js/wasm build.
+//
+// # The archsimd build
+//
+// Built with GOEXPERIMENT=simd on amd64, the matrix multiply uses AVX2/FMA
+// kernels on simd/archsimd. Run such programs with
+// GODEBUG=asyncpreemptoff=1 (cmd/pretext sets it itself): asynchronous
+// preemption leaves the vector registers' upper halves dirty, and Go's
+// scalar float code then ran up to 100x slower here.
 package core

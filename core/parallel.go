@@ -20,6 +20,7 @@ func parallelFor(n, grain int, fn func(lo, hi int)) {
 		workers = w
 	}
 	if workers <= 1 {
+		cleanVectorState()
 		fn(0, n)
 		return
 	}
@@ -30,9 +31,11 @@ func parallelFor(n, grain int, fn func(lo, hi int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			cleanVectorState()
 			fn(lo, hi)
 		}()
 	}
+	cleanVectorState()
 	fn(0, min(chunk, n))
 	wg.Wait()
 }

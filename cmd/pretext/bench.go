@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -36,6 +38,7 @@ func bench(args []string, stdout io.Writer) error {
 	batch := fs.Int("batch", 64, "examples per step")
 	seed := fs.Uint64("seed", 1, "seed for weights and data")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,6 +53,17 @@ func bench(args []string, stdout io.Writer) error {
 	ctx := context.Background()
 	times := make([]float64, 0, *steps)
 	for i := range *warmup + *steps {
+		if i == *warmup && *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		start := time.Now()
 		if _, err := w.Trainer.Step(ctx, w.Batch()); err != nil {
 			return err
