@@ -18,15 +18,16 @@ import (
 )
 
 type trainResult struct {
-	Task         string  `json:"task"`
-	Steps        int     `json:"steps"`
-	Loss         float64 `json:"loss"`
-	TrainAcc     float64 `json:"train_acc"`
-	PretextAcc   float64 `json:"pretext_acc"`
-	PretextLoss  float64 `json:"pretext_loss"`
-	BaselineLoss float64 `json:"baseline_loss"`
-	HeldOut      int     `json:"held_out_photos"`
-	ImagesPerSec float64 `json:"images_per_sec"`
+	Task         string   `json:"task"`
+	Steps        int      `json:"steps"`
+	Loss         float64  `json:"loss"`
+	TrainAcc     float64  `json:"train_acc"`
+	PretextAcc   float64  `json:"pretext_acc"`
+	PretextLoss  float64  `json:"pretext_loss"`
+	BaselineLoss float64  `json:"baseline_loss"`
+	HeldOut      int      `json:"held_out_photos"`
+	HeldOutNames []string `json:"held_out_names"`
+	ImagesPerSec float64  `json:"images_per_sec"`
 }
 
 func trunkConfig(name string) (core.TrunkConfig, error) {
@@ -122,7 +123,7 @@ func train(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res := trainResult{Task: *task, Steps: tr.Steps(), Loss: last.Loss, HeldOut: len(heldSet),
+	res := trainResult{Task: *task, Steps: tr.Steps(), Loss: last.Loss, HeldOut: len(heldSet), HeldOutNames: names(heldSet),
 		ImagesPerSec: float64(*batch**steps) / time.Since(start).Seconds()}
 	if accN > 0 {
 		res.TrainAcc = accSum / float64(accN)
@@ -206,4 +207,12 @@ func (p *progress) done() {
 	if p.on {
 		fmt.Fprintln(p.w)
 	}
+}
+
+func names(ps []photo) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.name
+	}
+	return out
 }
