@@ -4,7 +4,6 @@ import (
 	"encoding/gob"
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand/v2"
 
 	"github.com/nlpodyssey/spago/mat"
@@ -41,17 +40,9 @@ func NewClassifier(features, classes int, rng *rand.Rand) (*Classifier, error) {
 	if features < 1 || classes < 2 || features > 1<<16 || classes > 1<<16 {
 		return nil, fmt.Errorf("core: classifier with %d features and %d classes; want features in [1, 65536] and classes in [2, 65536]", features, classes)
 	}
-	bound := 1 / math.Sqrt(float64(features))
-	uniform := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32((2*rng.Float64() - 1) * bound)
-		}
-		return v
-	}
 	return &Classifier{
-		W: nn.NewParam(fromData(classes, features, uniform(classes*features))),
-		B: nn.NewParam(fromData(classes, 1, uniform(classes))),
+		W: nn.NewParam(UniformFanIn(classes, features, features, rng)),
+		B: nn.NewParam(UniformFanIn(classes, 1, features, rng)),
 	}, nil
 }
 

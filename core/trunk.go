@@ -3,7 +3,6 @@ package core
 import (
 	"encoding/gob"
 	"fmt"
-	"math"
 	"math/rand/v2"
 
 	"github.com/nlpodyssey/spago/mat"
@@ -116,17 +115,12 @@ func NewTrunk(cfg TrunkConfig, rng *rand.Rand) (*Trunk, error) {
 	for s, width := range cfg.Widths {
 		for d := range cfg.Depth {
 			fanIn := in * 9
-			std := math.Sqrt(2 / float64(fanIn))
-			w := make([]float32, width*fanIn)
-			for i := range w {
-				w[i] = float32(rng.NormFloat64() * std)
-			}
 			ones := make([]float32, width)
 			for i := range ones {
 				ones[i] = 1
 			}
 			t.Layers = append(t.Layers, &ConvBN{
-				W:       nn.NewParam(fromData(width, fanIn, w)),
+				W:       nn.NewParam(HeNormal(width, fanIn, fanIn, rng)),
 				Gamma:   nn.NewParam(fromData(width, 1, ones)),
 				Beta:    nn.NewParam(newMatrix(width, 1)),
 				RunMean: nn.NewParam(newMatrix(width, 1)).WithGrad(false),

@@ -144,16 +144,8 @@ func NewColorization(cfg ColorizationConfig, trunk *core.Trunk, rng *rand.Rand) 
 		return nil, fmt.Errorf("tasks: colorization: %w", err)
 	}
 	c, hid, q := out.C, cfg.Hidden, len(abBins)
-	w1 := make([]float32, hid*c)
-	std := math.Sqrt(2 / float64(c))
-	for i := range w1 {
-		w1[i] = float32(rng.NormFloat64() * std)
-	}
-	w2 := make([]float32, q*hid)
-	bound := 1 / math.Sqrt(float64(hid))
-	for i := range w2 {
-		w2[i] = float32((2*rng.Float64() - 1) * bound)
-	}
+	w1 := core.HeNormal(hid, c, c, rng)
+	w2 := core.UniformFanIn(q, hid, hid, rng)
 	ones := func(n int) []float32 {
 		v := make([]float32, n)
 		for i := range v {
@@ -162,12 +154,12 @@ func NewColorization(cfg ColorizationConfig, trunk *core.Trunk, rng *rand.Rand) 
 		return v
 	}
 	return &Colorization{
-		W1:      nn.NewParam(matrix(hid, c, w1)),
+		W1:      nn.NewParam(w1),
 		Gamma:   nn.NewParam(matrix(hid, 1, ones(hid))),
 		Beta:    nn.NewParam(matrix(hid, 1, make([]float32, hid))),
 		RunMean: nn.NewParam(matrix(hid, 1, make([]float32, hid))).WithGrad(false),
 		RunVar:  nn.NewParam(matrix(hid, 1, ones(hid))).WithGrad(false),
-		W2:      nn.NewParam(matrix(q, hid, w2)),
+		W2:      nn.NewParam(w2),
 		Prior:   nn.NewParam(matrix(q, 1, make([]float32, q))).WithGrad(false),
 		cfg:     cfg,
 		out:     out,

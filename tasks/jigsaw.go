@@ -153,22 +153,12 @@ func NewJigsaw(cfg JigsawConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigsaw, er
 	}
 	in := jigsawTiles * trunk.Features()
 	return &Jigsaw{
-		W1:  nn.NewParam(uniformMatrix(cfg.Hidden, in, in, rng)),
-		B1:  nn.NewParam(uniformMatrix(cfg.Hidden, 1, in, rng)),
-		W2:  nn.NewParam(uniformMatrix(cfg.Perms, cfg.Hidden, cfg.Hidden, rng)),
-		B2:  nn.NewParam(uniformMatrix(cfg.Perms, 1, cfg.Hidden, rng)),
+		W1:  nn.NewParam(core.UniformFanIn(cfg.Hidden, in, in, rng)),
+		B1:  nn.NewParam(core.UniformFanIn(cfg.Hidden, 1, in, rng)),
+		W2:  nn.NewParam(core.UniformFanIn(cfg.Perms, cfg.Hidden, cfg.Hidden, rng)),
+		B2:  nn.NewParam(core.UniformFanIn(cfg.Perms, 1, cfg.Hidden, rng)),
 		cfg: cfg,
 	}, nil
-}
-
-// uniformMatrix is a rows x cols matrix uniform in ±1/√fanIn.
-func uniformMatrix(rows, cols, fanIn int, rng *rand.Rand) *mat.Dense[float32] {
-	bound := 1 / math.Sqrt(float64(fanIn))
-	v := make([]float32, rows*cols)
-	for i := range v {
-		v[i] = float32((2*rng.Float64() - 1) * bound)
-	}
-	return mat.NewDense[float32](mat.WithShape(rows, cols), mat.WithBacking(v))
 }
 
 // Name implements core.Task.
