@@ -22,9 +22,13 @@ func Batch(task core.Task, photos []*image.NRGBA, n int, rng *rand.Rand) ([]core
 	out := make([]core.Example, 0, n+8)
 	for len(out) < n {
 		i := rng.IntN(len(photos))
+		before := len(out)
 		var err error
 		if out, err = task.Examples(out, photos[i], rng); err != nil {
 			return nil, fmt.Errorf("tasks: photo %d: %w", i, err)
+		}
+		if len(out) == before {
+			return nil, fmt.Errorf("tasks: %s made no example from photo %d", task.Name(), i)
 		}
 	}
 	return out[:n], nil
