@@ -261,7 +261,7 @@ func areaMean(dst []float32, plane []float64, w, h, oh, ow int) {
 
 // Examples implements core.Task: one example, a random crop (and flip) of
 // the photo as its grey lightness, with the crop's ab at the trunk's output
-// resolution as target. The target's soft encoding is added to Prior.
+// resolution as target. (Training steps add the targets to Prior, in Loss.)
 func (c *Colorization) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := needPhoto(img); err != nil {
 		return dst, err
@@ -274,7 +274,6 @@ func (c *Colorization) Examples(dst []core.Example, img *image.NRGBA, rng *rand.
 	target := make([]float32, 2*oh*ow)
 	areaMean(target[:oh*ow], a, s, s, oh, ow)
 	areaMean(target[oh*ow:], b, s, s, oh, ow)
-	c.addToPrior(target)
 	return append(dst, core.Example{
 		Views:  []core.Planar{core.PlanarFromImage(greyImage(l, s, s), core.ImageNetNorm)},
 		Target: target,
@@ -452,6 +451,13 @@ func (c *Colorization) Loss(trunk *core.Trunk, batch []core.Example, train bool)
 	for i, ex := range batch {
 		if len(ex.Target) != 2*hw {
 			return nil, core.Score{}, fmt.Errorf("tasks: colorization example %d has %d target values, want %d (ab at %dx%d)", i, len(ex.Target), 2*hw, s.H, s.W)
+		}
+	}
+	if train {
+		// The prior is estimated from what the task trains on; evaluation
+		// (held-out photos) must not change the model.
+		for _, ex := range batch {
+			c.addToPrior(ex.Target)
 		}
 	}
 	targets, weights := c.encodeBatch(batch, hw)

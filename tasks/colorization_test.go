@@ -113,7 +113,8 @@ func smallColorization(t testing.TB, trunk *core.Trunk, seed uint64) *Colorizati
 
 // TestColorizationExamples checks the example against an independent
 // construction on a flat-coloured photo: grey input of the colour's L*,
-// target the colour's ab everywhere, one unit of prior mass.
+// target the colour's ab everywhere, and one unit of prior mass once a
+// training step (not an evaluation) has seen it.
 func TestColorizationExamples(t *testing.T) {
 	trunk := smallTrunk(t, 1)
 	c := smallColorization(t, trunk, 2)
@@ -154,13 +155,24 @@ func TestColorizationExamples(t *testing.T) {
 	if g.R != g.G || g.G != g.B || math.Abs(gl-l) > 0.5 {
 		t.Errorf("view pixel %v (L* %.2f), want a grey of L* %.2f", g, gl, l)
 	}
+	for _, v := range c.priorCounts() {
+		if v != 0 {
+			t.Fatal("making an example changed the prior")
+		}
+	}
+	if _, _, err := c.Loss(trunk, exs[:1], false); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Loss(trunk, exs[:1], true); err != nil {
+		t.Fatal(err)
+	}
 	prior := c.priorCounts()
 	var total float64
 	for _, p := range prior {
 		total += p
 	}
 	if math.Abs(total-1) > 1e-5 {
-		t.Errorf("prior mass %v after one example, want 1", total)
+		t.Errorf("prior mass %v after one training example (and one evaluated), want 1", total)
 	}
 	idx, w := softEncode(a, b, 5)
 	for k := range idx {
@@ -223,8 +235,12 @@ func TestColorizationTrains(t *testing.T) {
 	trunk := smallTrunk(t, 5)
 	c := smallColorization(t, trunk, 6)
 	// Warm the prior up on the photos first, as a run's first batches do.
-	if _, err := Batch(c, photos, 64, testRNG(7)); err != nil {
+	warm, err := Batch(c, photos, 64, testRNG(7))
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, ex := range warm {
+		c.addToPrior(ex.Target)
 	}
 	start := time.Now()
 	losses, tr := trainLosses(t, trunk, c, photos, core.TrainConfig{Optimizer: "adam", LR: 3e-3}, 40, 8, 8)
