@@ -110,14 +110,6 @@ func (c ColorizationConfig) withDefaults() ColorizationConfig {
 // colorSoftK is the number of nearest bins a target is spread over.
 const colorSoftK = 5
 
-func newColorization(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error) {
-	var cfg ColorizationConfig
-	if err := decodeConfig("colorization", config, &cfg); err != nil {
-		return nil, err
-	}
-	return NewColorization(cfg, trunk, rng)
-}
-
 // NewColorization returns the colourisation task for trunk with a fresh head
 // drawn from rng (He-normal hidden layer, classifier uniform in
 // ±1/√Hidden) and a uniform prior.

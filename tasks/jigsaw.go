@@ -118,14 +118,6 @@ func (c JigsawConfig) withDefaults() JigsawConfig {
 	return c
 }
 
-func newJigsaw(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error) {
-	var cfg JigsawConfig
-	if err := decodeConfig("jigsaw", config, &cfg); err != nil {
-		return nil, err
-	}
-	return NewJigsaw(cfg, trunk, rng)
-}
-
 // NewJigsaw returns the jigsaw task for trunk with a fresh head drawn from
 // rng, initialised as PyTorch's nn.Linear (uniform in ±1/√in).
 func NewJigsaw(cfg JigsawConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigsaw, error) {

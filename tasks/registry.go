@@ -19,9 +19,9 @@ type entry struct {
 
 // registry is the one list of tasks (solo-learn's METHODS).
 var registry = map[string]entry{
-	"rotation":     {newRotation, "predict the rotation of the photo: 0, 90, 180 or 270 degrees (Gidaris et al. 2018)"},
-	"jigsaw":       {newJigsaw, "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)"},
-	"colorization": {newColorization, "restore the colours of a grey photo (Zhang, Isola & Efros 2016)"},
+	"rotation":     {fromConfig("rotation", NewRotation), "predict the rotation of the photo: 0, 90, 180 or 270 degrees (Gidaris et al. 2018)"},
+	"jigsaw":       {fromConfig("jigsaw", NewJigsaw), "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)"},
+	"colorization": {fromConfig("colorization", NewColorization), "restore the colours of a grey photo (Zhang, Isola & Efros 2016)"},
 }
 
 // Names lists the registered tasks, sorted.
@@ -53,6 +53,22 @@ func New(name string, config json.RawMessage, trunk *core.Trunk, rng *rand.Rand)
 // Resolve rebuilds the task a checkpoint names; pass it to core.LoadTrainer.
 func Resolve(spec core.HeadSpec, trunk *core.Trunk) (core.Objective, error) {
 	return New(spec.Kind, spec.Config, trunk, rand.New(rand.NewPCG(0, 0)))
+}
+
+// fromConfig adapts a task's typed constructor to the registry: it decodes
+// the task's JSON config (strictly; empty means the defaults) and builds.
+func fromConfig[C any, T core.Task](name string, build func(C, *core.Trunk, *rand.Rand) (T, error)) func(json.RawMessage, *core.Trunk, *rand.Rand) (core.Task, error) {
+	return func(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error) {
+		var cfg C
+		if err := decodeConfig(name, config, &cfg); err != nil {
+			return nil, err
+		}
+		t, err := build(cfg, trunk, rng)
+		if err != nil {
+			return nil, err // not a typed nil inside the interface
+		}
+		return t, nil
+	}
 }
 
 // decodeConfig reads a task's JSON config into cfg, leaving the defaults

@@ -61,14 +61,6 @@ func (c RotationConfig) withDefaults() RotationConfig {
 // maxTaskSide bounds the input sides the tasks accept in their configs.
 const maxTaskSide = 512
 
-func newRotation(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error) {
-	var cfg RotationConfig
-	if err := decodeConfig("rotation", config, &cfg); err != nil {
-		return nil, err
-	}
-	return NewRotation(cfg, trunk, rng)
-}
-
 // NewRotation returns the rotation task for trunk with a fresh head drawn
 // from rng.
 func NewRotation(cfg RotationConfig, trunk *core.Trunk, rng *rand.Rand) (*Rotation, error) {
