@@ -4,6 +4,7 @@ import (
 	"encoding/gob"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/nlpodyssey/spago/mat"
 	"github.com/nlpodyssey/spago/nn"
@@ -220,4 +221,25 @@ func (t *Trunk) MACs(h, w int) int64 {
 		in = out
 	}
 	return total
+}
+
+// Embed returns the pooled features of each view (all the same size) in
+// evaluation mode: running batch-norm statistics, nothing updated. It is
+// the frozen trunk's representation, one vector of t.Features() per view.
+func (t *Trunk) Embed(views []Planar) ([][]float32, error) {
+	x, s, err := Stack(views)
+	if err != nil {
+		return nil, err
+	}
+	y, err := t.Forward(fromData(s.C, s.Cols(), x), s, false)
+	if err != nil {
+		return nil, err
+	}
+	f := t.Features()
+	d := data(y)
+	out := make([][]float32, len(views))
+	for i := range out {
+		out[i] = slices.Clone(d[i*f : (i+1)*f])
+	}
+	return out, nil
 }

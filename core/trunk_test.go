@@ -2,6 +2,7 @@ package core
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -39,5 +40,56 @@ func TestTrunkShapes(t *testing.T) {
 		if _, err := NewTrunk(bad, rand.New(rand.NewPCG(1, 1))); err == nil {
 			t.Errorf("config %+v accepted", bad)
 		}
+	}
+}
+
+func TestTrunkEmbed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	tr, err := NewTrunk(TrunkConfig{Widths: []int{4, 8}}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Give the running statistics values other than their initial ones.
+	for _, l := range tr.Layers {
+		for i, m := range data(l.RunMean) {
+			data(l.RunMean)[i] = m + 0.1*float32(i)
+		}
+	}
+	views := make([]Planar, 3)
+	for i := range views {
+		views[i] = NewPlanar(3, 12, 12)
+		for j := range views[i].Pix {
+			views[i].Pix[j] = float32(rng.NormFloat64())
+		}
+	}
+	before := slices.Clone(data(tr.Layers[0].RunMean))
+	all, err := tr.Embed(views)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 || len(all[0]) != 8 {
+		t.Fatalf("got %d vectors of %d, want 3 of 8", len(all), len(all[0]))
+	}
+	// Evaluation mode treats each view alone: the batched vectors equal
+	// the single-view ones.
+	for i, v := range views {
+		one, err := tr.Embed([]Planar{v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range one[0] {
+			if d := one[0][j] - all[i][j]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("view %d feature %d: batched %v, alone %v", i, j, all[i][j], one[0][j])
+			}
+		}
+	}
+	if !slices.Equal(before, data(tr.Layers[0].RunMean)) {
+		t.Error("Embed changed the running statistics")
+	}
+	if _, err := tr.Embed([]Planar{NewPlanar(1, 12, 12)}); err == nil {
+		t.Error("a 1-channel view passed a 3-channel trunk")
+	}
+	if _, err := tr.Embed(nil); err == nil {
+		t.Error("an empty batch passed")
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/tasks"
 )
 
@@ -46,7 +45,7 @@ func bench(args []string, stdout io.Writer) error {
 		return fmt.Errorf("bench: -threads and -steps must be positive, -warmup not negative")
 	}
 	runtime.GOMAXPROCS(*threads)
-	w, err := newWorkload(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))
+	w, err := tasks.NewWorkload(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))
 	if err != nil {
 		return err
 	}
@@ -90,56 +89,4 @@ func bench(args []string, stdout io.Writer) error {
 	_, err = fmt.Fprintf(stdout, "%s: %.1f images/s, %.2f GFLOP/s (%d threads, %s, median of %d steps of %d)\n",
 		res.Workload, res.ImagesPerSec, res.GFLOPS, res.Threads, res.Runtime, res.Steps, res.Batch)
 	return err
-}
-
-// newWorkload builds a reference workload: RS from core (random data), and
-// JS and CS from their tasks on one fixed batch made from the embedded
-// sample photos, so only the training step is timed:
-//
-//   - js, jigsaw-small (../shared/bench/WORKLOAD.md): 96x96 crops, 9 tiles of
-//     27x27 through the RS trunk, MLP 1152 -> 512 -> 100 permutations.
-//   - cs, colorization-small (defined here): 64x64 grey inputs (L as RGB)
-//     through the RS trunk to 128 x 16x16 maps, per-position classification
-//     over the 313 ab bins with soft targets and class rebalancing.
-func newWorkload(name string, batch int, rng *rand.Rand) (*core.Workload, error) {
-	if name == "rs" {
-		return core.NewWorkload(name, batch, rng)
-	}
-	taskName := map[string]string{"js": "jigsaw", "cs": "colorization"}[name]
-	if taskName == "" {
-		return nil, fmt.Errorf("unknown workload %q (rs, js or cs)", name)
-	}
-	trunk, err := core.NewTrunk(core.TrunkConfig{}, rng)
-	if err != nil {
-		return nil, err
-	}
-	task, err := tasks.New(taskName, nil, trunk, rng)
-	if err != nil {
-		return nil, err
-	}
-	tr, err := core.NewTrainer(trunk, task, core.TrainConfig{})
-	if err != nil {
-		return nil, err
-	}
-	photos, err := loadPhotos("", core.IntakeConfig{}, io.Discard)
-	if err != nil {
-		return nil, err
-	}
-	examples, err := tasks.Batch(task, images(photos), batch, rng)
-	if err != nil {
-		return nil, err
-	}
-	// FLOPs: the trunk's multiply-adds on every view, x3 for forward and
-	// both gradients, x2 FLOPs per multiply-add; the heads are small beside
-	// it and left out.
-	var macs int64
-	for _, v := range examples[0].Views {
-		macs += trunk.MACs(v.H, v.W)
-	}
-	return &core.Workload{
-		Name:          name,
-		FLOPsPerImage: float64(6 * macs),
-		Trainer:       tr,
-		Batch:         func() []core.Example { return examples },
-	}, nil
 }

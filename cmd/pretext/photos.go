@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
 )
 
@@ -75,19 +75,16 @@ func loadPhotos(dir string, cfg core.IntakeConfig, log io.Writer) ([]photo, erro
 	return out, nil
 }
 
-// splitPhotos shuffles photos with a seeded rng and holds back a fraction
-// (at least one photo when there are two or more) for measuring the pretext
-// task on photos never trained on.
+// splitPhotos holds back a fraction of photos by [tasks.Split].
 func splitPhotos(photos []photo, holdout float64, seed uint64) (train, held []photo) {
-	shuffled := slices.Clone(photos)
-	rng := rand.New(rand.NewPCG(seed, 0x11d))
-	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	n := int(float64(len(shuffled))*holdout + 0.5)
-	if holdout > 0 && n == 0 && len(shuffled) >= 2 {
-		n = 1
+	ti, hi := tasks.Split(len(photos), holdout, seed)
+	for _, i := range ti {
+		train = append(train, photos[i])
 	}
-	n = min(n, len(shuffled)-1)
-	return shuffled[n:], shuffled[:n]
+	for _, i := range hi {
+		held = append(held, photos[i])
+	}
+	return train, held
 }
 
 func images(ps []photo) []*image.NRGBA {

@@ -1,0 +1,260 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pretextlab/pretext/tasks/samples"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/run.json (natively)")
+
+// quick are settings for fast test runs: small batches on the RS trunk.
+func quick(task string, steps int) Settings {
+	return Settings{Task: task, Steps: steps, Batch: 8, Every: 2}
+}
+
+func withSamples(t *testing.T) *App {
+	t.Helper()
+	a := New()
+	res := a.AddSamples()
+	if len(res.Rejected) > 0 || res.Count != len(samples.Photos()) || !strings.Contains(res.Credits, "license") {
+		t.Fatalf("samples: %d added, rejected %v, credits %d bytes", res.Count, res.Rejected, len(res.Credits))
+	}
+	return a
+}
+
+func TestAddImagesKeepsGoodRejectsBad(t *testing.T) {
+	a := New()
+	good := samples.Photos()[0]
+	res := a.AddImages([]File{
+		{Name: "notes.jpg", Bytes: []byte("shopping list: eggs")},
+		{Name: good.Name, Bytes: good.Data},
+		{Name: "empty.png"},
+		{Name: "cut.jpg", Bytes: good.Data[:len(good.Data)/3]},
+	})
+	if res.Count != 1 || len(res.Added) != 1 || res.Added[0].Name != good.Name {
+		t.Fatalf("added %+v (count %d), want only %s", res.Added, res.Count, good.Name)
+	}
+	th := res.Added[0].Thumb
+	if th == nil || max(th.Width, th.Height) != thumbSide || len(th.Pix) != 4*th.Width*th.Height {
+		t.Fatalf("thumbnail %+v", th)
+	}
+	var names []string
+	for _, r := range res.Rejected {
+		names = append(names, r.Name)
+		if r.Reason == "" || strings.HasPrefix(r.Reason, "core:") {
+			t.Errorf("%s: reason %q", r.Name, r.Reason)
+		}
+	}
+	if !slices.Equal(names, []string{"notes.jpg", "empty.png", "cut.jpg"}) {
+		t.Errorf("rejected %v", names)
+	}
+	if a.ClearImages() != 0 || a.Status().Photos != 0 {
+		t.Error("clear left photos")
+	}
+}
+
+func TestTrainWithoutPhotos(t *testing.T) {
+	if _, err := New().Train(context.Background(), quick("rotation", 2), nil); err == nil || !strings.Contains(err.Error(), "add some photos") {
+		t.Fatalf("err = %v", err)
+	}
+	a := withSamples(t)
+	for _, bad := range []Settings{{Task: "sudoku"}, {Steps: -1}, {Batch: 1 << 20}, {LR: math.Inf(1)}, {Width: "huge"}, {Task: "rotation", Config: json.RawMessage(`{"size":"big"}`)}} {
+		if _, err := a.Train(context.Background(), bad, nil); err == nil {
+			t.Errorf("settings %+v accepted", bad)
+		}
+	}
+	if _, err := a.Train(context.Background(), Settings{Resume: true}, nil); err == nil {
+		t.Error("resume with no model accepted")
+	}
+}
+
+// run is a seeded run's record, kept in testdata so native and wasm builds
+// are held to the same numbers.
+type run struct {
+	Losses []float64 `json:"losses"`
+	Probs  []float64 `json:"probs"`
+}
+
+// TestTrainEventsExportImportResume trains rotation on the samples, checks
+// the events, exports, imports into a fresh app (same previews), and
+// resumes there to the same losses as the uninterrupted run.
+func TestTrainEventsExportImportResume(t *testing.T) {
+	a := withSamples(t)
+	var steps []Event
+	var previews int
+	res, err := a.Train(context.Background(), quick("rotation", 4), func(e Event) {
+		switch e.Type {
+		case "step":
+			steps = append(steps, e)
+		case "preview":
+			previews++
+			if len(e.Items) != 2 { // 16 photos, 10% held back
+				t.Errorf("preview at step %d has %d items", e.Step, len(e.Items))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 4 || steps[3].Step != 4 || steps[3].Steps != 4 || previews != 2 {
+		t.Fatalf("%d step events, %d previews", len(steps), previews)
+	}
+	if res.Step != 4 || res.Stopped || res.HeldOut.Photos != 2 || res.HeldOut.BaselineLoss != math.Log(4) {
+		t.Errorf("result %+v", res)
+	}
+	var losses []float64
+	for _, e := range steps {
+		losses = append(losses, e.Loss)
+		if !(e.Loss > 0) || e.ImagesPerSec <= 0 || e.Elapsed <= 0 {
+			t.Errorf("step event %+v", e)
+		}
+	}
+	pv, err := a.Previews()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pv[0]
+	if len(p.Probs) != 4 || p.Image == nil || p.Input == nil || p.Original == nil || p.Summary == "" {
+		t.Fatalf("preview %+v", p)
+	}
+	ckpt, err := a.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, run{Losses: losses, Probs: p.Probs})
+
+	// Import into a fresh app: the same predictions.
+	b := withSamples(t)
+	info, err := b.Import(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Task != "rotation" || info.Step != 4 {
+		t.Errorf("imported %+v", info)
+	}
+	pv2, err := b.Previews()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pv2[0].Name != p.Name || !slices.Equal(pv2[0].Probs, p.Probs) {
+		t.Errorf("imported model predicts %v on %s, the original %v on %s", pv2[0].Probs, pv2[0].Name, p.Probs, p.Name)
+	}
+	f, err := b.Features(File{Name: samples.Photos()[0].Name, Bytes: samples.Photos()[0].Data})
+	if err != nil || len(f) != 128 {
+		t.Fatalf("features: %d values, %v", len(f), err)
+	}
+	if _, err := b.Import(ckpt[:len(ckpt)-9]); err == nil {
+		t.Error("a truncated checkpoint imported")
+	}
+
+	// Resume in the first app: steps continue from 4.
+	res, err = a.Train(context.Background(), Settings{Resume: true, Steps: 6}, func(e Event) {
+		if e.Type == "step" && e.Step <= 4 {
+			t.Errorf("resumed run reported step %d", e.Step)
+		}
+	})
+	if err != nil || res.Step != 6 {
+		t.Fatalf("resume: %+v, %v", res, err)
+	}
+}
+
+func checkGolden(t *testing.T, got run) {
+	t.Helper()
+	path := filepath.Join("testdata", "run.json")
+	if *update {
+		b, _ := json.MarshalIndent(got, "", "  ")
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want run
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	close := func(what string, g, w []float64) {
+		if len(g) != len(w) {
+			t.Fatalf("%s: %d values, golden %d", what, len(g), len(w))
+		}
+		for i := range g {
+			if math.Abs(g[i]-w[i]) > 1e-4*math.Max(1, math.Abs(w[i])) {
+				t.Errorf("%s[%d] = %.6f, golden %.6f", what, i, g[i], w[i])
+			}
+		}
+	}
+	close("losses", got.Losses, want.Losses)
+	close("probs", got.Probs, want.Probs)
+}
+
+func TestStopAndBusy(t *testing.T) {
+	a := withSamples(t)
+	var busy error
+	res, err := a.Train(context.Background(), quick("jigsaw", 50), func(e Event) {
+		if e.Type == "step" && e.Step == 2 {
+			_, busy = a.Train(context.Background(), quick("rotation", 2), nil)
+			a.Stop()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(busy, ErrBusy) {
+		t.Errorf("a second Train while training: %v", busy)
+	}
+	if !res.Stopped || res.Step != 2 {
+		t.Errorf("stopped at step 2: %+v", res)
+	}
+	if st := a.Status(); st.Training || st.Step != 2 || st.Task != "jigsaw" || st.Steps != 50 {
+		t.Errorf("status %+v", st)
+	}
+}
+
+func TestColorizationPreview(t *testing.T) {
+	a := withSamples(t)
+	if _, err := a.Train(context.Background(), quick("colorization", 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	pv, err := a.Previews()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pv[0].Probs) != 0 || pv[0].Image == nil || pv[0].Input == nil {
+		t.Errorf("colorization preview %+v", pv[0])
+	}
+}
+
+func TestTasksListed(t *testing.T) {
+	ts := New().Tasks()
+	if len(ts) < 3 {
+		t.Fatalf("%d tasks", len(ts))
+	}
+	for _, ti := range ts {
+		if ti.InputSize == 0 || ti.Summary == "" || ti.Defaults.Steps == 0 || ti.Defaults.Task != ti.Name {
+			t.Errorf("task %+v", ti)
+		}
+	}
+}
+
+func TestBench(t *testing.T) {
+	r, err := New().Bench("rs", 1, 0)
+	if err != nil || r.ImagesPerSec <= 0 || r.Workload != "rs" {
+		t.Fatalf("bench: %+v, %v", r, err)
+	}
+	if _, err := New().Bench("nope", 1, 0); err == nil {
+		t.Error("unknown workload accepted")
+	}
+}

@@ -1,0 +1,189 @@
+//go:build js && wasm
+
+// Command wasm is Pretext in the browser: built with GOOS=js GOARCH=wasm
+// (./build.sh), it runs in a Web Worker (web/worker.js) and installs the
+// global pretext, whose functions return Promises (docs/browser.md). This
+// package is the only place syscall/js appears; the work is in package app.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"syscall/js"
+	"time"
+
+	"github.com/pretextlab/pretext/wasm/app"
+)
+
+func main() {
+	a := app.New()
+	// Go's wasm has one thread: a training loop that never blocks would
+	// starve the worker's event loop, so stop and status messages would
+	// wait for the end. A short sleep between steps hands control back.
+	a.Yield = func() { time.Sleep(time.Millisecond) }
+	js.Global().Set("pretext", api(a))
+	select {}
+}
+
+// api builds the pretext global.
+func api(a *app.App) js.Value {
+	o := object.New()
+	o.Set("version", fmt.Sprintf("pretext %s (%s)", app.Version, runtime.Version()))
+	method := func(name string, fn func(args []js.Value) (any, error)) {
+		o.Set(name, js.FuncOf(func(_ js.Value, args []js.Value) any {
+			return async(name, func() (any, error) { return fn(args) })
+		}))
+	}
+	method("tasks", func([]js.Value) (any, error) { return a.Tasks(), nil })
+	method("addImages", func(args []js.Value) (any, error) {
+		files, err := filesArg(arg(args, 0))
+		if err != nil {
+			return nil, err
+		}
+		return a.AddImages(files), nil
+	})
+	method("addSamples", func([]js.Value) (any, error) { return a.AddSamples(), nil })
+	method("clearImages", func([]js.Value) (any, error) { return map[string]int{"count": a.ClearImages()}, nil })
+	method("train", func(args []js.Value) (any, error) {
+		var s app.Settings
+		if err := fromJSON(arg(args, 0), &s); err != nil {
+			return nil, fmt.Errorf("train: bad config: %w", err)
+		}
+		cb := arg(args, 1)
+		progress := func(app.Event) {}
+		if cb.Type() == js.TypeFunction {
+			progress = func(e app.Event) { cb.Invoke(toJS(e)) }
+		}
+		return a.Train(context.Background(), s, progress)
+	})
+	method("stop", func([]js.Value) (any, error) { a.Stop(); return nil, nil })
+	method("status", func([]js.Value) (any, error) { return a.Status(), nil })
+	method("previews", func([]js.Value) (any, error) { return a.Previews() })
+	method("predict", func(args []js.Value) (any, error) {
+		v := arg(args, 0)
+		if v.Type() == js.TypeNumber {
+			return a.PredictID(v.Int())
+		}
+		f, err := fileArg(v)
+		if err != nil {
+			return nil, err
+		}
+		return a.PredictFile(f)
+	})
+	method("features", func(args []js.Value) (any, error) {
+		f, err := fileArg(arg(args, 0))
+		if err != nil {
+			return nil, err
+		}
+		return a.Features(f)
+	})
+	method("exportModel", func([]js.Value) (any, error) { return a.Export() })
+	method("importModel", func(args []js.Value) (any, error) {
+		b, err := bytesArg(arg(args, 0))
+		if err != nil {
+			return nil, fmt.Errorf("importModel: %w", err)
+		}
+		return a.Import(b)
+	})
+	method("bench", func(args []js.Value) (any, error) {
+		opts := struct {
+			Workload      string
+			Steps, Warmup int
+		}{"rs", 20, 5}
+		if err := fromJSON(arg(args, 0), &opts); err != nil {
+			return nil, fmt.Errorf("bench: bad options: %w", err)
+		}
+		return a.Bench(opts.Workload, opts.Steps, opts.Warmup)
+	})
+	return o
+}
+
+// async runs fn on a goroutine and returns a Promise of its result. An
+// error, or a panic, rejects the Promise with an Error whose message names
+// the call.
+func async(name string, fn func() (any, error)) js.Value {
+	executor := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		resolve, reject := args[0], args[1]
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					reject.Invoke(errorCtor.New(fmt.Sprintf("%s: internal error: %v\n%s", name, r, debug.Stack())))
+				}
+			}()
+			v, err := fn()
+			if err != nil {
+				reject.Invoke(errorCtor.New(err.Error()))
+				return
+			}
+			resolve.Invoke(toJS(v))
+		}()
+		return nil
+	})
+	defer executor.Release() // the executor runs inside new Promise
+	return promiseCtor.New(executor)
+}
+
+func arg(args []js.Value, i int) js.Value {
+	if i < len(args) {
+		return args[i]
+	}
+	return js.Undefined()
+}
+
+// fromJSON decodes a plain JavaScript object into v by way of JSON;
+// undefined and null leave v as it is.
+func fromJSON(v js.Value, dst any) error {
+	if v.IsUndefined() || v.IsNull() {
+		return nil
+	}
+	return json.Unmarshal([]byte(jsonObj.Call("stringify", v).String()), dst)
+}
+
+// bytesArg copies a Uint8Array or ArrayBuffer into Go.
+func bytesArg(v js.Value) ([]byte, error) {
+	switch {
+	case v.InstanceOf(uint8Array):
+	case v.InstanceOf(arrayBuffer):
+		v = uint8Array.New(v)
+	default:
+		return nil, errors.New("want a Uint8Array or ArrayBuffer of bytes")
+	}
+	b := make([]byte, v.Get("length").Int())
+	js.CopyBytesToGo(b, v)
+	return b, nil
+}
+
+// fileArg reads {name, bytes}.
+func fileArg(v js.Value) (app.File, error) {
+	if v.Type() != js.TypeObject {
+		return app.File{}, errors.New("want a photo as {name, bytes: Uint8Array}")
+	}
+	name := "photo"
+	if n := v.Get("name"); n.Type() == js.TypeString {
+		name = n.String()
+	}
+	b, err := bytesArg(v.Get("bytes"))
+	if err != nil {
+		return app.File{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return app.File{Name: name, Bytes: b}, nil
+}
+
+func filesArg(v js.Value) ([]app.File, error) {
+	if !v.InstanceOf(arrayCtor) {
+		return nil, errors.New("addImages: want an array of {name, bytes}")
+	}
+	files := make([]app.File, v.Length())
+	for i := range files {
+		f, err := fileArg(v.Index(i))
+		if err != nil {
+			return nil, fmt.Errorf("addImages: file %d: %w", i, err)
+		}
+		files[i] = f
+	}
+	return files, nil
+}

@@ -1,0 +1,99 @@
+// The worker that runs Pretext's Go module, so that training never blocks the
+// page. Protocol: docs/browser.md. Every call's result is posted back with its
+// id; image pixels and model bytes are transferred, not copied.
+"use strict";
+
+importScripts("wasm_exec.js");
+
+// transferables lists the ArrayBuffers inside a result, so postMessage moves
+// them instead of copying (thumbnails and previews add up quickly).
+function transferables(value, out = [], seen = new Set()) {
+  if (value === null || typeof value !== "object" || seen.has(value)) return out;
+  seen.add(value);
+  if (ArrayBuffer.isView(value)) {
+    if (value.buffer instanceof ArrayBuffer && !seen.has(value.buffer)) {
+      seen.add(value.buffer);
+      out.push(value.buffer);
+    }
+    return out;
+  }
+  for (const v of Array.isArray(value) ? value : Object.values(value)) transferables(v, out, seen);
+  return out;
+}
+
+function post(message) {
+  self.postMessage(message, transferables(message));
+}
+
+// addFiles reads File objects (from the picker or a drop) into bytes here,
+// off the page's thread, and hands them to Go.
+async function addFiles(files) {
+  const items = [];
+  const unreadable = [];
+  for (const f of files) {
+    try {
+      items.push({ name: f.webkitRelativePath || f.name, bytes: new Uint8Array(await f.arrayBuffer()) });
+    } catch (err) {
+      unreadable.push({ name: f.name, reason: "could not be read: " + (err && err.message ? err.message : err) });
+    }
+  }
+  const res = await self.pretext.addImages(items);
+  res.rejected = unreadable.concat(res.rejected);
+  return res;
+}
+
+async function call(method, args) {
+  const api = self.pretext;
+  switch (method) {
+    case "addFiles":
+      return addFiles(args[0] || []);
+    case "version":
+      return api.version;
+    case "train":
+      return api.train(args[0] || {}, (data) => post({ event: "progress", data }));
+    default:
+      if (typeof api[method] !== "function") throw new Error("unknown method " + method);
+      return api[method](...args);
+  }
+}
+
+const pending = [];
+let ready = false;
+
+self.onmessage = (e) => {
+  if (!ready) {
+    pending.push(e.data);
+    return;
+  }
+  handle(e.data);
+};
+
+async function handle({ id, method, args }) {
+  try {
+    post({ id, result: await call(method, args || []) });
+  } catch (err) {
+    post({ id, error: err && err.message ? err.message : String(err) });
+  }
+}
+
+async function start() {
+  const go = new Go();
+  let result;
+  try {
+    result = await WebAssembly.instantiateStreaming(fetch("pretext.wasm"), go.importObject);
+  } catch (err) {
+    post({ event: "fatal", error: "could not load pretext.wasm: " + (err && err.message ? err.message : err) });
+    return;
+  }
+  go.run(result.instance).then(
+    () => post({ event: "fatal", error: "the Pretext module exited" }),
+    (err) => post({ event: "fatal", error: "the Pretext module crashed: " + err }),
+  );
+  // main installs the global before it blocks; wait for it all the same.
+  while (!self.pretext) await new Promise((r) => setTimeout(r, 5));
+  ready = true;
+  post({ event: "ready", version: self.pretext.version, tasks: await self.pretext.tasks() });
+  for (const m of pending.splice(0)) handle(m);
+}
+
+start();
