@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Build, test and benchmark Pretext. Usage: ./build.sh [test|bench|wasm-test]
-#   test       everything CI runs: vet, native tests, core tests as wasm in Node,
-#              the archsimd GEMM path (amd64)
-#   bench      native, wasm and SIMD benchmarks of workloads RS, JS and CS
+# Build, test and benchmark Pretext. Usage: ./build.sh [build|test|bench]
+#   build      (the default) web/pretext.wasm with this Go toolchain, and that
+#              toolchain's wasm_exec.js beside it; then: go run serve.go
+#   test       everything CI runs: vet, native tests, the browser test in
+#              headless Chromium, core/tasks/app tests as wasm in Node, the
+#              archsimd GEMM path (amd64)
+#   bench      native, wasm (Node and Chromium) and SIMD benchmarks of
+#              workloads RS, JS and CS
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,30 +18,44 @@ wasm_test() {
 	GOOS=js GOARCH=wasm go test -exec="$WASM_EXEC" "$@"
 }
 
-case "${1:-test}" in
+build() {
+	GOOS=js GOARCH=wasm go build -trimpath -o web/pretext.wasm ./wasm
+	cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" web/wasm_exec.js
+}
+
+case "${1:-build}" in
+build)
+	build
+	echo "build.sh: built web/pretext.wasm ($(du -h web/pretext.wasm | cut -f1)); serve it with: go run serve.go"
+	;;
 test)
 	test -z "$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "build.sh: run gofmt -w" >&2; exit 1; }
 	go vet ./...
-	GOOS=js GOARCH=wasm go vet ./core/... ./tasks/...
-	go test ./...
-	wasm_test ./core/... ./tasks/...
+	GOOS=js GOARCH=wasm go vet ./core/... ./tasks/... ./wasm/...
+	build
+	# The browser test (web/) needs chromium; PRETEXT_BROWSER=1 makes its
+	# absence a failure rather than a skip.
+	PRETEXT_BROWSER=1 PRETEXT_ARTIFACTS="${PRETEXT_ARTIFACTS:-$PWD/out}" go test ./...
+	wasm_test ./core/... ./tasks/... ./wasm/...
 	if [ "$(go env GOARCH)" = amd64 ]; then
 		GODEBUG=asyncpreemptoff=1 GOEXPERIMENT=simd go test ./core/... ./tasks/...
 	fi
 	echo "build.sh: all tests passed"
 	;;
 bench)
+	build
 	for w in rs js cs; do
 		go run ./cmd/pretext bench -workload $w -threads 1 -json
 		go run ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
 		GOOS=js GOARCH=wasm go run -exec="$WASM_EXEC" ./cmd/pretext bench -workload $w -threads 1 -json
+		go run ./cmd/pretext bench -workload $w -browser -json
 		if [ "$(go env GOARCH)" = amd64 ]; then
 			GOEXPERIMENT=simd go run ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
 		fi
 	done
 	;;
 *)
-	echo "usage: $0 [test|bench]" >&2
+	echo "usage: $0 [build|test|bench]" >&2
 	exit 2
 	;;
 esac

@@ -38,11 +38,15 @@ func bench(args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed for weights and data")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	inBrowser := fs.Bool("browser", false, "run the workload as wasm in headless Chromium (one Web Worker), from the repository root")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *threads < 1 || *steps < 1 || *warmup < 0 {
 		return fmt.Errorf("bench: -threads and -steps must be positive, -warmup not negative")
+	}
+	if *inBrowser {
+		return benchBrowser(*workload, *steps, *warmup, *asJSON, stdout)
 	}
 	runtime.GOMAXPROCS(*threads)
 	w, err := tasks.NewWorkload(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))

@@ -1,0 +1,488 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+
+	"github.com/pretextlab/pretext/tasks/samples"
+	"github.com/pretextlab/pretext/wasm/app"
+)
+
+// The real-browser test: Debian's chromium, headless, driven by chromedp,
+// loads the page from Handler and uses it as a person would. It runs when
+// chromium is installed; with PRETEXT_BROWSER=1 (./build.sh test, CI) a
+// missing chromium is a failure, not a skip.
+
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := Chromium(); p != "" {
+		return p
+	}
+	if os.Getenv("PRETEXT_BROWSER") == "1" {
+		t.Fatal("PRETEXT_BROWSER=1 but no chromium on PATH (apt-get install chromium)")
+	}
+	t.Skip("no chromium on PATH; the browser test needs it (apt-get install chromium)")
+	return ""
+}
+
+// artifacts is where screenshots go: $PRETEXT_ARTIFACTS, or a temporary
+// folder.
+func artifacts(t *testing.T) string {
+	if d := os.Getenv("PRETEXT_ARTIFACTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// page is a browser tab on a test server, recording every request it
+// makes and every error it logs.
+type page struct {
+	t        *testing.T
+	ctx      context.Context
+	origin   string
+	host     string
+	mu       sync.Mutex
+	requests []string // seen by the page's DevTools session
+	served   []string // seen by the server
+	workers  int      // workers watched
+	problems []string
+}
+
+func openPage(t *testing.T, downloads string) *page {
+	exe := chromium(t)
+	if built, err := EnsureBuilt(".."); err != nil {
+		t.Fatal(err)
+	} else if built {
+		t.Log("built the wasm module")
+	}
+	p := &page{t: t}
+	files := Handler(".")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.served = append(p.served, r.Method+" "+r.URL.Path)
+		p.mu.Unlock()
+		files.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.origin = srv.URL
+	p.host = strings.TrimPrefix(srv.URL, "http://")
+
+	ctx, cancel := NewBrowser(context.Background(), exe)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 8*time.Minute)
+	t.Cleanup(cancelTimeout)
+
+	p.ctx = ctx
+	chromedp.ListenTarget(ctx, p.record)
+	p.run("open the page",
+		network.Enable(),
+		log.Enable(),
+		target.SetAutoAttach(true, true).WithFlatten(true),
+		browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads),
+		chromedp.Navigate(srv.URL+"/"),
+	)
+	p.waitState(30*time.Second, "idle")
+	return p
+}
+
+// record notes a DevTools event of the page or its worker: requests,
+// exceptions, console errors and log errors (CSP violations among them).
+func (p *page) record(ev any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch ev := ev.(type) {
+	case *target.EventAttachedToTarget:
+		// A worker starts paused (auto-attach below waits for the
+		// debugger): listen to its requests too, then let it run.
+		if strings.Contains(ev.TargetInfo.Type, "worker") {
+			go p.watchWorker(ev.TargetInfo.TargetID)
+		}
+	case *network.EventRequestWillBeSent:
+		p.requests = append(p.requests, ev.Request.URL)
+	case *runtime.EventExceptionThrown:
+		p.problems = append(p.problems, "exception: "+ev.ExceptionDetails.Error())
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.APITypeError {
+			var parts []string
+			for _, a := range ev.Args {
+				parts = append(parts, string(a.Value)+a.Description)
+			}
+			p.problems = append(p.problems, "console.error: "+strings.Join(parts, " "))
+		}
+	case *log.EventEntryAdded:
+		if ev.Entry.Level == log.LevelError {
+			p.problems = append(p.problems, fmt.Sprintf("%s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+		}
+	}
+}
+
+// watchWorker records a worker's requests and errors as the page's, then
+// lets the worker (paused at its start) run.
+func (p *page) watchWorker(id target.ID) {
+	wctx, _ := chromedp.NewContext(p.ctx, chromedp.WithTargetID(id))
+	chromedp.ListenTarget(wctx, p.record)
+	// The first Run attaches and enables the network and log domains.
+	if err := chromedp.Run(wctx, runtime.RunIfWaitingForDebugger()); err != nil {
+		p.mu.Lock()
+		p.problems = append(p.problems, fmt.Sprintf("attaching to worker %s: %v", id, err))
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Lock()
+	p.workers++
+	p.mu.Unlock()
+}
+
+func (p *page) run(what string, actions ...chromedp.Action) {
+	p.t.Helper()
+	if err := chromedp.Run(p.ctx, actions...); err != nil {
+		p.t.Fatalf("%s: %v\nproblems: %v", what, err, p.problems)
+	}
+}
+
+func (p *page) eval(js string, out any) {
+	p.t.Helper()
+	p.run("evaluate "+js, chromedp.Evaluate(js, out))
+}
+
+// waitState waits for #status's data-state to be one of want and returns
+// it; "error" ends the wait with a failure.
+func (p *page) waitState(timeout time.Duration, want ...string) string {
+	p.t.Helper()
+	wantJS, _ := json.Marshal(append(want, "error"))
+	var state string
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	defer cancel()
+	err := chromedp.Run(ctx, chromedp.Poll(fmt.Sprintf(
+		`(() => { const s = document.querySelector("#status"); return s && %s.includes(s.dataset.state) ? s.dataset.state : null })()`, wantJS),
+		&state, chromedp.WithPollingInterval(200*time.Millisecond)))
+	if err != nil {
+		var text string
+		chromedp.Run(p.ctx, chromedp.Evaluate(`(document.querySelector("#status")||{}).textContent + " | " + (document.querySelector("#messages")||{}).textContent`, &text))
+		p.t.Fatalf("waiting for state %v: %v (page says %q)\nproblems: %v", want, err, text, p.problems)
+	}
+	if state == "error" && !slices.Contains(want, "error") {
+		var text string
+		p.eval(`document.querySelector("#status").textContent + " | " + document.querySelector("#messages").textContent`, &text)
+		p.t.Fatalf("the page reports an error: %s", text)
+	}
+	return state
+}
+
+// set sets form fields by id and fires their input and change events.
+func (p *page) set(fields map[string]string) {
+	p.t.Helper()
+	b, _ := json.Marshal(fields)
+	p.eval(fmt.Sprintf(`(() => { for (const [id, v] of Object.entries(%s)) {
+		const el = document.getElementById(id);
+		if (!el) throw new Error("no #" + id);
+		el.value = v;
+		el.dispatchEvent(new Event("input", {bubbles: true}));
+		el.dispatchEvent(new Event("change", {bubbles: true}));
+	} return true })()`, b), nil)
+}
+
+type point struct {
+	Step     int     `json:"step"`
+	Loss     float64 `json:"loss"`
+	Accuracy float64 `json:"accuracy"`
+}
+
+type preview struct {
+	Name  string    `json:"name"`
+	Probs []float64 `json:"probs"`
+}
+
+// train sets the task and its settings, clicks Train and waits until done.
+func (p *page) train(fields map[string]string) []point {
+	p.t.Helper()
+	p.set(map[string]string{"task": fields["task"]})
+	p.set(fields)
+	p.run("click train", chromedp.Click("#train", chromedp.ByQuery))
+	p.waitState(10*time.Second, "training", "done")
+	p.waitState(5*time.Minute, "done")
+	var hist []point
+	p.eval(`window.pretextPage.history`, &hist)
+	return hist
+}
+
+func (p *page) previews() []preview {
+	p.t.Helper()
+	var out []preview
+	p.eval(`Array.from(document.querySelectorAll("#predictions .prediction")).map(e => ({name: e.dataset.name, probs: JSON.parse(e.dataset.probs || "[]")}))`, &out)
+	return out
+}
+
+// waitFile waits for a new file in dir and returns its path.
+func waitFile(t *testing.T, dir string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".crdownload") && !strings.HasPrefix(e.Name(), ".") {
+				return filepath.Join(dir, e.Name())
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no download in %s after %v", dir, timeout)
+	return ""
+}
+
+func writeSamples(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var paths []string
+	for _, ph := range samples.Photos() {
+		path := filepath.Join(dir, ph.Name)
+		if err := os.WriteFile(path, ph.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	// A file that is not a photo: the page must name it and keep the rest.
+	bad := filepath.Join(dir, "notes.jpg")
+	if err := os.WriteFile(bad, []byte("not a photo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return append(paths, bad)
+}
+
+// nativeRun trains rotation with the page's settings in Go, for the page's
+// numbers to be compared with.
+func nativeRun(t *testing.T, s app.Settings) (losses []float64, ckpt []byte, previews []app.Preview) {
+	t.Helper()
+	a := app.New()
+	a.AddSamples()
+	if _, err := a.Train(context.Background(), s, func(e app.Event) {
+		if e.Type == "step" {
+			losses = append(losses, e.Loss)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ckpt, err := a.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, err := a.Previews()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return losses, ckpt, pv
+}
+
+func closeTo(a, b, rel float64) bool { return math.Abs(a-b) <= rel*math.Max(1, math.Abs(b)) }
+
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	downloads := t.TempDir()
+	p := openPage(t, downloads)
+	shots := artifacts(t)
+
+	// Photos through the file input, one of them not a photo.
+	p.run("choose photos", chromedp.SetUploadFiles("#files", writeSamples(t), chromedp.ByQuery))
+	var count string
+	p.run("wait for thumbnails", chromedp.Poll(fmt.Sprintf(
+		`document.querySelectorAll("#thumbs canvas").length === %d && document.querySelector("#photo-count").textContent`, len(samples.Photos())),
+		&count, chromedp.WithPollingTimeout(30*time.Second)))
+	if !strings.Contains(count, fmt.Sprint(len(samples.Photos()))) {
+		t.Errorf("photo count says %q", count)
+	}
+	var rejected string
+	p.eval(`document.querySelector("#rejected").textContent`, &rejected)
+	if !strings.Contains(rejected, "notes.jpg") {
+		t.Errorf("the rejected list %q does not name notes.jpg", rejected)
+	}
+
+	// Rotation, 30 steps: the chart moves, the loss falls, and the losses
+	// are the native build's to float tolerance.
+	var before string
+	p.eval(`document.querySelector("#chart").toDataURL()`, &before)
+	settings := app.Settings{Task: "rotation", Steps: 30, Batch: 32}
+	hist := p.train(map[string]string{"task": "rotation", "steps": "30", "batch": "32"})
+	var after string
+	p.eval(`document.querySelector("#chart").toDataURL()`, &after)
+	if before == after {
+		t.Error("the chart did not change during training")
+	}
+	if len(hist) != 30 {
+		t.Fatalf("chart history has %d points, want 30", len(hist))
+	}
+	mean := func(ps []point) float64 {
+		s := 0.0
+		for _, q := range ps {
+			s += q.Loss
+		}
+		return s / float64(len(ps))
+	}
+	if first, last := mean(hist[:5]), mean(hist[25:]); !(last < first) {
+		t.Errorf("loss did not fall: first five steps %.4f, last five %.4f", first, last)
+	}
+	native, nativeCkpt, nativePreviews := nativeRun(t, settings)
+	for i, q := range hist {
+		if !closeTo(q.Loss, native[i], 1e-4) {
+			t.Errorf("step %d: loss %.6f in Chromium, %.6f native", q.Step, q.Loss, native[i])
+		}
+	}
+	pv := p.previews()
+	if len(pv) == 0 || len(pv[0].Probs) != 4 {
+		t.Fatalf("predictions panel: %+v", pv)
+	}
+	var drawn bool
+	p.eval(`Array.from(document.querySelectorAll("#predictions .prediction canvas")).some(c => c.width > 0 && c.getContext("2d").getImageData(0, 0, c.width, c.height).data.some(v => v > 0))`, &drawn)
+	if !drawn {
+		t.Error("the predictions panel drew nothing")
+	}
+	var shot []byte
+	p.run("screenshot", chromedp.FullScreenshot(&shot, 100))
+	if err := os.WriteFile(filepath.Join(shots, "browser-rotation.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Export (a real download), then import it back: same predictions.
+	p.run("export", chromedp.Click("#export", chromedp.ByQuery))
+	exported := waitFile(t, downloads, 30*time.Second)
+	b, err := os.ReadFile(exported)
+	if err != nil || !strings.HasPrefix(string(b), "PRETEXT") {
+		t.Fatalf("exported %s: %d bytes, %v", exported, len(b), err)
+	}
+	importAndPreview := func(path string) []preview {
+		t.Helper()
+		p.eval(`document.querySelector("#predictions").replaceChildren(); true`, nil)
+		p.run("import "+path, chromedp.SetUploadFiles("#import", []string{path}, chromedp.ByQuery))
+		var got []preview
+		p.run("wait for previews after import", chromedp.Poll(`document.querySelectorAll("#predictions .prediction").length > 0`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+		got = p.previews()
+		return got
+	}
+	re := importAndPreview(exported)
+	if len(re) != len(pv) {
+		t.Fatalf("after import %d previews, before %d", len(re), len(pv))
+	}
+	for i := range re {
+		if re[i].Name != pv[i].Name || !slices.Equal(re[i].Probs, pv[i].Probs) {
+			t.Errorf("after import %s: %v, before %s: %v", re[i].Name, re[i].Probs, pv[i].Name, pv[i].Probs)
+		}
+	}
+
+	// A checkpoint trained natively predicts in the page what it predicts
+	// natively.
+	nativeFile := filepath.Join(t.TempDir(), "native.ckpt")
+	if err := os.WriteFile(nativeFile, nativeCkpt, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := importAndPreview(nativeFile)
+	if len(got) != len(nativePreviews) {
+		t.Fatalf("%d previews of the native model in the page, %d natively", len(got), len(nativePreviews))
+	}
+	for i, n := range nativePreviews {
+		if got[i].Name != n.Name {
+			t.Errorf("preview %d: %s in the page, %s natively", i, got[i].Name, n.Name)
+			continue
+		}
+		for k := range n.Probs {
+			if !closeTo(got[i].Probs[k], n.Probs[k], 1e-5) {
+				t.Errorf("%s class %d: p=%.6f in the page, %.6f natively", n.Name, k, got[i].Probs[k], n.Probs[k])
+			}
+		}
+	}
+	var info string
+	p.eval(`document.querySelector("#model-info").textContent`, &info)
+	if !strings.Contains(info, "rotation") {
+		t.Errorf("model info after import: %q", info)
+	}
+
+	// Smoke runs of the other two tasks.
+	for _, task := range []string{"jigsaw", "colorization"} {
+		hist := p.train(map[string]string{"task": task, "steps": "3", "batch": "8"})
+		if len(hist) != 3 || !(hist[2].Loss > 0) {
+			t.Errorf("%s: history %+v", task, hist)
+		}
+		if pv := p.previews(); len(pv) == 0 {
+			t.Errorf("%s: no predictions rendered", task)
+		}
+		p.run("screenshot", chromedp.FullScreenshot(&shot, 100))
+		if err := os.WriteFile(filepath.Join(shots, "browser-"+task+".png"), shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Nothing left the page's origin: DevTools saw every request of the
+	// page and of its worker.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.workers == 0 {
+		t.Error("no worker was watched: its requests went unseen")
+	}
+	var wasm bool
+	for _, r := range p.requests {
+		u, err := url.Parse(r)
+		if err != nil || (u.Scheme != "blob" && u.Scheme != "data" && u.Host != p.host) {
+			t.Errorf("the page requested %s, outside its origin %s", r, p.origin)
+		}
+		wasm = wasm || (err == nil && u.Path == "/pretext.wasm")
+	}
+	if !wasm {
+		t.Errorf("DevTools never saw the worker fetch pretext.wasm (saw %v): the request log is incomplete", p.requests)
+	}
+	if len(p.problems) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
+	}
+	t.Logf("%d requests, all to %s (the server served %d); screenshots in %s", len(p.requests), p.origin, len(p.served), shots)
+}
+
+func TestHandlerHeaders(t *testing.T) {
+	srv := httptest.NewServer(Handler("."))
+	defer srv.Close()
+	for path, want := range map[string]int{"/": 200, "/worker.js": 200, "/serve.go": 404, "/browser_test.go": 404} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+		if want != 200 {
+			continue
+		}
+		h := resp.Header
+		if h.Get("Content-Security-Policy") != Policy || h.Get("Cross-Origin-Opener-Policy") != "same-origin" || h.Get("Cross-Origin-Embedder-Policy") != "require-corp" {
+			t.Errorf("GET %s: headers %v", path, h)
+		}
+	}
+	resp, err := http.Post(srv.URL+"/", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", resp.StatusCode)
+	}
+}
