@@ -372,6 +372,24 @@ func TestBrowser(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(b), "PRETEXT") {
 		t.Fatalf("exported %s: %d bytes, %v", exported, len(b), err)
 	}
+	// The page's checkpoint loads natively and predicts the same there.
+	nat := app.New()
+	nat.AddSamples()
+	if _, err := nat.Import(b); err != nil {
+		t.Fatalf("the page's checkpoint does not load natively: %v", err)
+	}
+	natPv, err := nat.Previews()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range natPv {
+		for k := range natPv[i].Probs {
+			if natPv[i].Name != pv[i].Name || !closeTo(natPv[i].Probs[k], pv[i].Probs[k], 1e-5) {
+				t.Errorf("%s class %d: the page's model gives %v natively, %v in the page", natPv[i].Name, k, natPv[i].Probs, pv[i].Probs)
+				break
+			}
+		}
+	}
 	importAndPreview := func(path string) []preview {
 		t.Helper()
 		p.eval(`document.querySelector("#predictions").replaceChildren(); true`, nil)
@@ -431,6 +449,32 @@ func TestBrowser(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(shots, "browser-"+task+".png"), shot, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	// Stop and Resume: the run stops between steps and resumes where it
+	// stopped, one chart point per step.
+	p.set(map[string]string{"task": "rotation"})
+	p.set(map[string]string{"task": "rotation", "steps": "40", "batch": "8"})
+	p.run("click train", chromedp.Click("#train", chromedp.ByQuery))
+	p.run("wait for three steps", chromedp.Poll(`window.pretextPage.history.length >= 3`, nil, chromedp.WithPollingTimeout(time.Minute)))
+	p.run("click stop", chromedp.Click("#stop", chromedp.ByQuery))
+	p.waitState(time.Minute, "stopped")
+	var stoppedAt int
+	p.eval(`window.pretextPage.history.length`, &stoppedAt)
+	if stoppedAt >= 40 {
+		t.Fatalf("stop came too late: the run finished (%d steps)", stoppedAt)
+	}
+	p.run("click resume", chromedp.Click("#resume", chromedp.ByQuery))
+	p.waitState(10*time.Second, "training", "done")
+	p.waitState(5*time.Minute, "done")
+	p.eval(`window.pretextPage.history`, &hist)
+	for i, q := range hist {
+		if q.Step != i+1 {
+			t.Fatalf("after stopping at %d and resuming, the chart has steps %v", stoppedAt, hist)
+		}
+	}
+	if len(hist) != 40 {
+		t.Errorf("resumed run ended with %d points, want 40", len(hist))
 	}
 
 	// Nothing left the page's origin: DevTools saw every request of the
