@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"image/png"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
+	"github.com/pretextlab/pretext/wasm/app"
 )
 
 // TestTrainPredictEndToEnd trains every task a few steps on the embedded
@@ -42,6 +44,17 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 			}
 			if res.Task != name || res.Steps != 10 || res.HeldOut != 2 || res.Loss <= 0 || res.ImagesPerSec <= 0 {
 				t.Errorf("result %+v", res)
+			}
+			// The page (wasm/app) trains the same run from the same
+			// photos, settings and seed.
+			a := app.New()
+			a.AddSamples()
+			pageRes, err := a.Train(context.Background(), app.Settings{Task: name, Steps: 10, Batch: 8, Seed: 3, Optimizer: "sgd"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pageRes.Loss != res.Loss || pageRes.HeldOut.Accuracy != res.PretextAcc {
+				t.Errorf("the page's run: loss %v, held-out accuracy %v; the command's: %v, %v", pageRes.Loss, pageRes.HeldOut.Accuracy, res.Loss, res.PretextAcc)
 			}
 			png1 := filepath.Join(dir, name+".png")
 			out.Reset()
