@@ -28,6 +28,18 @@ type TrunkConfig struct {
 // layers per stage.
 var WideTrunk = TrunkConfig{Widths: []int{64, 128, 256}, Depth: 2}
 
+// NamedTrunk returns a trunk configuration by the name the command line and
+// the page use: "rs" (or "small"), the default, and "wide".
+func NamedTrunk(name string) (TrunkConfig, error) {
+	switch name {
+	case "rs", "small", "":
+		return TrunkConfig{}, nil
+	case "wide":
+		return WideTrunk, nil
+	}
+	return TrunkConfig{}, fmt.Errorf("core: unknown trunk %q (rs or wide)", name)
+}
+
 // Limits on a trunk's size: they keep a corrupt or hostile checkpoint header
 // from asking for gigabytes before anything is read.
 const (

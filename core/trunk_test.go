@@ -93,3 +93,16 @@ func TestTrunkEmbed(t *testing.T) {
 		t.Error("an empty batch passed")
 	}
 }
+
+func TestNamedTrunk(t *testing.T) {
+	wide, err := NamedTrunk("wide")
+	if err != nil || !slices.Equal(wide.Widths, WideTrunk.Widths) || wide.Depth != 2 {
+		t.Errorf("wide: %+v, %v", wide, err)
+	}
+	if rs, err := NamedTrunk("rs"); err != nil || rs.Widths != nil {
+		t.Errorf("rs: %+v, %v", rs, err)
+	}
+	if _, err := NamedTrunk("huge"); err == nil {
+		t.Error("an unknown trunk name passed")
+	}
+}

@@ -30,16 +30,6 @@ type trainResult struct {
 	ImagesPerSec float64  `json:"images_per_sec"`
 }
 
-func trunkConfig(name string) (core.TrunkConfig, error) {
-	switch name {
-	case "rs", "small":
-		return core.TrunkConfig{}, nil
-	case "wide":
-		return core.WideTrunk, nil
-	}
-	return core.TrunkConfig{}, fmt.Errorf("unknown trunk %q (rs or wide)", name)
-}
-
 // train trains a pretext task on a folder of photos (or the embedded
 // samples) and reports its accuracy on held-back photos.
 func train(args []string, stdout io.Writer) error {
@@ -79,7 +69,7 @@ func train(args []string, stdout io.Writer) error {
 	}
 	trainSet, heldSet := splitPhotos(photos, *holdout, *seed)
 	rng := rand.New(rand.NewPCG(*seed, 0))
-	tcfg, err := trunkConfig(*trunkName)
+	tcfg, err := core.NamedTrunk(*trunkName)
 	if err != nil {
 		return err
 	}

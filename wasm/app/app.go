@@ -187,16 +187,6 @@ func (s Settings) validate() error {
 	return nil
 }
 
-func trunkConfig(width string) (core.TrunkConfig, error) {
-	switch width {
-	case "rs", "small":
-		return core.TrunkConfig{}, nil
-	case "wide":
-		return core.WideTrunk, nil
-	}
-	return core.TrunkConfig{}, fmt.Errorf("unknown trunk width %q (rs or wide)", width)
-}
-
 // Event is a training progress report: Type "step" after every step,
 // "preview" with Items every Settings.Every steps and at the end.
 type Event struct {
@@ -461,7 +451,7 @@ func (a *App) prepare(s Settings) (*model, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	tcfg, err := trunkConfig(s.Width)
+	tcfg, err := core.NamedTrunk(s.Width)
 	if err != nil {
 		return nil, err
 	}
