@@ -32,6 +32,31 @@ var ImageNetNorm = Normalization{
 	Std:  [3]float32{0.229, 0.224, 0.225},
 }
 
+// GreyNorm scales grey values to [0, 1] and nothing more (Fashion-MNIST's
+// usual input: pixel/255).
+var GreyNorm = Normalization{Std: [3]float32{1, 1, 1}}
+
+// TrunkInput converts img to the input of a trunk with the given number of
+// input channels: 3, colour normalised by [ImageNetNorm]; 1, luminance
+// (ITU-R BT.601 weights; a grey image's own values) normalised by
+// [GreyNorm]. Every task makes its views with it.
+func TrunkInput(img image.Image, channels int) Planar {
+	if channels != 1 {
+		return PlanarFromImage(img, ImageNetNorm)
+	}
+	src := imaging.Clone(img)
+	h, w := src.Rect.Dy(), src.Rect.Dx()
+	p := NewPlanar(1, h, w)
+	for y := range h {
+		row := src.Pix[y*src.Stride : y*src.Stride+4*w]
+		for x := range w {
+			l := (299*float32(row[4*x]) + 587*float32(row[4*x+1]) + 114*float32(row[4*x+2])) / 1000
+			p.Pix[y*w+x] = (l/255 - GreyNorm.Mean[0]) / GreyNorm.Std[0]
+		}
+	}
+	return p
+}
+
 // PlanarFromImage converts img to a 3-channel planar image normalised by
 // norm. Alpha is ignored (colours are taken as stored, not premultiplied
 // onto a background).

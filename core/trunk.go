@@ -4,7 +4,6 @@ import (
 	"encoding/gob"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/nlpodyssey/spago/mat"
 	"github.com/nlpodyssey/spago/nn"
@@ -204,12 +203,17 @@ func (t *Trunk) Forward(x mat.Tensor, in Shape, train bool) (mat.Tensor, error) 
 
 // Forward applies the layer to x with geometry in.
 func (l *ConvBN) Forward(x mat.Tensor, in Shape, train bool) (mat.Tensor, Shape, error) {
+	return l.forward(x, in, train, 0)
+}
+
+// forward is Forward with the batch-norm momentum (0: the default).
+func (l *ConvBN) forward(x mat.Tensor, in Shape, train bool, momentum float32) (mat.Tensor, Shape, error) {
 	y, s, err := Conv2D(x, in, l.W, conv3x3)
 	if err != nil {
 		return nil, Shape{}, err
 	}
 	stats := BNStats{Mean: data(l.RunMean), Var: data(l.RunVar)}
-	if y, err = BatchNorm2D(y, s, l.Gamma, l.Beta, stats, BNOptions{Train: train, ReLU: true}); err != nil {
+	if y, err = BatchNorm2D(y, s, l.Gamma, l.Beta, stats, BNOptions{Train: train, ReLU: true, Momentum: momentum}); err != nil {
 		return nil, Shape{}, err
 	}
 	if l.Pool {
@@ -239,19 +243,85 @@ func (t *Trunk) MACs(h, w int) int64 {
 // evaluation mode: running batch-norm statistics, nothing updated. It is
 // the frozen trunk's representation, one vector of t.Features() per view.
 func (t *Trunk) Embed(views []Planar) ([][]float32, error) {
+	return t.EmbedLayer(views, len(t.Layers)-1, 1)
+}
+
+// EmbedLayer returns each view's feature maps after layer (0-based, its
+// pooling included) averaged over a grid x grid partition of the map
+// (adaptive average pooling, PyTorch's bins; grid 1 is global average
+// pooling), in evaluation mode. A vector holds C*grid*grid values,
+// channel-major: RotNet probed each block this way (Gidaris et al. 2018).
+func (t *Trunk) EmbedLayer(views []Planar, layer, grid int) ([][]float32, error) {
+	if layer < 0 || layer >= len(t.Layers) {
+		return nil, fmt.Errorf("core: layer %d out of range [0, %d)", layer, len(t.Layers))
+	}
 	x, s, err := Stack(views)
 	if err != nil {
 		return nil, err
 	}
-	y, err := t.Forward(fromData(s.C, s.Cols(), x), s, false)
-	if err != nil {
+	if _, err := t.OutShape(s); err != nil {
 		return nil, err
 	}
-	f := t.Features()
+	y := mat.Tensor(fromData(s.C, s.Cols(), x))
+	for _, l := range t.Layers[:layer+1] {
+		if y, s, err = l.Forward(y, s, false); err != nil {
+			return nil, err
+		}
+	}
+	if grid < 1 || grid > s.H || grid > s.W {
+		return nil, fmt.Errorf("core: pooling grid %d does not fit layer %d's %dx%d maps", grid, layer, s.H, s.W)
+	}
 	d := data(y)
-	out := make([][]float32, len(views))
-	for i := range out {
-		out[i] = slices.Clone(d[i*f : (i+1)*f])
+	plane := s.H * s.W
+	out := make([][]float32, s.N)
+	for n := range out {
+		v := make([]float32, 0, s.C*grid*grid)
+		for c := range s.C {
+			m := d[(c*s.N+n)*plane : (c*s.N+n+1)*plane]
+			for gy := range grid {
+				y0, y1 := gy*s.H/grid, ((gy+1)*s.H+grid-1)/grid
+				for gx := range grid {
+					x0, x1 := gx*s.W/grid, ((gx+1)*s.W+grid-1)/grid
+					var sum float64
+					for yy := y0; yy < y1; yy++ {
+						for _, f := range m[yy*s.W+x0 : yy*s.W+x1] {
+							sum += float64(f)
+						}
+					}
+					v = append(v, float32(sum/float64((y1-y0)*(x1-x0))))
+				}
+			}
+		}
+		out[n] = v
 	}
 	return out, nil
+}
+
+// RecomputeBN replaces every batch-norm layer's running statistics by
+// their averages over batches (PyTorch's momentum=None: a cumulative
+// average of the batch means and unbiased variances), calling next for
+// each of n batches of same-sized views. Weights are not changed. Probes
+// of frozen features use it so the statistics are the evaluation data's,
+// not the pretext's (rotated crops, tiles).
+func (t *Trunk) RecomputeBN(n int, next func(i int) ([]Planar, error)) error {
+	for i := range n {
+		views, err := next(i)
+		if err != nil {
+			return err
+		}
+		x, s, err := Stack(views)
+		if err != nil {
+			return err
+		}
+		if _, err := t.OutShape(s); err != nil {
+			return err
+		}
+		y := mat.Tensor(fromData(s.C, s.Cols(), x))
+		for _, l := range t.Layers {
+			if y, s, err = l.forward(y, s, true, float32(1/float64(i+1))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"image"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -104,5 +106,124 @@ func TestNamedTrunk(t *testing.T) {
 	}
 	if _, err := NamedTrunk("huge"); err == nil {
 		t.Error("an unknown trunk name passed")
+	}
+}
+
+func TestEmbedLayerGrid(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	tr, err := NewTrunk(TrunkConfig{InChannels: 1, Widths: []int{3, 4}}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := []Planar{NewPlanar(1, 10, 10), NewPlanar(1, 10, 10)}
+	for _, v := range views {
+		for j := range v.Pix {
+			v.Pix[j] = float32(rng.NormFloat64())
+		}
+	}
+	// Layer 0 pools 10x10 to 5x5; a 2x2 grid takes PyTorch's adaptive
+	// bins: rows and columns [0, 3) and [2, 5).
+	got, err := tr.EmbedLayer(views, 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, s, _ := Stack(views)
+	y, ys, err := tr.Layers[0].Forward(fromData(s.C, s.Cols(), x), s, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := data(y)
+	bins := [][2]int{{0, 3}, {2, 5}}
+	for n := range 2 {
+		if len(got[n]) != 3*4 {
+			t.Fatalf("%d values, want 12", len(got[n]))
+		}
+		for c := range 3 {
+			for gy, by := range bins {
+				for gx, bx := range bins {
+					var sum float64
+					for yy := by[0]; yy < by[1]; yy++ {
+						for xx := bx[0]; xx < bx[1]; xx++ {
+							sum += float64(d[(c*ys.N+n)*25+yy*5+xx])
+						}
+					}
+					want := sum / 9
+					if g := got[n][c*4+gy*2+gx]; math.Abs(float64(g)-want) > 1e-5 {
+						t.Errorf("view %d channel %d bin (%d,%d): %v, want %v", n, c, gy, gx, g, want)
+					}
+				}
+			}
+		}
+	}
+	// The last layer with grid 1 is Embed.
+	last, err := tr.EmbedLayer(views, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, _ := tr.Embed(views)
+	if !slices.Equal(last[1], emb[1]) {
+		t.Error("EmbedLayer(last, 1) differs from Embed")
+	}
+	for _, bad := range [][2]int{{2, 1}, {-1, 1}, {1, 6}, {0, 0}} {
+		if _, err := tr.EmbedLayer(views, bad[0], bad[1]); err == nil {
+			t.Errorf("layer %d grid %d accepted", bad[0], bad[1])
+		}
+	}
+}
+
+func TestRecomputeBN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	tr, err := NewTrunk(TrunkConfig{InChannels: 1, Widths: []int{3, 4}}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := make([][]Planar, 3)
+	for i := range batches {
+		batches[i] = []Planar{NewPlanar(1, 8, 8), NewPlanar(1, 8, 8)}
+		for _, v := range batches[i] {
+			for j := range v.Pix {
+				v.Pix[j] = float32(rng.NormFloat64()) + float32(i) // batches differ
+			}
+		}
+	}
+	w := slices.Clone(data(tr.Layers[0].W))
+	if err := tr.RecomputeBN(3, func(i int) ([]Planar, error) { return batches[i], nil }); err != nil {
+		t.Fatal(err)
+	}
+	// Layer 0's running mean is the mean over batches of each batch's
+	// per-channel mean of the convolution's output.
+	for c := range 3 {
+		var want float64
+		for _, b := range batches {
+			x, s, _ := Stack(b)
+			y, ys, err := Conv2D(fromData(s.C, s.Cols(), x), s, tr.Layers[0].W, conv3x3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			row := data(y)[c*ys.Cols() : (c+1)*ys.Cols()]
+			var sum float64
+			for _, v := range row {
+				sum += float64(v)
+			}
+			want += sum / float64(len(row)) / 3
+		}
+		if got := data(tr.Layers[0].RunMean)[c]; math.Abs(float64(got)-want) > 1e-4 {
+			t.Errorf("channel %d running mean %v, want %v", c, got, want)
+		}
+	}
+	if !slices.Equal(w, data(tr.Layers[0].W)) {
+		t.Error("RecomputeBN changed the weights")
+	}
+}
+
+func TestTrunkInputGrey(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 2, 1))
+	img.Pix = []byte{51, 51, 51, 255, 255, 0, 0, 255}
+	p := TrunkInput(img, 1)
+	if p.C != 1 || math.Abs(float64(p.Pix[0])-0.2) > 1e-6 || math.Abs(float64(p.Pix[1])-0.299) > 1e-6 {
+		t.Errorf("grey input %v", p.Pix)
+	}
+	if TrunkInput(img, 3).C != 3 {
+		t.Error("3-channel input is not colour")
 	}
 }

@@ -53,9 +53,10 @@ type Colorization struct {
 	// Examples has seen, [Q, 1]; it takes no gradient.
 	Prior *nn.Param
 
-	cfg     ColorizationConfig
-	out     core.Shape // the trunk's output geometry for one input
-	priorMu sync.Mutex // guards Prior's values
+	cfg      ColorizationConfig
+	out      core.Shape // the trunk's output geometry for one input
+	priorMu  sync.Mutex // guards Prior's values
+	channels int        // the trunk's input channels
 }
 
 var _ core.Task = &Colorization{}
@@ -131,7 +132,7 @@ func NewColorization(cfg ColorizationConfig, trunk *core.Trunk, rng *rand.Rand) 
 	case !(cfg.Sigma > 0 && cfg.Sigma <= 100):
 		return nil, fmt.Errorf("tasks: colorization sigma %v out of range (0, 100]", cfg.Sigma)
 	}
-	out, err := trunk.OutShape(core.Shape{N: 1, C: 3, H: cfg.Size, W: cfg.Size})
+	out, err := trunk.OutShape(core.Shape{N: 1, C: trunk.Config.InChannels, H: cfg.Size, W: cfg.Size})
 	if err != nil {
 		return nil, fmt.Errorf("tasks: colorization: %w", err)
 	}
@@ -146,15 +147,16 @@ func NewColorization(cfg ColorizationConfig, trunk *core.Trunk, rng *rand.Rand) 
 		return v
 	}
 	return &Colorization{
-		W1:      nn.NewParam(w1),
-		Gamma:   nn.NewParam(matrix(hid, 1, ones(hid))),
-		Beta:    nn.NewParam(matrix(hid, 1, make([]float32, hid))),
-		RunMean: nn.NewParam(matrix(hid, 1, make([]float32, hid))).WithGrad(false),
-		RunVar:  nn.NewParam(matrix(hid, 1, ones(hid))).WithGrad(false),
-		W2:      nn.NewParam(w2),
-		Prior:   nn.NewParam(matrix(q, 1, make([]float32, q))).WithGrad(false),
-		cfg:     cfg,
-		out:     out,
+		W1:       nn.NewParam(w1),
+		Gamma:    nn.NewParam(matrix(hid, 1, ones(hid))),
+		Beta:     nn.NewParam(matrix(hid, 1, make([]float32, hid))),
+		RunMean:  nn.NewParam(matrix(hid, 1, make([]float32, hid))).WithGrad(false),
+		RunVar:   nn.NewParam(matrix(hid, 1, ones(hid))).WithGrad(false),
+		W2:       nn.NewParam(w2),
+		Prior:    nn.NewParam(matrix(q, 1, make([]float32, q))).WithGrad(false),
+		cfg:      cfg,
+		out:      out,
+		channels: trunk.Config.InChannels,
 	}, nil
 }
 
@@ -267,7 +269,7 @@ func (c *Colorization) Examples(dst []core.Example, img *image.NRGBA, rng *rand.
 	areaMean(target[:oh*ow], a, s, s, oh, ow)
 	areaMean(target[oh*ow:], b, s, s, oh, ow)
 	return append(dst, core.Example{
-		Views:  []core.Planar{core.PlanarFromImage(greyImage(l, s, s), core.ImageNetNorm)},
+		Views:  []core.Planar{core.TrunkInput(greyImage(l, s, s), c.channels)},
 		Target: target,
 	}), nil
 }
@@ -551,7 +553,7 @@ func (c *Colorization) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Ra
 	}
 	small := imaging.Resize(src, iw, ih, imaging.Linear)
 	sl, _, _ := labPlanes(small)
-	z, zs, err := c.logits(trunk, []core.Planar{core.PlanarFromImage(greyImage(sl, iw, ih), core.ImageNetNorm)}, false)
+	z, zs, err := c.logits(trunk, []core.Planar{core.TrunkInput(greyImage(sl, iw, ih), trunk.Config.InChannels)}, false)
 	if err != nil {
 		return core.Prediction{}, fmt.Errorf("tasks: colorization predict: %w", err)
 	}

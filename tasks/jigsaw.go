@@ -49,7 +49,8 @@ type Jigsaw struct {
 	// perceptron's layers (PyTorch's nn.Linear layout).
 	W1, B1, W2, B2 *nn.Param
 
-	cfg JigsawConfig
+	cfg      JigsawConfig
+	channels int // the trunk's input channels
 }
 
 var _ core.Task = &Jigsaw{}
@@ -145,11 +146,12 @@ func NewJigsaw(cfg JigsawConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigsaw, er
 	}
 	in := jigsawTiles * trunk.Features()
 	return &Jigsaw{
-		W1:  nn.NewParam(core.UniformFanIn(cfg.Hidden, in, in, rng)),
-		B1:  nn.NewParam(core.UniformFanIn(cfg.Hidden, 1, in, rng)),
-		W2:  nn.NewParam(core.UniformFanIn(cfg.Perms, cfg.Hidden, cfg.Hidden, rng)),
-		B2:  nn.NewParam(core.UniformFanIn(cfg.Perms, 1, cfg.Hidden, rng)),
-		cfg: cfg,
+		W1:       nn.NewParam(core.UniformFanIn(cfg.Hidden, in, in, rng)),
+		B1:       nn.NewParam(core.UniformFanIn(cfg.Hidden, 1, in, rng)),
+		W2:       nn.NewParam(core.UniformFanIn(cfg.Perms, cfg.Hidden, cfg.Hidden, rng)),
+		B2:       nn.NewParam(core.UniformFanIn(cfg.Perms, 1, cfg.Hidden, rng)),
+		cfg:      cfg,
+		channels: trunk.Config.InChannels,
 	}, nil
 }
 
@@ -259,12 +261,12 @@ func (j *Jigsaw) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) 
 	c := rng.IntN(j.cfg.Perms)
 	views := shuffleTiles(cutTiles(crop, j.cfg.Cell, j.cfg.Tile, off), c)
 	drop := -1
-	if !grey && rng.Float64() < j.cfg.DropProb {
+	if !grey && j.channels == 3 && rng.Float64() < j.cfg.DropProb {
 		drop = rng.IntN(3)
 	}
 	ex := core.Example{Views: make([]core.Planar, jigsawTiles), Class: c}
 	for i, t := range views {
-		p := core.PlanarFromImage(t, core.ImageNetNorm)
+		p := core.TrunkInput(t, j.channels)
 		normalizeTile(p)
 		if drop >= 0 {
 			plane := p.H * p.W
@@ -355,7 +357,7 @@ func (j *Jigsaw) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 	views := shuffleTiles(cutTiles(crop, j.cfg.Cell, j.cfg.Tile, off), c)
 	ex := core.Example{Views: make([]core.Planar, jigsawTiles), Class: c}
 	for i, t := range views {
-		ex.Views[i] = core.PlanarFromImage(t, core.ImageNetNorm)
+		ex.Views[i] = core.TrunkInput(t, trunk.Config.InChannels)
 		normalizeTile(ex.Views[i])
 	}
 	logits, err := j.Logits(trunk, []core.Example{ex}, false)

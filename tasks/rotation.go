@@ -27,7 +27,8 @@ type Rotation struct {
 	// Head is the 4-way linear classifier with its cross-entropy loss.
 	Head *core.Classifier
 
-	cfg RotationConfig
+	cfg      RotationConfig
+	channels int // the trunk's input channels
 }
 
 var _ core.Task = &Rotation{}
@@ -82,12 +83,12 @@ func NewRotation(cfg RotationConfig, trunk *core.Trunk, rng *rand.Rand) (*Rotati
 	if err != nil {
 		return nil, fmt.Errorf("tasks: rotation head: %w", err)
 	}
-	return &Rotation{Head: head, cfg: cfg}, nil
+	return &Rotation{Head: head, cfg: cfg, channels: trunk.Config.InChannels}, nil
 }
 
 // fitsTrunk reports whether trunk takes 3-channel size x size images.
 func fitsTrunk(trunk *core.Trunk, size int) error {
-	_, err := trunk.OutShape(core.Shape{N: 1, C: 3, H: size, W: size})
+	_, err := trunk.OutShape(core.Shape{N: 1, C: trunk.Config.InChannels, H: size, W: size})
 	return err
 }
 
@@ -145,10 +146,10 @@ func (r *Rotation) rotationCrop(img *image.NRGBA, rng *rand.Rand) *image.NRGBA {
 
 // rotationExamples appends crop in its four rotations, class k turned k*90
 // degrees counter-clockwise.
-func rotationExamples(dst []core.Example, crop *image.NRGBA) []core.Example {
+func rotationExamples(dst []core.Example, crop *image.NRGBA, channels int) []core.Example {
 	for k := range 4 {
 		dst = append(dst, core.Example{
-			Views: []core.Planar{core.PlanarFromImage(rotateCCW(crop, k), core.ImageNetNorm)},
+			Views: []core.Planar{core.TrunkInput(rotateCCW(crop, k), channels)},
 			Class: k,
 		})
 	}
@@ -161,7 +162,7 @@ func (r *Rotation) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand
 	if err := needPhoto(img); err != nil {
 		return dst, err
 	}
-	return rotationExamples(dst, r.rotationCrop(img, rng)), nil
+	return rotationExamples(dst, r.rotationCrop(img, rng), r.channels), nil
 }
 
 // Predict implements core.Task: the centre crop's rotation is predicted and
@@ -174,7 +175,7 @@ func (r *Rotation) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) 
 		return core.Prediction{}, fmt.Errorf("tasks: rotation predict needs a trunk")
 	}
 	crop := core.CenterCrop(img, r.cfg.Size)
-	ex := []core.Example{{Views: []core.Planar{core.PlanarFromImage(crop, core.ImageNetNorm)}}}
+	ex := []core.Example{{Views: []core.Planar{core.TrunkInput(crop, trunk.Config.InChannels)}}}
 	logits, err := r.Head.Logits(trunk, ex, false)
 	if err != nil {
 		return core.Prediction{}, fmt.Errorf("tasks: rotation predict: %w", err)
