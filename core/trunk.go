@@ -252,8 +252,26 @@ func (t *Trunk) Embed(views []Planar) ([][]float32, error) {
 // pooling), in evaluation mode. A vector holds C*grid*grid values,
 // channel-major: RotNet probed each block this way (Gidaris et al. 2018).
 func (t *Trunk) EmbedLayer(views []Planar, layer, grid int) ([][]float32, error) {
-	if layer < 0 || layer >= len(t.Layers) {
-		return nil, fmt.Errorf("core: layer %d out of range [0, %d)", layer, len(t.Layers))
+	out, err := t.EmbedLayers(views, []Pooling{{Layer: layer, Grid: grid}})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// Pooling names a layer's feature maps and the grid they are pooled over
+// (see [Trunk.EmbedLayer]).
+type Pooling struct{ Layer, Grid int }
+
+// EmbedLayers is [Trunk.EmbedLayer] for several poolings in one forward
+// pass: out[i][n] is view n's vector under pools[i].
+func (t *Trunk) EmbedLayers(views []Planar, pools []Pooling) ([][][]float32, error) {
+	last := -1
+	for _, p := range pools {
+		if p.Layer < 0 || p.Layer >= len(t.Layers) {
+			return nil, fmt.Errorf("core: layer %d out of range [0, %d)", p.Layer, len(t.Layers))
+		}
+		last = max(last, p.Layer)
 	}
 	x, s, err := Stack(views)
 	if err != nil {
@@ -262,16 +280,30 @@ func (t *Trunk) EmbedLayer(views []Planar, layer, grid int) ([][]float32, error)
 	if _, err := t.OutShape(s); err != nil {
 		return nil, err
 	}
+	out := make([][][]float32, len(pools))
 	y := mat.Tensor(fromData(s.C, s.Cols(), x))
-	for _, l := range t.Layers[:layer+1] {
+	for li, l := range t.Layers[:last+1] {
 		if y, s, err = l.Forward(y, s, false); err != nil {
 			return nil, err
 		}
+		for i, p := range pools {
+			if p.Layer != li {
+				continue
+			}
+			if out[i], err = gridPool(data(y), s, p.Grid); err != nil {
+				return nil, fmt.Errorf("core: layer %d: %w", li, err)
+			}
+		}
 	}
+	return out, nil
+}
+
+// gridPool averages maps d ([C, N*H*W], geometry s) over a grid x grid
+// partition with PyTorch's adaptive bins, one C*grid*grid vector per image.
+func gridPool(d []float32, s Shape, grid int) ([][]float32, error) {
 	if grid < 1 || grid > s.H || grid > s.W {
-		return nil, fmt.Errorf("core: pooling grid %d does not fit layer %d's %dx%d maps", grid, layer, s.H, s.W)
+		return nil, fmt.Errorf("pooling grid %d does not fit %dx%d maps", grid, s.H, s.W)
 	}
-	d := data(y)
 	plane := s.H * s.W
 	out := make([][]float32, s.N)
 	for n := range out {

@@ -164,6 +164,13 @@ func TestEmbedLayerGrid(t *testing.T) {
 	if !slices.Equal(last[1], emb[1]) {
 		t.Error("EmbedLayer(last, 1) differs from Embed")
 	}
+	both, err := tr.EmbedLayers(views, []Pooling{{1, 1}, {0, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(both[0][0], last[0]) || !slices.Equal(both[1][1], got[1]) {
+		t.Error("EmbedLayers differs from EmbedLayer one pooling at a time")
+	}
 	for _, bad := range [][2]int{{2, 1}, {-1, 1}, {1, 6}, {0, 0}} {
 		if _, err := tr.EmbedLayer(views, bad[0], bad[1]); err == nil {
 			t.Errorf("layer %d grid %d accepted", bad[0], bad[1])

@@ -17,8 +17,10 @@ import (
 
 var commands = map[string]func(args []string, stdout io.Writer) error{
 	"bench":   bench,
+	"eval":    evalCmd,
 	"train":   train,
 	"predict": predict,
+	"report":  report,
 	"tasks":   listTasks,
 }
 
@@ -35,6 +37,8 @@ func usage(w io.Writer) {
 commands:
   train    train a pretext task on photos (default: rotation on the embedded samples)
   predict  show a trained task's output on one photo
+  eval     probe a trunk's frozen features on labelled data (linear probe, k-NN)
+  report   run the evaluation protocol end to end and write docs/RESULTS.md
   tasks    list the pretext tasks
   bench    time training steps of a reference workload (default: rs)
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -36,7 +37,7 @@ func train(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	task := fs.String("task", "rotation", "pretext task: "+strings.Join(tasks.Names(), ", "))
 	dir := fs.String("images", "", "folder of photos (default: the embedded sample photos)")
-	data := fs.String("data", "", "data source; photos:DIR is the same as -images DIR")
+	data := fs.String("data", "", "data source: photos:DIR (the same as -images DIR), or fashion-mnist[:DIR] (its 60k training images, labels unused; held out: its 10k test images)")
 	steps := fs.Int("steps", 300, "training steps")
 	batch := fs.Int("batch", 64, "examples per step")
 	seed := fs.Uint64("seed", 1, "seed for weights, crops and the held-back split")
@@ -51,28 +52,40 @@ func train(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	src := dataSource{kind: "photos", dir: *dir}
 	if *data != "" {
-		d, ok := strings.CutPrefix(*data, "photos:")
-		if !ok {
-			return fmt.Errorf("train: unknown -data %q (photos:DIR)", *data)
+		var err error
+		if src, err = parseData(*data); err != nil {
+			return fmt.Errorf("train: %w", err)
 		}
-		*dir = d
 	}
 	if *steps < 1 || *batch < 1 || *holdout < 0 || *holdout >= 1 {
 		return fmt.Errorf("train: -steps and -batch must be positive and -holdout in [0, 1)")
 	}
 	runtime.GOMAXPROCS(max(1, *threads))
 	log := os.Stderr
-	photos, err := loadPhotos(*dir, core.IntakeConfig{}, log)
-	if err != nil {
-		return err
+	var trainSet, heldSet []photo
+	rounds := 4 // passes of random crops over the held-back photos
+	if src.kind == "fashion-mnist" {
+		train, test, err := loadFashion(src.dir)
+		if err != nil {
+			return err
+		}
+		trainSet, heldSet = unnamed(train.imgs), unnamed(test.imgs)
+		rounds = 1
+	} else {
+		photos, err := loadPhotos(src.dir, core.IntakeConfig{}, log)
+		if err != nil {
+			return err
+		}
+		trainSet, heldSet = splitPhotos(photos, *holdout, *seed)
 	}
-	trainSet, heldSet := splitPhotos(photos, *holdout, *seed)
 	rng := rand.New(rand.NewPCG(*seed, 0))
 	tcfg, err := core.NamedTrunk(*trunkName)
 	if err != nil {
 		return err
 	}
+	tcfg.InChannels = src.channels()
 	trunk, err := core.NewTrunk(tcfg, rng)
 	if err != nil {
 		return err
@@ -119,8 +132,7 @@ func train(args []string, stdout io.Writer) error {
 		res.TrainAcc = accSum / float64(accN)
 	}
 	if len(heldSet) > 0 {
-		// Four passes of random crops over the held-back photos.
-		h, err := tasks.HeldOutScore(tr, t, images(heldSet), 4, *batch, *seed)
+		h, err := tasks.HeldOutScore(tr, t, images(heldSet), rounds, *batch, *seed)
 		if err != nil {
 			return err
 		}
@@ -199,10 +211,21 @@ func (p *progress) done() {
 	}
 }
 
+// unnamed wraps images that came without file names.
+func unnamed(imgs []*image.NRGBA) []photo {
+	out := make([]photo, len(imgs))
+	for i, img := range imgs {
+		out[i] = photo{img: img}
+	}
+	return out
+}
+
 func names(ps []photo) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.name
+	var out []string
+	for _, p := range ps {
+		if p.name != "" {
+			out = append(out, p.name)
+		}
 	}
 	return out
 }

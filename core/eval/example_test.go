@@ -1,0 +1,70 @@
+package eval_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/pretextlab/pretext/core/eval"
+)
+
+// clusters returns n feature rows around three centres, and their classes.
+func clusters(rng *rand.Rand, n int) (eval.Features, []int) {
+	x := eval.Features{N: n, Dim: 2, Data: make([]float32, 2*n)}
+	y := make([]int, n)
+	centres := [][2]float64{{4, 0}, {-2, 3}, {-2, -3}}
+	for i := range n {
+		c := rng.IntN(3)
+		y[i] = c
+		x.Data[2*i] = float32(centres[c][0] + rng.NormFloat64())
+		x.Data[2*i+1] = float32(centres[c][1] + rng.NormFloat64())
+	}
+	return x, y
+}
+
+// The linear probe and k-NN on features of three clear clusters.
+func ExampleLinearProbe() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	train, trainY := clusters(rng, 600)
+	test, testY := clusters(rng, 200)
+
+	res, err := eval.LinearProbe(train, trainY, test, testY, 3, eval.ProbeConfig{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("probe: %.1f%% (decay %g chosen on %d candidates)\n", 100*res.Accuracy, res.WeightDecay, len(res.Validation))
+
+	acc, err := eval.KNN(train, trainY, test, testY, 3, eval.DefaultK, eval.DefaultTemperature)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("k-NN: %.1f%%\n", 100*acc)
+	// Output:
+	// probe: 100.0% (decay 0.01 chosen on 4 candidates)
+	// k-NN: 100.0%
+}
+
+// Labels of a photo folder, their class ids and two stratified folds.
+func ExampleFolds() {
+	items, err := eval.ReadLabelsCSV(strings.NewReader("file,label\n" +
+		"tabby.jpg,cat\nrex.jpg,dog\nmog.jpg,cat\nfido.jpg,dog\nfelix.jpg,cat\n"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	names, ids := eval.ClassIndex(items)
+	folds := eval.Folds(items, 2)
+	fmt.Println(names)
+	for i, it := range items {
+		fmt.Println(it.File, ids[i], folds[i])
+	}
+	// Output:
+	// [cat dog]
+	// tabby.jpg 0 0
+	// rex.jpg 1 1
+	// mog.jpg 0 1
+	// fido.jpg 1 0
+	// felix.jpg 0 0
+}
