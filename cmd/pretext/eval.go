@@ -242,7 +242,7 @@ func evaluate(o evalOptions, log io.Writer) ([]evalResult, error) {
 					acc = pr.Accuracy
 					r.WeightDecay = append(r.WeightDecay, pr.WeightDecay)
 				case "knn":
-					if acc, err = eval.KNN(trainF[b], s.train.labels, testF[b], s.test.labels, classes, 20, 0.07); err != nil {
+					if acc, err = eval.KNN(trainF[b], s.train.labels, testF[b], s.test.labels, classes, min(eval.DefaultK, trainF[b].N), eval.DefaultTemperature); err != nil {
 						return nil, err
 					}
 				}
