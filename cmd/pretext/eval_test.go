@@ -255,3 +255,26 @@ func TestReportSmoke(t *testing.T) {
 		t.Error("the reused report differs")
 	}
 }
+
+// TestFashionInstalled reads the real Fashion-MNIST when Debian's
+// dataset-fashion-mnist is installed (.ci/run installs it): the counts, the
+// padding and the first labels its README documents.
+func TestFashionInstalled(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(FashionDir, "train-labels-idx1-ubyte.gz")); err != nil {
+		t.Skip("dataset-fashion-mnist is not installed")
+	}
+	train, test, err := loadFashion(FashionDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(train.imgs) != 60000 || len(test.imgs) != 10000 {
+		t.Fatalf("%d training and %d test images", len(train.imgs), len(test.imgs))
+	}
+	if !slices.Equal(train.labels[:10], []int{9, 0, 0, 3, 0, 2, 7, 2, 5, 5}) || !slices.Equal(test.labels[:10], []int{9, 2, 1, 1, 6, 1, 4, 6, 5, 7}) {
+		t.Errorf("first labels %v and %v", train.labels[:10], test.labels[:10])
+	}
+	img := train.imgs[0]
+	if b := img.Bounds(); b.Dx() != 32 || b.Dy() != 32 || img.Pix[0] != 0 || img.Pix[3] != 255 {
+		t.Errorf("image %v, first pixel %v", b, img.Pix[:4])
+	}
+}
