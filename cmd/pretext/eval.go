@@ -54,6 +54,7 @@ type evalResult struct {
 	Dim         int       `json:"dim"`
 	BN          string    `json:"bn"`
 	WeightDecay []float64 `json:"weight_decay,omitempty"` // the decay the probe chose (per fold)
+	Iterations  []int     `json:"lbfgs_iterations,omitempty"` // of the final fit (per fold); 300 is the cap
 	EndToEnd    float64   `json:"end_to_end_accuracy,omitempty"`
 	Seconds     float64   `json:"seconds"`
 }
@@ -241,6 +242,7 @@ func evaluate(o evalOptions, log io.Writer) ([]evalResult, error) {
 					}
 					acc = pr.Accuracy
 					r.WeightDecay = append(r.WeightDecay, pr.WeightDecay)
+					r.Iterations = append(r.Iterations, pr.Iterations)
 				case "knn":
 					if acc, err = eval.KNN(trainF[b], s.train.labels, testF[b], s.test.labels, classes, min(eval.DefaultK, trainF[b].N), eval.DefaultTemperature); err != nil {
 						return nil, err
