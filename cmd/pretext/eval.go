@@ -53,7 +53,7 @@ type evalResult struct {
 	Grid        int       `json:"grid"`
 	Dim         int       `json:"dim"`
 	BN          string    `json:"bn"`
-	WeightDecay []float64 `json:"weight_decay,omitempty"` // the decay the probe chose (per fold)
+	WeightDecay []float64 `json:"weight_decay,omitempty"`     // the decay the probe chose (per fold)
 	Iterations  []int     `json:"lbfgs_iterations,omitempty"` // of the final fit (per fold); 300 is the cap
 	EndToEnd    float64   `json:"end_to_end_accuracy,omitempty"`
 	Seconds     float64   `json:"seconds"`
