@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"image"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -89,6 +91,13 @@ type Added struct {
 type File struct {
 	Name  string
 	Bytes []byte
+}
+
+// fileKey identifies a file's contents under its name.
+type fileKey struct {
+	name string
+	crc  uint32
+	size int
 }
 
 type photo struct {
@@ -272,6 +281,7 @@ type App struct {
 	intake   core.IntakeConfig
 	photos   []photo
 	nextID   int
+	seen     map[fileKey]bool // files taken (or refused), so none is added twice
 	model    *model
 	training bool
 	cancel   context.CancelFunc
@@ -303,7 +313,19 @@ func (a *App) Tasks() []TaskInfo {
 func (a *App) AddImages(files []File) Added {
 	var res Added
 	var decoded []photo
+	a.mu.Lock()
+	seen := maps.Clone(a.seen)
+	a.mu.Unlock()
+	if seen == nil {
+		seen = map[fileKey]bool{}
+	}
 	for _, f := range files {
+		key := fileKey{f.Name, crc32.ChecksumIEEE(f.Bytes), len(f.Bytes)}
+		if seen[key] {
+			res.Rejected = append(res.Rejected, Rejected{Name: f.Name, Reason: "already added"})
+			continue
+		}
+		seen[key] = true
 		img, err := core.Decode(f.Name, f.Bytes, a.intake)
 		if err != nil {
 			res.Rejected = append(res.Rejected, Rejected{Name: f.Name, Reason: reason(err)})
@@ -313,6 +335,7 @@ func (a *App) AddImages(files []File) Added {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.seen = seen
 	for _, p := range decoded {
 		a.nextID++
 		p.id = a.nextID
@@ -350,7 +373,7 @@ func (a *App) AddSamples() Added {
 func (a *App) ClearImages() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.photos = nil
+	a.photos, a.seen = nil, nil
 	return 0
 }
 

@@ -58,8 +58,15 @@ func TestAddImagesKeepsGoodRejectsBad(t *testing.T) {
 	if !slices.Equal(names, []string{"notes.jpg", "empty.png", "cut.jpg"}) {
 		t.Errorf("rejected %v", names)
 	}
+	again := a.AddImages([]File{{Name: good.Name, Bytes: good.Data}})
+	if again.Count != 1 || len(again.Rejected) != 1 || again.Rejected[0].Reason != "already added" {
+		t.Errorf("the same photo twice: %+v", again)
+	}
 	if a.ClearImages() != 0 || a.Status().Photos != 0 {
 		t.Error("clear left photos")
+	}
+	if res := a.AddImages([]File{{Name: good.Name, Bytes: good.Data}}); res.Count != 1 {
+		t.Errorf("after clearing, the photo was refused: %+v", res.Rejected)
 	}
 }
 
