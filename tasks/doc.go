@@ -15,7 +15,11 @@
 //     construction, and the loss falling within a few dozen steps on the
 //     embedded sample photos (package samples).
 //  4. Its visual output (Predict) for the page and `pretext predict`.
-//  5. Its row in docs/RESULTS.md (once evaluation lands).
+//  5. Its rows in docs/RESULTS.md: a pretext training and a probe in
+//     cmd/pretext/report.go, then pretext report (the page picks the task up
+//     from the registry by itself).
 //
-// Inputs are core.Planar images normalised with core.ImageNetNorm.
+// Inputs are made by core.TrunkInput: colour normalised with
+// core.ImageNetNorm for 3-channel trunks, luminance in [0, 1] for 1-channel
+// ones (Fashion-MNIST).
 package tasks
