@@ -24,6 +24,7 @@ type reportRow struct {
 	results        []evalResult
 	trainResult    *trainResult
 	seconds        float64
+	reused         bool // from the work folder's cache
 }
 
 // rowCache is a finished row, kept in the work folder so that -reuse can
@@ -98,7 +99,7 @@ func report(args []string, stdout io.Writer) error {
 			if b, err := os.ReadFile(cache); err == nil {
 				var c rowCache
 				if err := json.Unmarshal(b, &c); err == nil {
-					r.results, r.trainResult, r.seconds = c.Results, c.Train, c.Seconds
+					r.results, r.trainResult, r.seconds, r.reused = c.Results, c.Train, c.Seconds, true
 					fmt.Fprintf(os.Stderr, "report %d/%d: %s, %s: %s (from %s)\n", i+1, len(rows), r.data, r.features, r.summary(), cache)
 					continue
 				}
@@ -142,7 +143,11 @@ func report(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(os.Stderr, "report %d/%d: %s, %s: %s (%.0f s)\n", i+1, len(rows), r.data, r.features, r.summary(), r.seconds)
 	}
-	md := markdown(rows, time.Since(start))
+	var total float64
+	for _, r := range rows {
+		total += r.seconds
+	}
+	md := markdown(rows, time.Duration(total*float64(time.Second)))
 	if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
 		return err
 	}
@@ -199,7 +204,7 @@ func markdown(rows []*reportRow, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Results: frozen features on labelled data
 
-Written by `+"`pretext report`"+` on %s (%s/%s, %d threads, %s), in %.1f minutes.
+Written by `+"`pretext report`"+` on %s (%s/%s, %d threads, %s); the rows took %.1f minutes in all.
 Every row's commands are below the table; run them to reproduce it.
 
 Protocol (as ../shared/bench/quality.md): features are the trunk's maps after a
