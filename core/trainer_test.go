@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -206,5 +207,20 @@ func readJSON(t testing.TB, path string, v any) {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWorkloadMedianStep(t *testing.T) {
+	w, err := NewWorkload("rs", 4, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []int
+	sec, err := w.MedianStep(context.Background(), 1, 2, func(i int) error { calls = append(calls, i); return nil })
+	if err != nil || !(sec > 0) || !slices.Equal(calls, []int{0, 1, 2}) || w.Trainer.Steps() != 3 {
+		t.Errorf("median %v s, hook calls %v, %d steps, %v", sec, calls, w.Trainer.Steps(), err)
+	}
+	if _, err := w.MedianStep(context.Background(), 0, 0, nil); err == nil {
+		t.Error("zero timed steps accepted")
 	}
 }

@@ -1,8 +1,11 @@
 package core
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"time"
 )
 
 // Workload is a reference training workload of ../shared/bench/WORKLOAD.md:
@@ -56,4 +59,36 @@ func NewWorkload(name string, batch int, rng *rand.Rand) (*Workload, error) {
 		Trainer:       tr,
 		Batch:         func() []Example { return examples },
 	}, nil
+}
+
+// MedianStep times training steps as ../shared/bench/WORKLOAD.md
+// prescribes: warmup untimed steps, then the median duration in seconds of
+// steps timed ones. before, if not nil, is called before step i (0-based,
+// warm-up included) outside the timing: to start a profile at i == warmup,
+// or to let a browser's event loop run.
+func (w *Workload) MedianStep(ctx context.Context, warmup, steps int, before func(i int) error) (float64, error) {
+	if steps < 1 || warmup < 0 {
+		return 0, fmt.Errorf("core: %d timed and %d warm-up steps; want at least 1 and 0", steps, warmup)
+	}
+	times := make([]float64, 0, steps)
+	for i := range warmup + steps {
+		if before != nil {
+			if err := before(i); err != nil {
+				return 0, err
+			}
+		}
+		start := time.Now()
+		if _, err := w.Trainer.Step(ctx, w.Batch()); err != nil {
+			return 0, err
+		}
+		if i >= warmup {
+			times = append(times, time.Since(start).Seconds())
+		}
+	}
+	slices.Sort(times)
+	n := len(times)
+	if n%2 == 0 {
+		return (times[n/2-1] + times[n/2]) / 2, nil
+	}
+	return times[n/2], nil
 }

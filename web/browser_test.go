@@ -394,10 +394,8 @@ func TestBrowser(t *testing.T) {
 		t.Helper()
 		p.eval(`document.querySelector("#predictions").replaceChildren(); true`, nil)
 		p.run("import "+path, chromedp.SetUploadFiles("#import", []string{path}, chromedp.ByQuery))
-		var got []preview
 		p.run("wait for previews after import", chromedp.Poll(`document.querySelectorAll("#predictions .prediction").length > 0`, nil, chromedp.WithPollingTimeout(30*time.Second)))
-		got = p.previews()
-		return got
+		return p.previews()
 	}
 	re := importAndPreview(exported)
 	if len(re) != len(pv) {

@@ -7,7 +7,6 @@ package web
 import (
 	"fmt"
 	"io/fs"
-	"mime"
 	"net/http"
 	"os"
 	"os/exec"
@@ -57,12 +56,6 @@ func Handler(dir string) http.Handler {
 
 // served are the extensions of the page's files.
 var served = map[string]bool{".html": true, ".js": true, ".css": true, ".wasm": true, ".png": true, ".svg": true, ".ico": true, ".txt": true}
-
-func init() {
-	// Some systems' mime tables lack these.
-	mime.AddExtensionType(".wasm", "application/wasm")
-	mime.AddExtensionType(".js", "text/javascript; charset=utf-8")
-}
 
 // Module is the wasm file the page loads, relative to the repository root.
 const Module = "web/pretext.wasm"

@@ -10,8 +10,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"slices"
-	"time"
 
 	"github.com/pretextlab/pretext/tasks"
 )
@@ -53,32 +51,17 @@ func bench(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	times := make([]float64, 0, *steps)
-	for i := range *warmup + *steps {
-		if i == *warmup && *cpuProfile != "" {
-			f, err := os.Create(*cpuProfile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if err := pprof.StartCPUProfile(f); err != nil {
-				return err
-			}
-			defer pprof.StopCPUProfile()
+	stopProfile := func() {}
+	defer func() { stopProfile() }()
+	median, err := w.MedianStep(context.Background(), *warmup, *steps, func(i int) error {
+		var err error
+		if i == *warmup { // profile the timed steps only
+			stopProfile, err = startProfile(*cpuProfile)
 		}
-		start := time.Now()
-		if _, err := w.Trainer.Step(ctx, w.Batch()); err != nil {
-			return err
-		}
-		if i >= *warmup {
-			times = append(times, time.Since(start).Seconds())
-		}
-	}
-	slices.Sort(times)
-	median := times[len(times)/2]
-	if len(times)%2 == 0 {
-		median = (times[len(times)/2-1] + times[len(times)/2]) / 2
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	ips := float64(*batch) / median
 	res := benchResult{
@@ -93,4 +76,21 @@ func bench(args []string, stdout io.Writer) error {
 	_, err = fmt.Fprintf(stdout, "%s: %.1f images/s, %.2f GFLOP/s (%d threads, %s, median of %d steps of %d)\n",
 		res.Workload, res.ImagesPerSec, res.GFLOPS, res.Threads, res.Runtime, res.Steps, res.Batch)
 	return err
+}
+
+// startProfile starts a CPU profile into path (nothing if path is empty)
+// and returns the function that stops it.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,17 +119,11 @@ func evalCmd(args []string, stdout io.Writer) error {
 		return errors.New("eval: -grid, -steps, -batch must be positive, -block not negative, -side at least 8, -folds at least 2")
 	}
 	runtime.GOMAXPROCS(max(1, *threads))
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	results, err := evaluate(o, os.Stderr)
 	if err != nil {
 		return err

@@ -736,23 +736,14 @@ func (a *App) Bench(workload string, steps, warmup int) (BenchResult, error) {
 	if err != nil {
 		return BenchResult{}, err
 	}
-	times := make([]float64, 0, steps)
-	for i := range warmup + steps {
-		start := time.Now()
-		if _, err := w.Trainer.Step(context.Background(), w.Batch()); err != nil {
-			return BenchResult{}, err
-		}
-		if i >= warmup {
-			times = append(times, time.Since(start).Seconds())
-		}
+	median, err := w.MedianStep(context.Background(), warmup, steps, func(int) error {
 		if a.Yield != nil {
 			a.Yield()
 		}
-	}
-	slices.Sort(times)
-	median := times[len(times)/2]
-	if len(times)%2 == 0 {
-		median = (times[len(times)/2-1] + times[len(times)/2]) / 2
+		return nil
+	})
+	if err != nil {
+		return BenchResult{}, err
 	}
 	return BenchResult{Workload: workload, ImagesPerSec: batch / median, Steps: steps, Batch: batch,
 		Runtime: runtime.GOOS + "/" + runtime.GOARCH + " " + runtime.Version()}, nil
