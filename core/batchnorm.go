@@ -223,9 +223,8 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 	var dx []float32
 	var dxm *mat.Dense[float32]
 	if needX {
-		dx = getScratch(c * m)
-		clear(dx)
-		dxm = fromData(c, m, dx)
+		dxm = newMatrix(c, m)
+		dx = data(dxm)
 	}
 	dgamma, dbeta := newMatrix(c, 1), newMatrix(c, 1)
 	dg, db := data(dgamma), data(dbeta)
@@ -259,14 +258,13 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 		}
 	})
 	if needX {
-		f.x.AccGrad(dxm) // copied or added: the buffer can be recycled
-		putScratch(dx)
+		f.x.AccGrad(handoff{dxm})
 	}
 	if needG {
-		f.gamma.AccGrad(dgamma)
+		f.gamma.AccGrad(handoff{dgamma})
 	}
 	if needB {
-		f.beta.AccGrad(dbeta)
+		f.beta.AccGrad(handoff{dbeta})
 	}
 	return nil
 }

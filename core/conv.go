@@ -142,24 +142,22 @@ func (f *conv2DFn) Backward(gy mat.Tensor) error {
 	if f.w.RequiresGrad() {
 		dw := newMatrix(cout, k)
 		Gemm(false, true, cout, k, p, dy, p, f.columns(), p, 0, data(dw), k)
-		f.w.AccGrad(dw)
+		f.w.AccGrad(handoff{dw})
 	}
 	// One backward pass per graph: the columns are not needed again.
 	f.releaseColumns()
 	if f.x.RequiresGrad() {
-		// AccGrad copies (or adds) dx, so its buffer is recycled after.
-		dx := getScratch(f.in.C * f.in.Cols())
+		dxm := newMatrix(f.in.C, f.in.Cols()) // zeroed
+		dx := data(dxm)
 		if f.pointwise() {
 			Gemm(true, false, k, p, cout, data(f.w), k, dy, p, 0, dx, p)
 		} else {
 			dcol := getScratch(k * p)
 			Gemm(true, false, k, p, cout, data(f.w), k, dy, p, 0, dcol, p)
-			clear(dx)
 			col2im(dx, dcol, f.in, f.out, f.spec)
 			putScratch(dcol)
 		}
-		f.x.AccGrad(fromData(f.in.C, f.in.Cols(), dx))
-		putScratch(dx)
+		f.x.AccGrad(handoff{dxm})
 	}
 	return nil
 }

@@ -17,7 +17,8 @@ import (
 // (Other values of beta scale C before the sum; with beta=0, C is only
 // written, so it may hold garbage such as NaN.) The pure-Go builds, native
 // and js/wasm, give bit-identical results; the GOEXPERIMENT=simd build on
-// CPUs with AVX2 and FMA uses fused multiply-adds, which round differently.
+// CPUs with AVX2 and FMA (or AVX-512) uses fused multiply-adds, which round
+// differently.
 //
 // Gemm panics if a size is negative, a stride is narrower than its matrix or
 // a slice is too short for the matrix it holds.

@@ -53,7 +53,8 @@ var gemmPortable = gemmKernel{
 `, scalarKernel("gemmKernel8x8", 8, 8, 8, 4))
 
 	write("gemm_simd_kernel_amd64.go", "goexperiment.simd && amd64", "",
-		vectorKernel("gemmKernelAVX4x16", 4, 2, 4))
+		vectorKernel("gemmKernelAVX4x16", 4, 2, 4, 8)+"\n"+
+			vectorKernel("gemmKernelAVX512x4x32", 4, 2, 4, 16))
 }
 
 func write(file, tags, vars, body string) {
@@ -148,16 +149,24 @@ func scalarKernel(name string, mr, nr, u, u2 int) string {
 	return g.String()
 }
 
-// vectorKernel writes an mr x (8*nv) AVX2/FMA kernel whose A panel holds
-// every value 8 times (aDup = 8), so that it is loaded as a ready-made
-// broadcast vector.
-func vectorKernel(name string, mr, nv, u int) string {
-	nr := 8 * nv
+// vectorKernel writes an mr x (w*nv) FMA kernel over w-float vectors (w = 8:
+// AVX2, 16: AVX-512) whose A panel holds every value w times (aDup = w), so
+// that it is loaded as a ready-made broadcast vector.
+func vectorKernel(name string, mr, nv, u, w int) string {
+	nr := w * nv
+	typ := fmt.Sprintf("archsimd.Float32x%d", w)
+	load := func(dst, op, src string, off int) string {
+		return fmt.Sprintf("%s %s archsimd.LoadFloat32x%d((*[%d]float32)(%s[%d:]))", dst, op, w, w, src, off)
+	}
+	isa := "AVX2/FMA"
+	if w == 16 {
+		isa = "AVX-512"
+	}
 	var g gen
-	g.p("// %s is the %dx%d AVX2/FMA micro-kernel (see gemmKernel.fn and", name, mr, nr)
-	g.p("// gemmPackDup8). It fuses multiply and add, so it is not exact.")
+	g.p("// %s is the %dx%d %s micro-kernel (see gemmKernel.fn and", name, mr, nr, isa)
+	g.p("// gemmPackDup). It fuses multiply and add, so it is not exact.")
 	g.p("func %s(kc int, a, b, c []float32, ldc, nt int, load bool) {", name)
-	g.p("a = a[:kc*%d]", mr*8)
+	g.p("a = a[:kc*%d]", mr*w)
 	g.p("for t := range nt {")
 	g.p("bt := b[t*kc*%d : (t+1)*kc*%d]", nr, nr)
 	g.p("at := a")
@@ -165,11 +174,11 @@ func vectorKernel(name string, mr, nv, u int) string {
 		g.p("r%d := c[%d*ldc+t*%d : %d*ldc+t*%d+%d]", i, i, nr, i, nr, nr)
 	}
 	acc := func(i, j int) string { return fmt.Sprintf("c%d%d", i, j) }
-	g.p("var %s archsimd.Float32x8", list(mr*nv, func(x int) string { return acc(x/nv, x%nv) }))
+	g.p("var %s %s", list(mr*nv, func(x int) string { return acc(x/nv, x%nv) }), typ)
 	g.p("if load {")
 	for i := range mr {
 		for j := range nv {
-			g.p("%s = archsimd.LoadFloat32x8((*[8]float32)(r%d[%d:]))", acc(i, j), i, 8*j)
+			g.p("%s", load(acc(i, j), "=", fmt.Sprintf("r%d", i), w*j))
 		}
 	}
 	g.p("}")
@@ -179,30 +188,30 @@ func vectorKernel(name string, mr, nv, u int) string {
 			op = "="
 		}
 		for j := range nv {
-			g.p("b%d %s archsimd.LoadFloat32x8((*[8]float32)(bp[%d:]))", j, op, k*nr+8*j)
+			g.p("%s", load(fmt.Sprintf("b%d", j), op, "bp", k*nr+w*j))
 		}
 		for i := range mr {
-			g.p("a%d %s archsimd.LoadFloat32x8((*[8]float32)(ap[%d:]))", i, op, (k*mr+i)*8)
+			g.p("%s", load(fmt.Sprintf("a%d", i), op, "ap", (k*mr+i)*w))
 			for j := range nv {
 				g.p("%s = a%d.MulAdd(b%d, %s)", acc(i, j), i, j, acc(i, j))
 			}
 		}
 	}
 	block := func(steps int) {
-		g.p("for len(at) >= %d && len(bt) >= %d {", steps*mr*8, steps*nr)
-		g.p("ap := (*[%d]float32)(at)", steps*mr*8)
+		g.p("for len(at) >= %d && len(bt) >= %d {", steps*mr*w, steps*nr)
+		g.p("ap := (*[%d]float32)(at)", steps*mr*w)
 		g.p("bp := (*[%d]float32)(bt)", steps*nr)
 		for k := range steps {
 			step(k)
 		}
-		g.p("at, bt = at[%d:], bt[%d:]", steps*mr*8, steps*nr)
+		g.p("at, bt = at[%d:], bt[%d:]", steps*mr*w, steps*nr)
 		g.p("}")
 	}
 	block(u)
 	block(1)
 	for i := range mr {
 		for j := range nv {
-			g.p("%s.Store((*[8]float32)(r%d[%d:]))", acc(i, j), i, 8*j)
+			g.p("%s.Store((*[%d]float32)(r%d[%d:]))", acc(i, j), w, i, w*j)
 		}
 	}
 	g.p("}")

@@ -7,7 +7,7 @@ package core
 import "simd/archsimd"
 
 // gemmKernelAVX4x16 is the 4x16 AVX2/FMA micro-kernel (see gemmKernel.fn and
-// gemmPackDup8). It fuses multiply and add, so it is not exact.
+// gemmPackDup). It fuses multiply and add, so it is not exact.
 func gemmKernelAVX4x16(kc int, a, b, c []float32, ldc, nt int, load bool) {
 	a = a[:kc*32]
 	for t := range nt {
@@ -116,6 +116,122 @@ func gemmKernelAVX4x16(kc int, a, b, c []float32, ldc, nt int, load bool) {
 		c21.Store((*[8]float32)(r2[8:]))
 		c30.Store((*[8]float32)(r3[0:]))
 		c31.Store((*[8]float32)(r3[8:]))
+	}
+	// Leave the upper halves of the vector registers clean for the
+	// legacy-SSE scalar code that follows (see gemm_simd_amd64.go).
+	archsimd.ClearAVXUpperBits()
+}
+
+// gemmKernelAVX512x4x32 is the 4x32 AVX-512 micro-kernel (see gemmKernel.fn and
+// gemmPackDup). It fuses multiply and add, so it is not exact.
+func gemmKernelAVX512x4x32(kc int, a, b, c []float32, ldc, nt int, load bool) {
+	a = a[:kc*64]
+	for t := range nt {
+		bt := b[t*kc*32 : (t+1)*kc*32]
+		at := a
+		r0 := c[0*ldc+t*32 : 0*ldc+t*32+32]
+		r1 := c[1*ldc+t*32 : 1*ldc+t*32+32]
+		r2 := c[2*ldc+t*32 : 2*ldc+t*32+32]
+		r3 := c[3*ldc+t*32 : 3*ldc+t*32+32]
+		var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16
+		if load {
+			c00 = archsimd.LoadFloat32x16((*[16]float32)(r0[0:]))
+			c01 = archsimd.LoadFloat32x16((*[16]float32)(r0[16:]))
+			c10 = archsimd.LoadFloat32x16((*[16]float32)(r1[0:]))
+			c11 = archsimd.LoadFloat32x16((*[16]float32)(r1[16:]))
+			c20 = archsimd.LoadFloat32x16((*[16]float32)(r2[0:]))
+			c21 = archsimd.LoadFloat32x16((*[16]float32)(r2[16:]))
+			c30 = archsimd.LoadFloat32x16((*[16]float32)(r3[0:]))
+			c31 = archsimd.LoadFloat32x16((*[16]float32)(r3[16:]))
+		}
+		for len(at) >= 256 && len(bt) >= 128 {
+			ap := (*[256]float32)(at)
+			bp := (*[128]float32)(bt)
+			b0 := archsimd.LoadFloat32x16((*[16]float32)(bp[0:]))
+			b1 := archsimd.LoadFloat32x16((*[16]float32)(bp[16:]))
+			a0 := archsimd.LoadFloat32x16((*[16]float32)(ap[0:]))
+			c00 = a0.MulAdd(b0, c00)
+			c01 = a0.MulAdd(b1, c01)
+			a1 := archsimd.LoadFloat32x16((*[16]float32)(ap[16:]))
+			c10 = a1.MulAdd(b0, c10)
+			c11 = a1.MulAdd(b1, c11)
+			a2 := archsimd.LoadFloat32x16((*[16]float32)(ap[32:]))
+			c20 = a2.MulAdd(b0, c20)
+			c21 = a2.MulAdd(b1, c21)
+			a3 := archsimd.LoadFloat32x16((*[16]float32)(ap[48:]))
+			c30 = a3.MulAdd(b0, c30)
+			c31 = a3.MulAdd(b1, c31)
+			b0 = archsimd.LoadFloat32x16((*[16]float32)(bp[32:]))
+			b1 = archsimd.LoadFloat32x16((*[16]float32)(bp[48:]))
+			a0 = archsimd.LoadFloat32x16((*[16]float32)(ap[64:]))
+			c00 = a0.MulAdd(b0, c00)
+			c01 = a0.MulAdd(b1, c01)
+			a1 = archsimd.LoadFloat32x16((*[16]float32)(ap[80:]))
+			c10 = a1.MulAdd(b0, c10)
+			c11 = a1.MulAdd(b1, c11)
+			a2 = archsimd.LoadFloat32x16((*[16]float32)(ap[96:]))
+			c20 = a2.MulAdd(b0, c20)
+			c21 = a2.MulAdd(b1, c21)
+			a3 = archsimd.LoadFloat32x16((*[16]float32)(ap[112:]))
+			c30 = a3.MulAdd(b0, c30)
+			c31 = a3.MulAdd(b1, c31)
+			b0 = archsimd.LoadFloat32x16((*[16]float32)(bp[64:]))
+			b1 = archsimd.LoadFloat32x16((*[16]float32)(bp[80:]))
+			a0 = archsimd.LoadFloat32x16((*[16]float32)(ap[128:]))
+			c00 = a0.MulAdd(b0, c00)
+			c01 = a0.MulAdd(b1, c01)
+			a1 = archsimd.LoadFloat32x16((*[16]float32)(ap[144:]))
+			c10 = a1.MulAdd(b0, c10)
+			c11 = a1.MulAdd(b1, c11)
+			a2 = archsimd.LoadFloat32x16((*[16]float32)(ap[160:]))
+			c20 = a2.MulAdd(b0, c20)
+			c21 = a2.MulAdd(b1, c21)
+			a3 = archsimd.LoadFloat32x16((*[16]float32)(ap[176:]))
+			c30 = a3.MulAdd(b0, c30)
+			c31 = a3.MulAdd(b1, c31)
+			b0 = archsimd.LoadFloat32x16((*[16]float32)(bp[96:]))
+			b1 = archsimd.LoadFloat32x16((*[16]float32)(bp[112:]))
+			a0 = archsimd.LoadFloat32x16((*[16]float32)(ap[192:]))
+			c00 = a0.MulAdd(b0, c00)
+			c01 = a0.MulAdd(b1, c01)
+			a1 = archsimd.LoadFloat32x16((*[16]float32)(ap[208:]))
+			c10 = a1.MulAdd(b0, c10)
+			c11 = a1.MulAdd(b1, c11)
+			a2 = archsimd.LoadFloat32x16((*[16]float32)(ap[224:]))
+			c20 = a2.MulAdd(b0, c20)
+			c21 = a2.MulAdd(b1, c21)
+			a3 = archsimd.LoadFloat32x16((*[16]float32)(ap[240:]))
+			c30 = a3.MulAdd(b0, c30)
+			c31 = a3.MulAdd(b1, c31)
+			at, bt = at[256:], bt[128:]
+		}
+		for len(at) >= 64 && len(bt) >= 32 {
+			ap := (*[64]float32)(at)
+			bp := (*[32]float32)(bt)
+			b0 := archsimd.LoadFloat32x16((*[16]float32)(bp[0:]))
+			b1 := archsimd.LoadFloat32x16((*[16]float32)(bp[16:]))
+			a0 := archsimd.LoadFloat32x16((*[16]float32)(ap[0:]))
+			c00 = a0.MulAdd(b0, c00)
+			c01 = a0.MulAdd(b1, c01)
+			a1 := archsimd.LoadFloat32x16((*[16]float32)(ap[16:]))
+			c10 = a1.MulAdd(b0, c10)
+			c11 = a1.MulAdd(b1, c11)
+			a2 := archsimd.LoadFloat32x16((*[16]float32)(ap[32:]))
+			c20 = a2.MulAdd(b0, c20)
+			c21 = a2.MulAdd(b1, c21)
+			a3 := archsimd.LoadFloat32x16((*[16]float32)(ap[48:]))
+			c30 = a3.MulAdd(b0, c30)
+			c31 = a3.MulAdd(b1, c31)
+			at, bt = at[64:], bt[32:]
+		}
+		c00.Store((*[16]float32)(r0[0:]))
+		c01.Store((*[16]float32)(r0[16:]))
+		c10.Store((*[16]float32)(r1[0:]))
+		c11.Store((*[16]float32)(r1[16:]))
+		c20.Store((*[16]float32)(r2[0:]))
+		c21.Store((*[16]float32)(r2[16:]))
+		c30.Store((*[16]float32)(r3[0:]))
+		c31.Store((*[16]float32)(r3[16:]))
 	}
 	// Leave the upper halves of the vector registers clean for the
 	// legacy-SSE scalar code that follows (see gemm_simd_amd64.go).

@@ -88,12 +88,12 @@ func (f *linearFn) Backward(gy mat.Tensor) error {
 	if f.x.RequiresGrad() {
 		dx := newMatrix(f.n, f.in)
 		Gemm(false, false, f.n, f.in, f.out, dy, f.out, data(f.w), f.in, 0, data(dx), f.in)
-		f.x.AccGrad(dx)
+		f.x.AccGrad(handoff{dx})
 	}
 	if f.w.RequiresGrad() {
 		dw := newMatrix(f.out, f.in)
 		Gemm(true, false, f.out, f.in, f.n, dy, f.out, data(f.x), f.in, 0, data(dw), f.in)
-		f.w.AccGrad(dw)
+		f.w.AccGrad(handoff{dw})
 	}
 	if f.b != nil && f.b.RequiresGrad() {
 		dbm := newMatrix(f.out, 1)
@@ -105,7 +105,7 @@ func (f *linearFn) Backward(gy mat.Tensor) error {
 				db[j] += v
 			}
 		}
-		f.b.AccGrad(dbm)
+		f.b.AccGrad(handoff{dbm})
 	}
 	return nil
 }

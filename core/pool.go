@@ -161,9 +161,8 @@ func (f *maxPoolFn) Backward(gy mat.Tensor) error {
 	if len(dy) != len(f.arg) {
 		return fmt.Errorf("core: max-pool output gradient has %d values, want %d", len(dy), len(f.arg))
 	}
-	dx := getScratch(f.in.C * xcols)
-	clear(dx)
-	dxm := fromData(f.in.C, xcols, dx)
+	dxm := newMatrix(f.in.C, xcols) // zeroed
+	dx := data(dxm)
 	parallelFor(f.in.C, 1, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			dst := dx[c*xcols : (c+1)*xcols]
@@ -175,8 +174,7 @@ func (f *maxPoolFn) Backward(gy mat.Tensor) error {
 			}
 		}
 	})
-	f.x.AccGrad(dxm) // copied or added: the buffer can be recycled
-	putScratch(dx)
+	f.x.AccGrad(handoff{dxm})
 	return nil
 }
 
@@ -229,9 +227,8 @@ func (f *avgPoolFn) Backward(gy mat.Tensor) error {
 	if len(dy) != in.N*in.C {
 		return fmt.Errorf("core: global-average-pool output gradient has %d values, want %d", len(dy), in.N*in.C)
 	}
-	dx := getScratch(in.C * cols)
-	clear(dx)
-	dxm := fromData(in.C, cols, dx)
+	dxm := newMatrix(in.C, cols)
+	dx := data(dxm)
 	inv := 1 / float32(hw)
 	parallelFor(in.C, 8, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
@@ -245,8 +242,7 @@ func (f *avgPoolFn) Backward(gy mat.Tensor) error {
 			}
 		}
 	})
-	f.x.AccGrad(dxm) // copied or added: the buffer can be recycled
-	putScratch(dx)
+	f.x.AccGrad(handoff{dxm})
 	return nil
 }
 

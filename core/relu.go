@@ -68,9 +68,8 @@ func (f *reluFn) Backward(gy mat.Tensor) error {
 		return fmt.Errorf("core: relu output gradient has %d values, want %d", len(dy), len(yd))
 	}
 	sh := f.x.Shape()
-	dx := getScratch(sh[0] * sh[1])
-	clear(dx)
-	dxm := fromData(sh[0], sh[1], dx)
+	dxm := newMatrix(sh[0], sh[1])
+	dx := data(dxm)
 	parallelFor(len(dy), reluGrain, func(lo, hi int) {
 		g, y, dst := dy[lo:hi], yd[lo:hi], dx[lo:hi]
 		y, dst = y[:len(g)], dst[:len(g)]
@@ -84,8 +83,7 @@ func (f *reluFn) Backward(gy mat.Tensor) error {
 			dst[i] = reluMasked(g[i], y[i])
 		}
 	})
-	f.x.AccGrad(dxm) // copied or added: the buffer can be recycled
-	putScratch(dx)
+	f.x.AccGrad(handoff{dxm})
 	return nil
 }
 

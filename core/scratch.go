@@ -6,10 +6,11 @@ import (
 )
 
 // Large float32 buffers that live only within a training step (im2col
-// columns, their gradient, gradients handed to spago's AccGrad, which copies
-// them) are recycled by size class rather than allocated and cleared anew each
-// step: at batch 64 they are tens of megabytes per step, and allocating them
-// cost about a sixth of an RS step in memclr and GC.
+// columns and their gradient) are recycled by size class rather than
+// allocated and cleared anew each step: at batch 64 they are tens of
+// megabytes per step, and allocating them cost about a sixth of an RS step in
+// memclr and GC. (Gradients go to their nodes by handoff instead, so spago
+// does not copy them.)
 var scratchPools [48]sync.Pool // index: bits.Len(capacity-1), capacity 2^index
 
 // minScratch is the smallest buffer worth pooling; smaller ones are made.

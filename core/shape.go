@@ -56,6 +56,16 @@ func newMatrix(rows, cols int) *mat.Dense[float32] {
 	return mat.NewDense[float32](mat.WithShape(rows, cols))
 }
 
+// handoff passes a gradient's matrix to the node it is accumulated into:
+// spago's Dense.AccGrad keeps a Clone of the first gradient a node receives
+// (a fresh zeroed allocation and a copy), and handoff's Clone is the matrix
+// itself, so the node keeps it instead. (Later gradients are added to it.)
+// The caller must not use, change or recycle the matrix afterwards.
+type handoff struct{ *mat.Dense[float32] }
+
+// Clone implements mat.Matrix without copying: see handoff.
+func (h handoff) Clone() mat.Matrix { return h.Dense }
+
 // fromData wraps values (not copied) as a float32 rows x cols matrix.
 func fromData(rows, cols int, values []float32) *mat.Dense[float32] {
 	return mat.NewDense[float32](mat.WithShape(rows, cols), mat.WithBacking(values))

@@ -137,6 +137,6 @@ func (f *xentFn) Backward(gy mat.Tensor) error {
 	for i, v := range f.dlogits {
 		d[i] = v * g[0]
 	}
-	f.logits.AccGrad(dm)
+	f.logits.AccGrad(handoff{dm})
 	return nil
 }

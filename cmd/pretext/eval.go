@@ -227,6 +227,7 @@ func evaluate(o evalOptions, log io.Writer) ([]evalResult, error) {
 				r.Dim = trainF[b].Dim
 				t0 := time.Now()
 				var acc float64
+				var how string
 				switch p {
 				case "linear":
 					pr, err := eval.LinearProbe(trainF[b], s.train.labels, testF[b], s.test.labels, classes, eval.ProbeConfig{})
@@ -236,12 +237,13 @@ func evaluate(o evalOptions, log io.Writer) ([]evalResult, error) {
 					acc = pr.Accuracy
 					r.WeightDecay = append(r.WeightDecay, pr.WeightDecay)
 					r.Iterations = append(r.Iterations, pr.Iterations)
+					how = fmt.Sprintf(", decay %g, %d L-BFGS iterations in the final fit, %d evaluations in all", pr.WeightDecay, pr.Iterations, pr.Evaluations)
 				case "knn":
 					if acc, err = eval.KNN(trainF[b], s.train.labels, testF[b], s.test.labels, classes, min(eval.DefaultK, trainF[b].N), eval.DefaultTemperature); err != nil {
 						return nil, err
 					}
 				}
-				fmt.Fprintf(log, "block %d grid %d (%d-d), %s probe: %.2f%% (%.1f s)\n", r.Block, r.Grid, r.Dim, p, 100*acc, time.Since(t0).Seconds())
+				fmt.Fprintf(log, "block %d grid %d (%d-d), %s probe: %.2f%% (%.1f s%s)\n", r.Block, r.Grid, r.Dim, p, 100*acc, time.Since(t0).Seconds(), how)
 				if len(splits) > 1 {
 					r.Folds = append(r.Folds, acc)
 				} else {

@@ -98,7 +98,7 @@ func lbfgs(f func(x, g []float64) float64, x []float64, maxIter int, tol float64
 			}
 			ft = f(xt, gt)
 			res.evals++
-			if ft <= fx+float64(armijoC1*t*dg) { // float64(): no FMA, see scores4
+			if ft <= fx+float64(armijoC1*t*dg) { // float64(): no FMA, see dot
 				ok = true
 				break
 			}

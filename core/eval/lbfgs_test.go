@@ -79,10 +79,11 @@ func TestLBFGSMatchesGradientDescent(t *testing.T) {
 	const decay = 0.05
 	o := newObjective(x, y, 4, decay)
 	p := make([]float64, o.size())
-	// A gradient of 1e-10 is beyond what float64 losses near 1 resolve:
-	// the search stalls first, which is fine if the gradient is tiny.
+	// A gradient of 1e-10 is beyond what the objective resolves (its
+	// products with the features are float32): the search stalls first,
+	// which is fine if the gradient is well below the probe's tolerance.
 	res := lbfgs(o.eval, p, 500, 1e-10)
-	if res.stop == stopMaxIter || res.gmax > 1e-7 {
+	if res.stop == stopMaxIter || res.gmax > DefaultTol {
 		t.Fatalf("L-BFGS stopped by %v after %d iterations, gradient %v", res.stop, res.iters, res.gmax)
 	}
 	t.Logf("L-BFGS: %d iterations, %d evaluations, loss %.17g, stop %v, gradient %v", res.iters, res.evals, res.f, res.stop, res.gmax)
@@ -104,18 +105,20 @@ func TestLBFGSMatchesGradientDescent(t *testing.T) {
 		}
 	}
 	f = o.eval(q, g)
-	if m := maxAbs(g); m > 1e-8 {
+	if m := maxAbs(g); m > DefaultTol {
 		t.Fatalf("gradient descent has not converged: gradient %v", m)
 	}
-	if math.Abs(f-res.f) > 1e-12 {
+	// Gradients of at most 1e-5 (|g|₂ < 6e-5) with curvature of at least
+	// 0.05 put both within |g|₂²/(2·0.05) < 4e-8 of the minimum; the
+	// scores' float32 rounding adds a few 1e-9.
+	if math.Abs(f-res.f) > 5e-8 {
 		t.Errorf("loss: gradient descent %.15f, L-BFGS %.15f", f, res.f)
 	}
-	// Both stop short of the exact minimiser, L-BFGS at a gradient of
-	// about 2e-8 where one more step lowers the loss by under 64 ulps;
-	// with curvature of at least 0.05 (the decay) the parameters are
-	// then within about 1e-6.
+	// Both stop short of the exact minimiser, where the float32 products'
+	// rounding dominates the gradient; with |g|₂ < 6e-5 and curvature of
+	// at least 0.05 (the decay) each is within 1.2e-3 of it.
 	for k := range p {
-		if math.Abs(p[k]-q[k]) > 2e-6 {
+		if math.Abs(p[k]-q[k]) > 2.4e-3 {
 			t.Errorf("parameter %d: gradient descent %v, L-BFGS %v", k, q[k], p[k])
 		}
 	}

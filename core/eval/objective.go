@@ -2,12 +2,21 @@ package eval
 
 import (
 	"math"
+
+	"github.com/pretextlab/pretext/core"
 )
 
 // objective is the linear probe's training loss: the mean softmax
 // cross-entropy of the rows of x against labels y plus (decay/2)·||W||²
 // (the bias is not penalised). Its parameters are one float64 vector, W
 // (classes x dim, row-major) followed by B (classes).
+//
+// The two products with the features, the scores X·Wᵀ and the gradient
+// (P - Y)ᵀ·X, run as float32 matrix products ([core.Gemm]), as a float32
+// PyTorch probe does; everything else (softmax, loss, the sums over
+// chunks of rows, the parameters L-BFGS keeps) is float64. The gradient's
+// float32 sums run over one chunk of rows at a time, so their rounding
+// stays near float32 epsilon times sqrt(chunk) rather than sqrt(N).
 type objective struct {
 	x       Features
 	y       []int
@@ -15,29 +24,35 @@ type objective struct {
 	decay   float64
 	// chunk is the number of rows summed into one partial result. It
 	// depends only on the number of rows, so the order of every sum is
-	// the same whatever the number of threads.
+	// the same whatever the number of threads (and so is core.Gemm's).
 	chunk int
-	// parts[c] holds chunk c's partial gradient sums, then its loss sum.
-	parts [][]float64
-	// bufs[c] is chunk c's scratch: four rows in float64 and their scores.
-	bufs [][]float64
+	// w32 is W in float32; z holds the scores, then the residuals p -
+	// onehot(y), class by class (classes x N): as the left operand of the
+	// gradient's product it is then packed as is, and the scores' product
+	// packs the few rows of W rather than the many of X.
+	w32, z []float32
+	// parts[c] holds chunk c's float32 weight-gradient sums (classes x
+	// dim); sums[c] its bias-gradient sums, then its loss sum.
+	parts [][]float32
+	sums  [][]float64
 }
 
 // Rows per partial sum: at least objMinChunk, and at most objMaxChunks
 // partial results (so their memory stays small next to the features).
 const (
-	objMinChunk  = 256
-	objMaxChunks = 128
+	objMinChunk  = 1024
+	objMaxChunks = 64
 )
 
 func newObjective(x Features, y []int, classes int, decay float64) *objective {
 	chunk := max(objMinChunk, (x.N+objMaxChunks-1)/objMaxChunks)
 	n := (x.N + chunk - 1) / chunk
 	o := &objective{x: x, y: y, classes: classes, decay: decay, chunk: chunk,
-		parts: make([][]float64, n), bufs: make([][]float64, n)}
+		w32: make([]float32, classes*x.Dim), z: make([]float32, x.N*classes),
+		parts: make([][]float32, n), sums: make([][]float64, n)}
 	for c := range n {
-		o.parts[c] = make([]float64, o.size()+1)
-		o.bufs[c] = make([]float64, 4*(x.Dim+classes))
+		o.parts[c] = make([]float32, classes*x.Dim)
+		o.sums[c] = make([]float64, classes+1)
 	}
 	return o
 }
@@ -47,80 +62,74 @@ func (o *objective) size() int { return o.classes*o.x.Dim + o.classes }
 
 // eval returns the loss at params and writes its gradient to grad.
 func (o *objective) eval(params, grad []float64) float64 {
+	d, k, n := o.x.Dim, o.classes, o.x.N
+	w, b := params[:k*d], params[k*d:k*d+k]
+	for i, v := range w {
+		o.w32[i] = float32(v)
+	}
+	if d > 0 {
+		core.Gemm(false, true, k, n, d, o.w32, d, o.x.Data, d, 0, o.z, n)
+	} else {
+		clear(o.z)
+	}
 	parallel(len(o.parts), func(c int) {
 		lo := c * o.chunk
-		o.partial(params, lo, min(lo+o.chunk, o.x.N), o.parts[c], o.bufs[c])
+		o.partial(b, lo, min(lo+o.chunk, n), o.parts[c], o.sums[c])
 	})
 	// Reduce the chunks in order, then scale once.
-	n := o.size()
 	clear(grad)
+	gw, gb := grad[:k*d], grad[k*d:k*d+k]
 	var loss float64
-	for _, p := range o.parts {
-		for k, v := range p[:n] {
-			grad[k] += v
+	for c, p := range o.parts {
+		for i, v := range p {
+			gw[i] += float64(v)
 		}
-		loss += p[n]
+		s := o.sums[c]
+		for i, v := range s[:k] {
+			gb[i] += v
+		}
+		loss += s[k]
 	}
-	inv := 1 / float64(o.x.N)
-	for k := range grad {
-		grad[k] *= inv
+	inv := 1 / float64(n)
+	for i := range grad {
+		grad[i] *= inv
 	}
 	loss *= inv
-	w := params[:o.classes*o.x.Dim]
 	var sq float64
-	for k, v := range w {
+	for i, v := range w {
 		sq += float64(v * v)
-		grad[k] += float64(o.decay * v)
+		gw[i] += float64(o.decay * v)
 	}
 	return loss + float64(0.5*o.decay*sq)
 }
 
-// partial writes to part the sums over rows [lo, hi) of the cross-entropy's
-// gradient (p - onehot(y)) ⊗ [x, 1], followed by the sum of the
-// cross-entropies. buf is scratch for 4*(dim+classes) values.
-//
-// Rows go four at a time (the last few of a chunk one at a time): four rows
-// share each load of a weight in the scores and each load and store of a
-// gradient value in the update, which cut the time per evaluation by a
-// quarter (60000 x 512 x 10: 150 ms to 110 ms on one core).
-func (o *objective) partial(params []float64, lo, hi int, part, buf []float64) {
-	clear(part)
-	d, k := o.x.Dim, o.classes
-	w, b := params[:k*d], params[k*d:k*d+k]
-	gw, gb := part[:k*d], part[k*d:k*d+k]
-	rows, z := buf[:4*d], buf[4*d:4*d+4*k]
-	var loss float64
-	for i := lo; i < hi; {
-		m := 4
-		if hi-i < 4 {
-			m = 1
-		}
-		for j, v := range o.x.Data[i*d : (i+m)*d] {
-			rows[j] = float64(v)
-		}
-		if m == 4 {
-			scores4(rows, w, b, z, d, k)
-		} else {
-			for c := range k {
-				z[c] = b[c] + dot(rows[:d], w[c*d:(c+1)*d])
-			}
-		}
-		for r := range m {
-			loss += softmaxResidual(z[r*k:(r+1)*k], o.y[i+r])
-		}
-		for c := range k {
-			if m == 4 {
-				r0, r1, r2, r3 := z[c], z[k+c], z[2*k+c], z[3*k+c]
-				gb[c] += (r0 + r1) + (r2 + r3)
-				axpy4(r0, r1, r2, r3, rows, gw[c*d:(c+1)*d])
-			} else {
-				gb[c] += z[c]
-				axpy(z[c], rows[:d], gw[c*d:(c+1)*d])
-			}
-		}
-		i += m
+// partial turns the scores of rows [lo, hi) into residuals p - onehot(y),
+// writes their bias-gradient sums and cross-entropy sum to sums, and the
+// weight-gradient sums Σ (p - onehot(y)) ⊗ x to part.
+func (o *objective) partial(b []float64, lo, hi int, part []float32, sums []float64) {
+	d, k, n := o.x.Dim, o.classes, o.x.N
+	clear(sums)
+	var zr [64]float64
+	row := zr[:0]
+	if k > len(zr) {
+		row = make([]float64, k)
 	}
-	part[k*d+k] = loss
+	row = row[:k]
+	var loss float64
+	for i := lo; i < hi; i++ {
+		for c := range row {
+			row[c] = float64(o.z[c*n+i]) + b[c]
+		}
+		loss += softmaxResidual(row, o.y[i])
+		for c, v := range row {
+			o.z[c*n+i] = float32(v)
+			sums[c] += v
+		}
+	}
+	sums[k] = loss
+	if d > 0 {
+		core.Gemm(false, false, k, d, hi-lo, o.z[lo:], n, o.x.Data[lo*d:hi*d], d, 0, part, d)
+	}
 }
 
 // softmaxResidual replaces the scores z of one row by p - onehot(y), where p
@@ -145,56 +154,10 @@ func softmaxResidual(z []float64, y int) float64 {
 	return math.Log(sum) - zy
 }
 
-// scores4 writes to z (4 x k) the scores b[c] + w[c]·row[r] of the four rows
-// held one after another in rows (4 x d). Each score is a plain sum in
-// increasing j, started from 0; classes go two at a time so that the eight
-// running sums and the six values they read fit in amd64's float registers.
-//
-// Every product is converted to float64 before it is added, which forbids
-// the compiler from fusing it into an FMA (as Go does on arm64): every
-// platform rounds the same way. (So do dot, axpy and axpy4.)
-func scores4(rows, w, b, z []float64, d, k int) {
-	x0, x1, x2, x3 := rows[:d], rows[d:2*d], rows[2*d:3*d], rows[3*d:4*d]
-	c := 0
-	for ; c+2 <= k; c += 2 {
-		wa, wb := w[c*d:(c+1)*d], w[(c+1)*d:(c+2)*d]
-		wa, wb = wa[:len(x0)], wb[:len(x0)]
-		x1, x2, x3 := x1[:len(x0)], x2[:len(x0)], x3[:len(x0)]
-		var s0a, s1a, s2a, s3a, s0b, s1b, s2b, s3b float64
-		for j, v0 := range x0 {
-			va, vb := wa[j], wb[j]
-			s0a += float64(v0 * va)
-			s0b += float64(v0 * vb)
-			v1 := x1[j]
-			s1a += float64(v1 * va)
-			s1b += float64(v1 * vb)
-			v2 := x2[j]
-			s2a += float64(v2 * va)
-			s2b += float64(v2 * vb)
-			v3 := x3[j]
-			s3a += float64(v3 * va)
-			s3b += float64(v3 * vb)
-		}
-		z[c], z[k+c], z[2*k+c], z[3*k+c] = b[c]+s0a, b[c]+s1a, b[c]+s2a, b[c]+s3a
-		z[c+1], z[k+c+1], z[2*k+c+1], z[3*k+c+1] = b[c+1]+s0b, b[c+1]+s1b, b[c+1]+s2b, b[c+1]+s3b
-	}
-	for ; c < k; c++ {
-		wa := w[c*d : (c+1)*d]
-		wa = wa[:len(x0)]
-		x1, x2, x3 := x1[:len(x0)], x2[:len(x0)], x3[:len(x0)]
-		var s0, s1, s2, s3 float64
-		for j, v0 := range x0 {
-			va := wa[j]
-			s0 += float64(v0 * va)
-			s1 += float64(x1[j] * va)
-			s2 += float64(x2[j] * va)
-			s3 += float64(x3[j] * va)
-		}
-		z[c], z[k+c], z[2*k+c], z[3*k+c] = b[c]+s0, b[c]+s1, b[c]+s2, b[c]+s3
-	}
-}
-
-// dot returns Σ a[j]·b[j], a plain sum in increasing j.
+// dot returns Σ a[j]·b[j], a plain sum in increasing j. Every product is
+// converted to float64 before it is added, which forbids the compiler from
+// fusing it into an FMA (as Go does on arm64): every platform rounds the
+// same way. (So does axpy.)
 func dot(a, b []float64) float64 {
 	b = b[:len(a)]
 	var s float64
@@ -209,16 +172,5 @@ func axpy(r float64, x, y []float64) {
 	y = y[:len(x)]
 	for j, v := range x {
 		y[j] += float64(r * v)
-	}
-}
-
-// axpy4 adds (r0·x0 + r1·x1) + (r2·x2 + r3·x3) to y, where x0..x3 are the
-// four rows held one after another in rows.
-func axpy4(r0, r1, r2, r3 float64, rows, y []float64) {
-	d := len(y)
-	x0, x1, x2, x3 := rows[:d], rows[d:2*d], rows[2*d:3*d], rows[3*d:4*d]
-	x1, x2, x3 = x1[:len(x0)], x2[:len(x0)], x3[:len(x0)]
-	for j, v0 := range x0 {
-		y[j] += (float64(r0*v0) + float64(r1*x1[j])) + (float64(r2*x2[j]) + float64(r3*x3[j]))
 	}
 }

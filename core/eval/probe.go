@@ -49,6 +49,9 @@ type ProbeResult struct {
 	// precision.
 	Iterations int
 	Converged  bool
+	// Evaluations counts the loss-and-gradient evaluations of all fits,
+	// validation fits included: the probe's cost.
+	Evaluations int
 	// Model is the final model; it expects rows standardised by the
 	// training statistics (see [Standardize]).
 	Model *Logistic
@@ -103,10 +106,11 @@ func LinearProbe(train Features, trainY []int, test Features, testY []int, class
 		fitY, valY := trainY[:train.N-v], trainY[train.N-v:]
 		best := -1.0
 		for _, d := range decays {
-			m, _, err := fitLogistic(fit, fitY, classes, d, cfg.MaxIter, cfg.Tol)
+			m, opt, err := fitLogistic(fit, fitY, classes, d, cfg.MaxIter, cfg.Tol)
 			if err != nil {
 				return ProbeResult{}, err
 			}
+			res.Evaluations += opt.evals
 			acc := accuracyOf(m.Predict(val), valY)
 			res.Validation = append(res.Validation, DecayScore{Decay: d, Accuracy: acc})
 			if acc > best || (acc == best && d > res.WeightDecay) {
@@ -120,6 +124,7 @@ func LinearProbe(train Features, trainY []int, test Features, testY []int, class
 	}
 	res.Model = m
 	res.Iterations = opt.iters
+	res.Evaluations += opt.evals
 	res.Converged = opt.stop != stopMaxIter
 	res.TrainAccuracy = accuracyOf(m.Predict(trainS), trainY)
 	res.Accuracy = accuracyOf(m.Predict(testS), testY)
