@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Logistic is a multinomial logistic regression (softmax) classifier: the
@@ -61,6 +62,77 @@ func fitLogistic(x Features, y []int, classes int, decay float64, maxIter int, t
 	d := x.Dim
 	m := &Logistic{Classes: classes, Dim: d, W: params[: classes*d : classes*d], B: params[classes*d:]}
 	return m, res, nil
+}
+
+// fitLogistics is fitLogistic for several decays on the same rows. The fits
+// run in lockstep, each L-BFGS in its own goroutine: every round evaluates
+// the pending point of each unfinished fit in one pass over x
+// (objective.evalMany), so four decays cost little more than one. Each fit
+// follows exactly the path it would follow alone.
+func fitLogistics(x Features, y []int, classes int, decays []float64, maxIter int, tol float64) ([]*Logistic, []lbfgsResult, error) {
+	for _, d := range decays {
+		if err := checkFit(x, y, classes, d); err != nil {
+			return nil, nil, err
+		}
+	}
+	if maxIter <= 0 {
+		maxIter = DefaultMaxIter
+	}
+	if tol <= 0 {
+		tol = DefaultTol
+	}
+	o := newObjective(x, y, classes, 0)
+	type request struct {
+		fit       int
+		params, g []float64
+		reply     chan float64
+	}
+	requests, done := make(chan request), make(chan struct{})
+	nf := len(decays)
+	params := make([][]float64, nf)
+	results := make([]lbfgsResult, nf)
+	for f := range nf {
+		params[f] = make([]float64, o.size())
+		go func() {
+			reply := make(chan float64)
+			results[f] = lbfgs(func(p, g []float64) float64 {
+				requests <- request{f, p, g, reply}
+				return <-reply
+			}, params[f], maxIter, tol)
+			done <- struct{}{}
+		}()
+	}
+	var pending []request
+	var ds, loss []float64
+	var ps, gs [][]float64
+	for active := nf; active > 0; {
+		select {
+		case r := <-requests:
+			pending = append(pending, r)
+		case <-done:
+			active--
+		}
+		if active == 0 || len(pending) < active {
+			continue
+		}
+		// Every unfinished fit waits for its loss: evaluate them all.
+		slices.SortFunc(pending, func(a, b request) int { return a.fit - b.fit })
+		ds, ps, gs, loss = ds[:0], ps[:0], gs[:0], loss[:0]
+		for _, r := range pending {
+			ds, ps, gs, loss = append(ds, decays[r.fit]), append(ps, r.params), append(gs, r.g), append(loss, 0)
+		}
+		o.evalMany(ds, ps, gs, loss)
+		for i, r := range pending {
+			r.reply <- loss[i]
+		}
+		pending = pending[:0]
+	}
+	models := make([]*Logistic, nf)
+	d := x.Dim
+	for f, p := range params {
+		models[f] = &Logistic{Classes: classes, Dim: d, W: p[: classes*d : classes*d], B: p[classes*d:]}
+	}
+	return models, results, nil
 }
 
 // checkFit validates FitLogistic's arguments.

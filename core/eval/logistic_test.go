@@ -167,3 +167,30 @@ func TestFitLogisticErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFitLogisticsLockstep checks that fitting several decays together
+// (one pass over the rows per round) gives every fit exactly the model and
+// path it gets alone, including fits that stop at different rounds.
+func TestFitLogisticsLockstep(t *testing.T) {
+	rng := newRand(8)
+	x, y := blobs(rng, 2500, 7, 4, 0.7) // three chunks
+	decays := []float64{0, 1e-4, 1e-2, 0.5}
+	models, opts, err := fitLogistics(x, y, 4, decays, 60, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iters := map[int]bool{}
+	for i, d := range decays {
+		m, opt, err := fitLogistic(x, y, 4, d, 60, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opt != opts[i] || !slices.Equal(m.W, models[i].W) || !slices.Equal(m.B, models[i].B) {
+			t.Errorf("decay %v: together %+v, alone %+v (or the weights differ)", d, opts[i], opt)
+		}
+		iters[opt.iters] = true
+	}
+	if len(iters) < 2 {
+		t.Errorf("every fit took the same number of iterations (%v): the test does not cover fits ending at different rounds", iters)
+	}
+}

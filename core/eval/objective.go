@@ -11,30 +11,37 @@ import (
 // (the bias is not penalised). Its parameters are one float64 vector, W
 // (classes x dim, row-major) followed by B (classes).
 //
-// The two products with the features, the scores X·Wᵀ and the gradient
+// The two products with the features, the scores W·Xᵀ and the gradient
 // (P - Y)ᵀ·X, run as float32 matrix products ([core.Gemm]), as a float32
 // PyTorch probe does; everything else (softmax, loss, the sums over
 // chunks of rows, the parameters L-BFGS keeps) is float64. The gradient's
 // float32 sums run over one chunk of rows at a time, so their rounding
 // stays near float32 epsilon times sqrt(chunk) rather than sqrt(N).
+//
+// evalMany evaluates several models (of several decays) at once: their
+// weights are stacked into one matrix, so each chunk of x is read once for
+// all of them. Each element of a product depends only on its own row and
+// column, so every model's loss and gradient are the same bits as when it
+// is evaluated alone.
 type objective struct {
 	x       Features
 	y       []int
 	classes int
-	decay   float64
+	decay   float64 // of eval
 	// chunk is the number of rows summed into one partial result. It
 	// depends only on the number of rows, so the order of every sum is
 	// the same whatever the number of threads (and so is core.Gemm's).
 	chunk int
-	// w32 is W in float32; z holds the scores, then the residuals p -
-	// onehot(y), class by class (classes x N): as the left operand of the
-	// gradient's product it is then packed as is, and the scores' product
-	// packs the few rows of W rather than the many of X.
+	// For the models of one evaluation, stacked: w32 holds their weights
+	// in float32; z their scores, then the residuals p - onehot(y), class
+	// by class (models*classes x N), which makes it the left operand of
+	// the gradient's product as is.
 	w32, z []float32
-	// parts[c] holds chunk c's float32 weight-gradient sums (classes x
-	// dim); sums[c] its bias-gradient sums, then its loss sum.
+	// parts[c] holds chunk c's float32 weight-gradient sums (models*classes
+	// x dim); sums[c] each model's bias-gradient sums and loss sum.
 	parts [][]float32
 	sums  [][]float64
+	b     [][]float64 // each model's biases
 }
 
 // Rows per partial sum: at least objMinChunk, and at most objMaxChunks
@@ -47,14 +54,8 @@ const (
 func newObjective(x Features, y []int, classes int, decay float64) *objective {
 	chunk := max(objMinChunk, (x.N+objMaxChunks-1)/objMaxChunks)
 	n := (x.N + chunk - 1) / chunk
-	o := &objective{x: x, y: y, classes: classes, decay: decay, chunk: chunk,
-		w32: make([]float32, classes*x.Dim), z: make([]float32, x.N*classes),
+	return &objective{x: x, y: y, classes: classes, decay: decay, chunk: chunk,
 		parts: make([][]float32, n), sums: make([][]float64, n)}
-	for c := range n {
-		o.parts[c] = make([]float32, classes*x.Dim)
-		o.sums[c] = make([]float64, classes+1)
-	}
-	return o
 }
 
 // size is the number of parameters.
@@ -62,73 +63,106 @@ func (o *objective) size() int { return o.classes*o.x.Dim + o.classes }
 
 // eval returns the loss at params and writes its gradient to grad.
 func (o *objective) eval(params, grad []float64) float64 {
-	d, k, n := o.x.Dim, o.classes, o.x.N
-	w, b := params[:k*d], params[k*d:k*d+k]
-	for i, v := range w {
-		o.w32[i] = float32(v)
+	var loss [1]float64
+	o.evalMany([]float64{o.decay}, [][]float64{params}, [][]float64{grad}, loss[:])
+	return loss[0]
+}
+
+// evalMany evaluates models m = 0, 1, ...: writes to loss[m] the loss, with
+// decay decays[m], at params[m] and its gradient to grads[m].
+func (o *objective) evalMany(decays []float64, params, grads [][]float64, loss []float64) {
+	d, k, n, nm := o.x.Dim, o.classes, o.x.N, len(params)
+	kk := nm * k
+	if cap(o.w32) < kk*d {
+		o.w32 = make([]float32, kk*d)
+		o.z = make([]float32, kk*n)
+		for c := range o.parts {
+			o.parts[c] = make([]float32, kk*d)
+			o.sums[c] = make([]float64, nm*(k+1))
+		}
 	}
-	if d > 0 {
-		core.Gemm(false, true, k, n, d, o.w32, d, o.x.Data, d, 0, o.z, n)
-	} else {
-		clear(o.z)
+	o.w32, o.z = o.w32[:kk*d], o.z[:kk*n]
+	o.b = o.b[:0]
+	for m, p := range params {
+		for i, v := range p[:k*d] {
+			o.w32[m*k*d+i] = float32(v)
+		}
+		o.b = append(o.b, p[k*d:k*d+k])
 	}
 	parallel(len(o.parts), func(c int) {
 		lo := c * o.chunk
-		o.partial(b, lo, min(lo+o.chunk, n), o.parts[c], o.sums[c])
+		o.partial(nm, lo, min(lo+o.chunk, n), o.parts[c][:kk*d], o.sums[c][:nm*(k+1)])
 	})
 	// Reduce the chunks in order, then scale once.
-	clear(grad)
-	gw, gb := grad[:k*d], grad[k*d:k*d+k]
-	var loss float64
-	for c, p := range o.parts {
-		for i, v := range p {
-			gw[i] += float64(v)
-		}
-		s := o.sums[c]
-		for i, v := range s[:k] {
-			gb[i] += v
-		}
-		loss += s[k]
-	}
 	inv := 1 / float64(n)
-	for i := range grad {
-		grad[i] *= inv
+	for m, grad := range grads {
+		clear(grad)
+		gw, gb := grad[:k*d], grad[k*d:k*d+k]
+		var l float64
+		for c, p := range o.parts {
+			for i, v := range p[m*k*d : (m+1)*k*d] {
+				gw[i] += float64(v)
+			}
+			s := o.sums[c][m*(k+1) : (m+1)*(k+1)]
+			for i, v := range s[:k] {
+				gb[i] += v
+			}
+			l += s[k]
+		}
+		for i := range grad {
+			grad[i] *= inv
+		}
+		l *= inv
+		decay := decays[m]
+		var sq float64
+		for i, v := range params[m][:k*d] {
+			sq += float64(v * v)
+			gw[i] += float64(decay * v)
+		}
+		loss[m] = l + float64(0.5*decay*sq)
 	}
-	loss *= inv
-	var sq float64
-	for i, v := range w {
-		sq += float64(v * v)
-		gw[i] += float64(o.decay * v)
-	}
-	return loss + float64(0.5*o.decay*sq)
 }
 
-// partial turns the scores of rows [lo, hi) into residuals p - onehot(y),
-// writes their bias-gradient sums and cross-entropy sum to sums, and the
-// weight-gradient sums Σ (p - onehot(y)) ⊗ x to part.
-func (o *objective) partial(b []float64, lo, hi int, part []float32, sums []float64) {
+// partial computes the scores of rows [lo, hi) for nm models, turns them
+// into residuals p - onehot(y), writes each model's bias-gradient sums and
+// cross-entropy sum to sums, and the weight-gradient sums Σ (p -
+// onehot(y)) ⊗ x to part.
+func (o *objective) partial(nm, lo, hi int, part []float32, sums []float64) {
 	d, k, n := o.x.Dim, o.classes, o.x.N
+	kk := nm * k
 	clear(sums)
+	// The chunk's scores, then (below) its gradient: its rows of x are
+	// still in cache for the second product.
+	if d > 0 {
+		core.Gemm(false, true, kk, hi-lo, d, o.w32, d, o.x.Data[lo*d:hi*d], d, 0, o.z[lo:], n)
+	} else {
+		for c := range kk {
+			clear(o.z[c*n+lo : c*n+hi])
+		}
+	}
 	var zr [64]float64
 	row := zr[:0]
 	if k > len(zr) {
 		row = make([]float64, k)
 	}
 	row = row[:k]
-	var loss float64
-	for i := lo; i < hi; i++ {
-		for c := range row {
-			row[c] = float64(o.z[c*n+i]) + b[c]
+	for m := range nm {
+		z, b, s := o.z[m*k*n:(m+1)*k*n], o.b[m], sums[m*(k+1):(m+1)*(k+1)]
+		var loss float64
+		for i := lo; i < hi; i++ {
+			for c := range row {
+				row[c] = float64(z[c*n+i]) + b[c]
+			}
+			loss += softmaxResidual(row, o.y[i])
+			for c, v := range row {
+				z[c*n+i] = float32(v)
+				s[c] += v
+			}
 		}
-		loss += softmaxResidual(row, o.y[i])
-		for c, v := range row {
-			o.z[c*n+i] = float32(v)
-			sums[c] += v
-		}
+		s[k] = loss
 	}
-	sums[k] = loss
 	if d > 0 {
-		core.Gemm(false, false, k, d, hi-lo, o.z[lo:], n, o.x.Data[lo*d:hi*d], d, 0, part, d)
+		core.Gemm(false, false, kk, d, hi-lo, o.z[lo:], n, o.x.Data[lo*d:hi*d], d, 0, part, d)
 	}
 }
 

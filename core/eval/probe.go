@@ -61,7 +61,8 @@ type ProbeResult struct {
 // reference protocol. It standardises train and test by the training rows'
 // statistics ([Standardize]); fits a logistic model ([FitLogistic]) for
 // every candidate decay on the training rows but the last cfg.Validation
-// and scores it on those; refits on all training rows with the decay of the
+// (the fits run in lockstep, sharing each pass over the rows) and scores it
+// on those; refits on all training rows with the decay of the
 // best validation accuracy (the larger decay on ties: the simpler model);
 // and reports that model's accuracy on the test rows. The test rows and
 // their labels take no part in any choice.
@@ -105,13 +106,13 @@ func LinearProbe(train Features, trainY []int, test Features, testY []int, class
 		fit, val := trainS.rows(0, train.N-v), trainS.rows(train.N-v, train.N)
 		fitY, valY := trainY[:train.N-v], trainY[train.N-v:]
 		best := -1.0
-		for _, d := range decays {
-			m, opt, err := fitLogistic(fit, fitY, classes, d, cfg.MaxIter, cfg.Tol)
-			if err != nil {
-				return ProbeResult{}, err
-			}
-			res.Evaluations += opt.evals
-			acc := accuracyOf(m.Predict(val), valY)
+		models, opts, err := fitLogistics(fit, fitY, classes, decays, cfg.MaxIter, cfg.Tol)
+		if err != nil {
+			return ProbeResult{}, err
+		}
+		for i, d := range decays {
+			res.Evaluations += opts[i].evals
+			acc := accuracyOf(models[i].Predict(val), valY)
 			res.Validation = append(res.Validation, DecayScore{Decay: d, Accuracy: acc})
 			if acc > best || (acc == best && d > res.WeightDecay) {
 				best, res.WeightDecay = acc, d
