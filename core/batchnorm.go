@@ -108,11 +108,17 @@ func (f *batchNormFn) Operands() []mat.Tensor { return []mat.Tensor{f.x, f.gamma
 
 // Forward implements ag.AutoGradFunction.
 func (f *batchNormFn) Forward() (mat.Tensor, error) {
+	f.y = newMatrix(f.in.C, f.in.Cols())
+	f.run(data(f.y))
+	return f.y, nil
+}
+
+// run is Forward writing the output to yd, which may be x's own data (the
+// arithmetic is per element, each read before it is written).
+func (f *batchNormFn) run(yd []float32) {
 	c, m := f.in.C, f.in.Cols()
 	xd, gd, bd := data(f.x), data(f.gamma), data(f.beta)
 	f.mean, f.istd = make([]float32, c), make([]float32, c)
-	f.y = newMatrix(c, m)
-	yd := data(f.y)
 	parallelFor(c, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			row := xd[ch*m : (ch+1)*m]
@@ -135,7 +141,6 @@ func (f *batchNormFn) Forward() (mat.Tensor, error) {
 			bnNormalize(yd[ch*m:(ch+1)*m], row, mu, a, b, f.opt.ReLU)
 		}
 	})
-	return f.y, nil
 }
 
 // The per-channel loops below handle four values per iteration through

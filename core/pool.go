@@ -92,7 +92,8 @@ func poolKey(v float32) int64 {
 }
 
 // maxPool2x2 is maxPoolAny for 2x2 windows of stride 2 (the trunk's pool):
-// unrolled, and branch-free through poolKey.
+// unrolled, and branch-free through poolKey. A nil arg records nothing
+// (inference).
 func maxPool2x2(dst []float32, arg []int32, src []float32, in, out Shape) {
 	hw, w := in.H*in.W, in.W
 	for n := 0; n < in.N; n++ {
@@ -103,8 +104,11 @@ func maxPool2x2(dst []float32, arg []int32, src []float32, in, out Shape) {
 			r1 = r1[:len(r0)]
 			o := (n*out.H + oh) * out.W
 			d := dst[o : o+out.W]
-			a := arg[o : o+out.W]
-			a = a[:len(d)]
+			var a []int32
+			if arg != nil {
+				a = arg[o : o+out.W]
+				a = a[:len(d)]
+			}
 			for ow := range d {
 				j := 2 * ow
 				p0, p1 := r0[j:j+2:j+2], r1[j:j+2:j+2]
@@ -117,7 +121,9 @@ func maxPool2x2(dst []float32, arg []int32, src []float32, in, out Shape) {
 				bot, bat := k2^((k2^k3)&m), int64(w)+(1&m)
 				m = (top - bot) >> 63
 				i := base + j + int(at^((at^bat)&m))
-				a[ow] = int32(i)
+				if a != nil {
+					a[ow] = int32(i)
+				}
 				d[ow] = src[i]
 			}
 		}

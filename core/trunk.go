@@ -281,20 +281,27 @@ func (t *Trunk) EmbedLayers(views []Planar, pools []Pooling) ([][][]float32, err
 		return nil, err
 	}
 	out := make([][][]float32, len(pools))
-	y := mat.Tensor(fromData(s.C, s.Cols(), x))
+	y := x
 	for li, l := range t.Layers[:last+1] {
-		if y, s, err = l.Forward(y, s, false); err != nil {
-			return nil, err
+		next, ns, err := l.infer(y, s, false, 0)
+		if li > 0 {
+			putScratch(y)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("core: layer %d: %w", li, err)
+		}
+		y, s = next, ns
 		for i, p := range pools {
 			if p.Layer != li {
 				continue
 			}
-			if out[i], err = gridPool(data(y), s, p.Grid); err != nil {
+			if out[i], err = gridPool(y, s, p.Grid); err != nil {
+				putScratch(y)
 				return nil, fmt.Errorf("core: layer %d: %w", li, err)
 			}
 		}
 	}
+	putScratch(y)
 	return out, nil
 }
 
@@ -348,12 +355,18 @@ func (t *Trunk) RecomputeBN(n int, next func(i int) ([]Planar, error)) error {
 		if _, err := t.OutShape(s); err != nil {
 			return err
 		}
-		y := mat.Tensor(fromData(s.C, s.Cols(), x))
-		for _, l := range t.Layers {
-			if y, s, err = l.forward(y, s, true, float32(1/float64(i+1))); err != nil {
-				return err
+		y := x
+		for li, l := range t.Layers {
+			next, ns, err := l.infer(y, s, true, float32(1/float64(i+1)))
+			if li > 0 {
+				putScratch(y)
 			}
+			if err != nil {
+				return fmt.Errorf("core: layer %d: %w", li, err)
+			}
+			y, s = next, ns
 		}
+		putScratch(y)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/nlpodyssey/spago/mat"
 )
 
 func TestTrunkMACsRS(t *testing.T) {
@@ -232,5 +234,71 @@ func TestTrunkInputGrey(t *testing.T) {
 	}
 	if TrunkInput(img, 3).C != 3 {
 		t.Error("3-channel input is not colour")
+	}
+}
+
+// TestInferMatchesGraph checks the graph-free layer pass (Embed's and
+// RecomputeBN's) against the autograd layers bit for bit: outputs in
+// evaluation mode, and outputs and updated running statistics in training
+// mode, on odd map sizes (a pool that drops a row and a column).
+func TestInferMatchesGraph(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	cfg := TrunkConfig{InChannels: 2, Widths: []int{5, 6, 7}}
+	a, err := NewTrunk(cfg, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range a.Layers {
+		for i := range data(l.RunMean) {
+			data(l.RunMean)[i] = float32(rng.NormFloat64())
+			data(l.RunVar)[i] = float32(0.5 + rng.Float64())
+			data(l.Gamma)[i] = float32(0.5 + rng.Float64())
+			data(l.Beta)[i] = float32(0.3 * rng.NormFloat64())
+		}
+	}
+	b, err := NewTrunk(cfg, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyTrunk := func() {
+		for i, l := range a.Layers {
+			m := b.Layers[i]
+			copy(data(m.W), data(l.W))
+			copy(data(m.Gamma), data(l.Gamma))
+			copy(data(m.Beta), data(l.Beta))
+			copy(data(m.RunMean), data(l.RunMean))
+			copy(data(m.RunVar), data(l.RunVar))
+		}
+	}
+	in := Shape{N: 3, C: 2, H: 11, W: 13}
+	x := make([]float32, in.C*in.Cols())
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for _, train := range []bool{false, true} {
+		copyTrunk()
+		var g mat.Tensor = fromData(in.C, in.Cols(), slices.Clone(x))
+		y, s := slices.Clone(x), in
+		gs := in
+		for li := range a.Layers {
+			var err error
+			if g, gs, err = a.Layers[li].forward(g, gs, train, 0.25); err != nil {
+				t.Fatal(err)
+			}
+			var ns Shape
+			var next []float32
+			if next, ns, err = b.Layers[li].infer(y, s, train, 0.25); err != nil {
+				t.Fatal(err)
+			}
+			y, s = next, ns
+			if s != gs || !slices.Equal(y, data(g)) {
+				t.Fatalf("train %v, layer %d: infer gives %v, the graph %v (or other values)", train, li, s, gs)
+			}
+			for i, l := range a.Layers {
+				if !slices.Equal(data(l.RunMean), data(b.Layers[i].RunMean)) || !slices.Equal(data(l.RunVar), data(b.Layers[i].RunVar)) {
+					t.Fatalf("train %v, after layer %d: running statistics of layer %d differ", train, li, i)
+				}
+			}
+		}
 	}
 }
