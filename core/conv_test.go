@@ -46,7 +46,8 @@ func refConv(x []float64, in Shape, w []float64, cout int, s ConvSpec) ([]float6
 // convCases are odd geometries: non-square inputs, strides 1 and 2 (and
 // zero, meaning 1), padding 0, 1 and 2, 1x1, 3x3 and 5x3 kernels, one input
 // channel, batches of 1 and 3, a kernel as large as the padded input and a
-// one-pixel-wide input. Those with stride 1 and Wo == W take im2col's
+// one-pixel-wide input, and a first layer on one channel with many outputs.
+// Those with stride 1 and Wo == W take im2col's
 // block-copy path.
 var convCases = []struct {
 	in   Shape
@@ -66,6 +67,9 @@ var convCases = []struct {
 	{Shape{N: 2, C: 2, H: 5, W: 4}, 2, ConvSpec{KH: 5, KW: 3, PadH: 1, PadW: 1}},
 	{Shape{N: 3, C: 1, H: 4, W: 6}, 2, ConvSpec{KH: 5, KW: 3, PadH: 2, PadW: 1}},
 	{Shape{N: 2, C: 1, H: 4, W: 1}, 2, ConvSpec{KH: 3, KW: 3, PadH: 1, PadW: 1}},
+	// Many outputs per input tap (20 >= 2*9): the weight gradient goes
+	// through dWᵀ = col·dYᵀ.
+	{Shape{N: 2, C: 1, H: 5, W: 4}, 20, ConvSpec{KH: 3, KW: 3, PadH: 1, PadW: 1}},
 }
 
 func TestConvSpecOut(t *testing.T) {
