@@ -31,8 +31,9 @@
 //
 // # The archsimd build
 //
-// Built with GOEXPERIMENT=simd on amd64, the matrix multiply uses AVX2/FMA
-// kernels on simd/archsimd. Run such programs with
+// Built with GOEXPERIMENT=simd on amd64, the matrix multiply uses an
+// AVX-512 kernel on simd/archsimd where the CPU has AVX-512, else an AVX2/FMA
+// one. Run such programs with
 // GODEBUG=asyncpreemptoff=1 (cmd/pretext sets it itself): asynchronous
 // preemption leaves the vector registers' upper halves dirty, and Go's
 // scalar float code then ran up to 100x slower here.

@@ -86,7 +86,7 @@ func report(args []string, stdout io.Writer) error {
 		}
 		add("dev photos", "rotation", pre("rotation", `{"size":64}`, "sgd", 1300, 64), "-data", d, "-ckpt", ckpt("photos-rotation"))
 		add("dev photos", "jigsaw", pre("jigsaw", `{}`, "adam", 1000, 32), "-data", d, "-ckpt", ckpt("photos-jigsaw"))
-		add("dev photos", "colorization", pre("colorization", `{}`, "adam", 600, 32), "-data", d, "-ckpt", ckpt("photos-colorization"))
+		add("dev photos", "colorization", pre("colorization", `{}`, "adam", 1500, 32), "-data", d, "-ckpt", ckpt("photos-colorization"))
 		add("dev photos", "supervised (ceiling)", nil, "-data", d, "-supervised", "-seed", "0", "-steps", steps(500), "-batch", "32")
 	}
 	if len(rows) == 0 {
