@@ -89,6 +89,12 @@ type JigsawConfig struct {
 	// tiles (the same for all nine) is replaced by Gaussian noise (default
 	// 0.3; negative: never). Not applied to grey examples.
 	DropProb float64 `json:"drop_prob,omitempty"`
+	// RawTiles feeds the tiles to the trunk as whole images are fed to it
+	// (core.TrunkInput's fixed normalisation) instead of normalising each
+	// tile's channels on their own (the paper's default, against
+	// shortcuts): the trunk then sees, in training, inputs like those it
+	// is evaluated and used on.
+	RawTiles bool `json:"raw_tiles,omitempty"`
 }
 
 func (c JigsawConfig) withDefaults() JigsawConfig {
@@ -267,7 +273,9 @@ func (j *Jigsaw) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) 
 	ex := core.Example{Views: make([]core.Planar, jigsawTiles), Class: c}
 	for i, t := range views {
 		p := core.TrunkInput(t, j.channels)
-		normalizeTile(p)
+		if !j.cfg.RawTiles {
+			normalizeTile(p)
+		}
 		if drop >= 0 {
 			plane := p.H * p.W
 			for k := range plane {
@@ -358,7 +366,9 @@ func (j *Jigsaw) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 	ex := core.Example{Views: make([]core.Planar, jigsawTiles), Class: c}
 	for i, t := range views {
 		ex.Views[i] = core.TrunkInput(t, trunk.Config.InChannels)
-		normalizeTile(ex.Views[i])
+		if !j.cfg.RawTiles {
+			normalizeTile(ex.Views[i])
+		}
 	}
 	logits, err := j.Logits(trunk, []core.Example{ex}, false)
 	if err != nil {

@@ -158,6 +158,33 @@ func TestJigsawExamples(t *testing.T) {
 	}
 }
 
+// TestJigsawRawTiles checks that raw_tiles feeds the tiles as
+// core.TrunkInput makes them (a tile of a uniform grey photo keeps its
+// level), and that by default each tile's channels are normalised.
+func TestJigsawRawTiles(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 100, 100))
+	for i := range img.Pix {
+		img.Pix[i] = 200
+	}
+	in := core.TrunkInput(img, 3) // per channel: one level each
+	want := []float32{in.Pix[0], in.Pix[100*100], in.Pix[2*100*100]}
+	for _, raw := range []bool{false, true} {
+		j := newTestJigsaw(t, smallTrunk(t, 1), JigsawConfig{RawTiles: raw, GreyProb: -1, DropProb: -1})
+		exs, err := j.Examples(nil, img, testRNG(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range exs[0].Views {
+			for k, x := range v.Pix {
+				c := k / (v.H * v.W)
+				if (raw && math.Abs(float64(x-want[c])) > 1e-5) || (!raw && x != 0) {
+					t.Fatalf("raw_tiles %v: a channel %d value is %v (the photo's input level %v; normalised: 0)", raw, c, x, want[c])
+				}
+			}
+		}
+	}
+}
+
 // TestReshapeGradient checks the gradient through reshapeMatrix is the
 // gradient of the same values held directly in the new shape.
 func TestReshapeGradient(t *testing.T) {
