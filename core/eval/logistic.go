@@ -29,8 +29,9 @@ const (
 
 // FitLogistic fits a logistic model to the rows of x and their labels y in
 // [0, classes) by minimising, from W = 0 and B = 0, the mean softmax
-// cross-entropy plus (decay/2)·||W||² (the bias is not penalised), all in
-// float64, with L-BFGS: 10 correction pairs, a backtracking line search
+// cross-entropy plus (decay/2)·||W||² (the bias is not penalised), with its
+// products with the features in float32 and the rest in float64 (see
+// objective), with L-BFGS: 10 correction pairs, a backtracking line search
 // with the Armijo condition, the first step of unit length. It stops after
 // maxIter iterations (300 if maxIter <= 0), once no component of the
 // gradient exceeds tol (1e-5 if tol <= 0), or when an iteration lowers the
