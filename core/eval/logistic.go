@@ -48,21 +48,11 @@ func FitLogistic(x Features, y []int, classes int, decay float64, maxIter int, t
 
 // fitLogistic is FitLogistic with the optimiser's whole report.
 func fitLogistic(x Features, y []int, classes int, decay float64, maxIter int, tol float64) (*Logistic, lbfgsResult, error) {
-	if err := checkFit(x, y, classes, decay); err != nil {
+	ms, rs, err := fitLogistics(x, y, classes, []float64{decay}, maxIter, tol)
+	if err != nil {
 		return nil, lbfgsResult{}, err
 	}
-	if maxIter <= 0 {
-		maxIter = DefaultMaxIter
-	}
-	if tol <= 0 {
-		tol = DefaultTol
-	}
-	o := newObjective(x, y, classes, decay)
-	params := make([]float64, o.size())
-	res := lbfgs(o.eval, params, maxIter, tol)
-	d := x.Dim
-	m := &Logistic{Classes: classes, Dim: d, W: params[: classes*d : classes*d], B: params[classes*d:]}
-	return m, res, nil
+	return ms[0], rs[0], nil
 }
 
 // fitLogistics is fitLogistic for several decays on the same rows. The fits
