@@ -37,3 +37,26 @@ type Prediction struct {
 	// Probs are the class probabilities behind Summary, if any.
 	Probs []float64
 }
+
+// Refresher is a task whose labels depend on the whole photo set and the
+// current trunk, as the clustering tasks' pseudo-labels do (DeepCluster
+// re-clusters the trunk's features every epoch). Training loops call
+// tasks.Prepare before every step, which calls Refresh when NeedsRefresh
+// says so; a task's Examples then labels the photos Refresh was given (by
+// pointer) and refuses others.
+type Refresher interface {
+	// NeedsRefresh reports whether Refresh must run before the 0-based
+	// step: always before the task's first batch (also after a checkpoint
+	// is loaded), then on the task's own schedule.
+	NeedsRefresh(step int) bool
+	// Refresh recomputes the labels of photos with trunk (in evaluation
+	// mode; trunk is not changed) and returns one line for the log, e.g.
+	// "k-means: 3 empty clusters, NMI 0.71 with the last round".
+	Refresh(trunk *Trunk, photos []*image.NRGBA, rng *rand.Rand) (string, error)
+}
+
+// Assigner is a Refresher that can label photos outside the refreshed set
+// without changing its labels (the nearest centroid, for held-out photos).
+type Assigner interface {
+	Assign(trunk *Trunk, photos []*image.NRGBA) error
+}

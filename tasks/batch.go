@@ -56,6 +56,9 @@ type HeldOut struct {
 // figure is reproducible), evaluated in batches of at most batch in
 // evaluation mode. Loss and accuracy are means over all examples.
 func HeldOutScore(tr *core.Trainer, task core.Task, photos []*image.NRGBA, rounds, batch int, seed uint64) (HeldOut, error) {
+	if err := prepareHeldOut(task, tr.Trunk, photos); err != nil {
+		return HeldOut{}, err
+	}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	var pending []core.Example
 	var h HeldOut

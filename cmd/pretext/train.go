@@ -109,7 +109,15 @@ func train(args []string, stdout io.Writer) error {
 	var accSum float64
 	var accN int
 	bar := newProgress(log, *steps, !*asJSON)
-	err = tr.Run(ctx, *steps, func(int) ([]core.Example, error) {
+	err = tr.Run(ctx, *steps, func(step int) ([]core.Example, error) {
+		msg, err := tasks.Prepare(t, trunk, imgs, step, rng)
+		if err != nil {
+			return nil, err
+		}
+		if msg != "" && !*asJSON {
+			bar.clear()
+			fmt.Fprintf(log, "step %d: %s\n", step, msg)
+		}
 		return tasks.Batch(t, imgs, *batch, rng)
 	}, func(st core.StepStats) {
 		last = st
@@ -203,6 +211,13 @@ func (p *progress) update(st core.StepStats, elapsed time.Duration) {
 	eta := time.Duration(float64(elapsed) / float64(st.Step) * float64(p.total-st.Step)).Round(time.Second)
 	fmt.Fprintf(p.w, "\r[%s%s] %d/%d loss %.3f acc %.2f %.0f img/s ETA %v  ",
 		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), st.Step, p.total, st.Loss, st.Accuracy, st.ImagesSec, eta)
+}
+
+// clear blanks the bar's line so that a log line can be printed.
+func (p *progress) clear() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
 }
 
 func (p *progress) done() {

@@ -209,6 +209,9 @@ type Event struct {
 	Elapsed      float64   `json:"elapsed"`
 	ETA          float64   `json:"eta"`
 	Items        []Preview `json:"items,omitempty"`
+	// Message is a refresh's log line (Type "refresh": a clustering task
+	// relabelled the photos).
+	Message string `json:"message,omitempty"`
 }
 
 // Preview is a task's visual output on one photo.
@@ -508,6 +511,15 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 	first := m.trainer.Steps()
 	images := 0
 	for m.trainer.Steps() < s.Steps {
+		a.modelMu.Lock()
+		msg, err := tasks.Prepare(m.task, m.trainer.Trunk, imgs, m.trainer.Steps(), m.rng)
+		a.modelMu.Unlock()
+		if err != nil {
+			return res, err
+		}
+		if msg != "" {
+			progress(Event{Type: "refresh", Step: m.trainer.Steps(), Steps: s.Steps, Message: msg})
+		}
 		batch, err := tasks.Batch(m.task, imgs, s.Batch, m.rng)
 		if err != nil {
 			return res, err
