@@ -15,7 +15,7 @@
     steps: $("steps"), batch: $("batch"), lr: $("lr"), optimizer: $("optimizer"), seed: $("seed"),
     width: $("width"), holdout: $("holdout"), previewEvery: $("preview-every"),
     train: $("train"), stop: $("stop"), resume: $("resume"),
-    status: $("status"), progress: $("progress-bar"), stats: $("stats"), result: $("result"),
+    status: $("status"), progress: $("progress-bar"), stats: $("stats"), result: $("result"), refreshNote: $("refresh-note"),
     exportButton: $("export"), importInput: $("import"), modelInfo: $("model-info"),
     chart: $("chart"), predictionsNote: $("predictions-note"), predictions: $("predictions"),
   };
@@ -510,6 +510,7 @@
     }
     Object.assign(state, { training: true, stopping: false, runTask: config.task, previewTask: config.task, last: null, total: config.steps });
     el.result.textContent = "";
+    if (!resume) el.refreshNote.textContent = "";
     renderStats(null);
     setPhase("training");
     scheduleRender();
@@ -569,6 +570,9 @@
       state.model = { task: state.runTask, step: data.step };
       history.push({ step: data.step, loss: data.loss, accuracy: data.accuracy });
       scheduleRender();
+    } else if (data.type === "refresh") {
+      // A clustering task relabelled the photos (new pseudo-labels).
+      el.refreshNote.textContent = `Step ${data.step}: ${data.message}`;
     } else if (data.type === "preview") {
       state.lastPreviewStep = data.step;
       showPreviews(data.items || [], data.step);

@@ -28,7 +28,7 @@ var commands = map[string]func(args []string, stdout io.Writer) error{
 
 func listTasks(_ []string, stdout io.Writer) error {
 	for _, n := range tasks.Names() {
-		fmt.Fprintf(stdout, "%-13s %s\n", n, tasks.Summary(n))
+		fmt.Fprintf(stdout, "%-18s %s\n", n, tasks.Summary(n))
 	}
 	return nil
 }
