@@ -265,3 +265,61 @@ func TestBench(t *testing.T) {
 		t.Error("unknown workload accepted")
 	}
 }
+
+// TestEveryTask runs each registered task through the page's whole path:
+// train two steps, preview the held-back photos, export, import into a
+// fresh app and resume one step (a clustering task relabels its photos
+// after the import).
+func TestEveryTask(t *testing.T) {
+	for _, ti := range New().Tasks() {
+		t.Run(ti.Name, func(t *testing.T) {
+			a := withSamples(t)
+			s := quick(ti.Name, 2)
+			s.Batch = 4
+			var steps, refreshes int
+			res, err := a.Train(context.Background(), s, func(e Event) {
+				switch e.Type {
+				case "step":
+					steps++
+					if !(e.Loss >= 0) || math.IsInf(e.Loss, 0) {
+						t.Errorf("step %d loss %v", e.Step, e.Loss)
+					}
+				case "refresh":
+					refreshes++
+					if e.Message == "" {
+						t.Errorf("refresh at step %d without a message", e.Step)
+					}
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if steps != 2 || res.Step != 2 || res.HeldOut.Photos != 2 {
+				t.Fatalf("%d step events, result %+v", steps, res)
+			}
+			pv, err := a.Previews()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pv) == 0 || pv[0].Image == nil || pv[0].Summary == "" {
+				t.Fatalf("preview %+v", pv)
+			}
+			ckpt, err := a.Export()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := withSamples(t)
+			if _, err := b.Import(ckpt); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.Previews(); err != nil {
+				t.Fatalf("previews after import: %v", err)
+			}
+			res, err = b.Train(context.Background(), Settings{Resume: true, Steps: 3}, nil)
+			if err != nil || res.Step != 3 {
+				t.Fatalf("resume after import: %+v, %v", res, err)
+			}
+			t.Logf("%s: %d refreshes in 2 steps", ti.Name, refreshes)
+		})
+	}
+}
