@@ -36,13 +36,14 @@ import (
 // fraction of views whose most similar other view is the partner.
 //
 // Departures from the paper, for small inputs and small batches: blur is
-// off by default and the colour jitter is the paper's CIFAR-10 strength
-// 0.5 (its setting for 32-pixel images, the default Size), the temperature defaults to 0.5 (the paper's CIFAR-10 setting, appendix
-// B.9; 0.1 suits its batches of thousands), the colour-jitter operations
-// run in a fixed order (brightness, contrast, saturation, hue) rather than
-// a random one, and the smallest crop is 0.2 of the photo rather than 0.08
-// (the photos are already downscaled; tinier crops would be mostly
-// interpolation).
+// off by default and the colour jitter has strength 0.5 (both the paper's
+// CIFAR-10 settings, for 32-pixel images like the default Size); the
+// temperature defaults to 0.5 (its CIFAR-10 experiments, appendix B.9,
+// tried 0.1, 0.5 and 1; its ImageNet runs use 0.1 with batches of
+// thousands); the colour-jitter operations run in a fixed order
+// (brightness, contrast, saturation, hue) rather than a random one; and the
+// smallest crop is 0.2 of the photo rather than 0.08 (the photos are
+// already downscaled; tinier crops would be mostly interpolation).
 //
 // Predict shows the nearest neighbours of a photo by cosine similarity of
 // the trunk's features among the photos of the last Refresh (the training
