@@ -18,6 +18,9 @@ type Example struct {
 	// Target is a dense target (colour bins, missing pixels) for objectives
 	// that regress one; nil otherwise.
 	Target []float32
+	// Head is the index of the sub-task the example belongs to in a
+	// multi-task objective; 0 otherwise.
+	Head int
 }
 
 // Score is what an objective reports about a batch besides its loss.

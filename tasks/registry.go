@@ -22,6 +22,8 @@ var registry = map[string]entry{
 	"rotation":     {fromConfig("rotation", NewRotation), "predict the rotation of the photo: 0, 90, 180 or 270 degrees (Gidaris et al. 2018)"},
 	"jigsaw":       {fromConfig("jigsaw", NewJigsaw), "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)"},
 	"colorization": {fromConfig("colorization", NewColorization), "restore the colours of a grey photo (Zhang, Isola & Efros 2016)"},
+	"simclr":       {fromConfig("simclr", NewSimCLR), "tell two augmented views of the same photo from all others (Chen et al. 2020)"},
+	"multi-task":   {fromConfig("multi-task", NewMultiTask), "train several of these tasks together on one trunk, a weighted sum of their losses (Doersch & Zisserman 2017)"},
 }
 
 // Names lists the registered tasks, sorted.
