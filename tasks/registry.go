@@ -25,6 +25,7 @@ var registry = map[string]entry{
 
 	"relative-position": {fromConfig("relative-position", NewRelPos), "where does a patch lie around the centre patch: one of 8 places (Doersch, Gupta & Efros 2015)"},
 	"jigsaw-positions":  {fromConfig("jigsaw-positions", NewJigsawPos), "put tiles shuffled in any of 9! orders back: each tile's position (Jigsaw++, Noroozi et al. 2018)"},
+	"exemplar":          {fromConfig("exemplar", NewExemplar), "tell which seed patch a transformed view was made from, each seed its own class (Dosovitskiy et al. 2016)"},
 }
 
 // Names lists the registered tasks, sorted.
