@@ -571,7 +571,8 @@ func (e *Exemplar) Assign(trunk *core.Trunk, photos []*image.NRGBA) error {
 // one of the refreshed photos, else its best square) is classified.
 // Input shows the seed beside three transformed views drawn with rng;
 // Image shows the seed beside the seed patch of the predicted class (the
-// seed alone before any Refresh). Probs are the classes' probabilities.
+// seed alone when the task has not been refreshed, as after loading a
+// checkpoint without its photos). Probs are the classes' probabilities.
 func (e *Exemplar) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
 	if err := e.checkPhoto(img); err != nil {
 		return core.Prediction{}, err
@@ -609,7 +610,7 @@ func (e *Exemplar) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) 
 	out := seed
 	switch {
 	case st == nil:
-		summary += "; no seed patches yet (train first)"
+		summary += "; the classes' seed patches are not at hand (they come from the training photos)"
 	case st.patch[k] != nil:
 		out = patchStrip([]*image.NRGBA{seed, st.patch[k]}, e.cfg.Size)
 		if own == k {

@@ -315,7 +315,7 @@ func TestExemplarPredict(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPrediction(t, p, 8)
-	if b := p.Image.Bounds(); b.Dx() != 32 || b.Dy() != 32 || !strings.Contains(p.Summary, "train first") {
+	if b := p.Image.Bounds(); b.Dx() != 32 || b.Dy() != 32 || !strings.Contains(p.Summary, "not at hand") {
 		t.Errorf("before Refresh: image %v, summary %q", b, p.Summary)
 	}
 	if _, err := e.Refresh(trunk, photos, testRNG(1)); err != nil {
