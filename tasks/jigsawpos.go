@@ -15,14 +15,17 @@ import (
 	"github.com/pretextlab/pretext/core"
 )
 
-// JigsawPos is the jigsaw puzzle with a position per tile (as in Noroozi,
-// Vinjimoor, Favaro & Pirsiavash 2018, "Boosting Self-Supervised Learning
-// via Knowledge Transfer", CVPR, whose Jigsaw++ and its successors predict
-// each tile's place instead of a permutation's index from a fixed set): the
-// 3x3 tiles of a crop, cut as jigsaw cuts them (gaps, a random place in
-// each cell), are shuffled by a uniformly random permutation (any of 9!)
-// and the head predicts, for every tile, which of the nine grid positions
-// it came from: nine 9-way softmaxes over the concatenated tile features.
+// JigsawPos is the jigsaw puzzle (Noroozi & Favaro 2016, "Unsupervised
+// Learning of Visual Representations by Solving Jigsaw Puzzles", ECCV)
+// with a position per tile instead of a permutation's index from a fixed
+// set, as DeepPermNet predicts the permutation matrix (Santa Cruz,
+// Fernando, Cherian & Gould 2017, "DeepPermNet: Visual Permutation
+// Learning", CVPR; here each row is a softmax, without Sinkhorn
+// normalisation): the 3x3 tiles of a crop, cut as jigsaw cuts them (gaps,
+// a random place in each cell), are shuffled by a uniformly random
+// permutation (any of 9!) and the head predicts, for every tile, which of
+// the nine grid positions it came from: nine 9-way softmaxes over the
+// concatenated tile features.
 //
 // Convention: grid positions are numbered row-major, 0 top left to 8 bottom
 // right; view i shows the tile of position perm[i], and an example's Class

@@ -24,7 +24,7 @@ var registry = map[string]entry{
 	"colorization": {fromConfig("colorization", NewColorization), "restore the colours of a grey photo (Zhang, Isola & Efros 2016)"},
 
 	"relative-position": {fromConfig("relative-position", NewRelPos), "where does a patch lie around the centre patch: one of 8 places (Doersch, Gupta & Efros 2015)"},
-	"jigsaw-positions":  {fromConfig("jigsaw-positions", NewJigsawPos), "put tiles shuffled in any of 9! orders back: each tile's position (Jigsaw++, Noroozi et al. 2018)"},
+	"jigsaw-positions":  {fromConfig("jigsaw-positions", NewJigsawPos), "put tiles shuffled in any of 9! orders back: each tile's position (after Santa Cruz et al. 2017)"},
 	"exemplar":          {fromConfig("exemplar", NewExemplar), "tell which seed patch a transformed view was made from, each seed its own class (Dosovitskiy et al. 2016)"},
 }
 
