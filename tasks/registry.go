@@ -19,11 +19,14 @@ type entry struct {
 
 // registry is the one list of tasks (solo-learn's METHODS).
 var registry = map[string]entry{
-	"rotation":     {fromConfig("rotation", NewRotation), "predict the rotation of the photo: 0, 90, 180 or 270 degrees (Gidaris et al. 2018)"},
-	"jigsaw":       {fromConfig("jigsaw", NewJigsaw), "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)"},
-	"colorization": {fromConfig("colorization", NewColorization), "restore the colours of a grey photo (Zhang, Isola & Efros 2016)"},
-	"simclr":       {fromConfig("simclr", NewSimCLR), "tell two augmented views of the same photo from all others (Chen et al. 2020)"},
-	"multi-task":   {fromConfig("multi-task", NewMultiTask), "train several of these tasks together on one trunk, a weighted sum of their losses (Doersch & Zisserman 2017)"},
+	"rotation":          {fromConfig("rotation", NewRotation), "predict the rotation of the photo: 0, 90, 180 or 270 degrees (Gidaris et al. 2018)"},
+	"jigsaw":            {fromConfig("jigsaw", NewJigsaw), "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)"},
+	"colorization":      {fromConfig("colorization", NewColorization), "restore the colours of a grey photo (Zhang, Isola & Efros 2016)"},
+	"relative-position": {fromConfig("relative-position", NewRelPos), "where does a patch lie around the centre patch: one of 8 places (Doersch, Gupta & Efros 2015)"},
+	"jigsaw-positions":  {fromConfig("jigsaw-positions", NewJigsawPos), "put tiles shuffled in any of 9! orders back: each tile's position (after Santa Cruz et al. 2017)"},
+	"exemplar":          {fromConfig("exemplar", NewExemplar), "tell which seed patch a transformed view was made from, each seed its own class (Dosovitskiy et al. 2016)"},
+	"simclr":            {fromConfig("simclr", NewSimCLR), "tell two augmented views of the same photo from all others (Chen et al. 2020)"},
+	"multi-task":        {fromConfig("multi-task", NewMultiTask), "train several of these tasks together on one trunk, a weighted sum of their losses (Doersch & Zisserman 2017)"},
 }
 
 // Names lists the registered tasks, sorted.
