@@ -118,16 +118,13 @@ func newDecoder(trunk *core.Trunk, size, hidden int, mode string, skip bool, rng
 		})
 		in = out
 	}
-	// PyTorch's default uniform, scaled by 0.1 so the residual starts
-	// small: the untrained head scores about the baseline, not worse.
-	out := core.UniformFanIn(c, in*9, in*9, rng)
-	for i, v := range mat.Data[float32](out) {
-		mat.Data[float32](out)[i] = v / 10
-	}
-	d.Out = nn.NewParam(out)
+	// Zero, as Skip: the untrained head predicts a zero residual and
+	// scores exactly the baseline (random output weights made the first
+	// Adam steps worse than it). Both take a gradient at once, their
+	// inputs (ReLU maps, the image) not being zero; the stages behind Out
+	// from the second step.
+	d.Out = nn.NewParam(matrix(c, in*9, make([]float32, c*in*9)))
 	if skip {
-		// Zero: the skip starts as no-op but takes a gradient at once (its
-		// input, the image, is not zero).
 		d.Skip = nn.NewParam(matrix(c, c*9, make([]float32, c*c*9)))
 	}
 	return d, nil

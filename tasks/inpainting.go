@@ -356,7 +356,7 @@ func (t *Inpainting) Loss(trunk *core.Trunk, batch []core.Example, train bool) (
 	if err != nil {
 		return nil, core.Score{}, fmt.Errorf("tasks: inpainting: %w", err)
 	}
-	score := core.Score{Accuracy: holeGain(mat.Data[float32](r.Value()), want, b.hole)}
+	score := core.Score{Accuracy: errorGain(mat.Data[float32](r.Value()), want, b.hole)}
 	if train && t.Disc != nil {
 		ld, err := t.adversarial(r, x, b)
 		if err != nil {
@@ -368,14 +368,15 @@ func (t *Inpainting) Loss(trunk *core.Trunk, batch []core.Example, train bool) (
 	return loss, score, nil
 }
 
-// holeGain is 1 - Σ_hole (r - want)² / Σ_hole want², clamped to [0, 1]:
-// the fraction of the mean fill's error in the hole that residual r
-// removes (want is the residual that restores the original).
-func holeGain(r, want, hole []float32) float64 {
-	p := len(hole)
+// errorGain is 1 - Σ (r - want)² / Σ want² over the positions where hole
+// (one value per column of the [C, P] layout) is not zero, or over every
+// value if hole is nil, clamped to [0, 1]: the fraction of a zero
+// residual's squared error that residual r removes (want is the residual
+// that restores the original).
+func errorGain(r, want, hole []float32) float64 {
 	var se, base float64
 	for i, w := range want {
-		if hole[i%p] == 0 {
+		if hole != nil && hole[i%len(hole)] == 0 {
 			continue
 		}
 		d := float64(r[i]) - float64(w)

@@ -19,10 +19,11 @@ type entry struct {
 
 // registry is the one list of tasks (solo-learn's METHODS).
 var registry = map[string]entry{
-	"rotation":     {fromConfig("rotation", NewRotation), "predict the rotation of the photo: 0, 90, 180 or 270 degrees (Gidaris et al. 2018)"},
-	"jigsaw":       {fromConfig("jigsaw", NewJigsaw), "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)"},
-	"colorization": {fromConfig("colorization", NewColorization), "restore the colours of a grey photo (Zhang, Isola & Efros 2016)"},
-	"inpainting":   {fromConfig("inpainting", NewInpainting), "paint back the missing centre of a photo from its context (Pathak et al. 2016)"},
+	"rotation":         {fromConfig("rotation", NewRotation), "predict the rotation of the photo: 0, 90, 180 or 270 degrees (Gidaris et al. 2018)"},
+	"jigsaw":           {fromConfig("jigsaw", NewJigsaw), "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)"},
+	"colorization":     {fromConfig("colorization", NewColorization), "restore the colours of a grey photo (Zhang, Isola & Efros 2016)"},
+	"inpainting":       {fromConfig("inpainting", NewInpainting), "paint back the missing centre of a photo from its context (Pathak et al. 2016)"},
+	"super-resolution": {fromConfig("super-resolution", NewSuperResolution), "restore the detail of a photo shrunk by half (SRCNN, Dong et al. 2014)"},
 }
 
 // Names lists the registered tasks, sorted.
