@@ -27,6 +27,8 @@ var registry = map[string]entry{
 	"exemplar":          {fromConfig("exemplar", NewExemplar), "tell which seed patch a transformed view was made from, each seed its own class (Dosovitskiy et al. 2016)"},
 	"simclr":            {fromConfig("simclr", NewSimCLR), "tell two augmented views of the same photo from all others (Chen et al. 2020)"},
 	"multi-task":        {fromConfig("multi-task", NewMultiTask), "train several of these tasks together on one trunk, a weighted sum of their losses (Doersch & Zisserman 2017)"},
+	"inpainting":        {fromConfig("inpainting", NewInpainting), "paint back the missing centre of a photo from its context (Pathak et al. 2016)"},
+	"super-resolution":  {fromConfig("super-resolution", NewSuperResolution), "restore the detail of a photo shrunk by half (SRCNN, Dong et al. 2014)"},
 }
 
 // Names lists the registered tasks, sorted.
