@@ -22,8 +22,10 @@ var registry = map[string]entry{
 	"rotation":     {fromConfig("rotation", NewRotation), "predict the rotation of the photo: 0, 90, 180 or 270 degrees (Gidaris et al. 2018)"},
 	"jigsaw":       {fromConfig("jigsaw", NewJigsaw), "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)"},
 	"colorization": {fromConfig("colorization", NewColorization), "restore the colours of a grey photo (Zhang, Isola & Efros 2016)"},
-	"sela":         {fromConfig("sela", NewSeLa), "predict balanced pseudo-labels made from the head's own predictions by Sinkhorn-Knopp (Asano et al. 2020)"},
-	"deepcluster":  {fromConfig("deepcluster", NewDeepCluster), "predict the k-means cluster of the trunk's own features, re-clustered every few steps (Caron et al. 2018)"},
+
+	"deepcluster":       {fromConfig("deepcluster", NewDeepCluster), "predict the k-means cluster of the trunk's own features, re-clustered every few steps (Caron et al. 2018)"},
+	"sela":              {fromConfig("sela", NewSeLa), "predict balanced pseudo-labels made from the head's own predictions by Sinkhorn-Knopp (Asano et al. 2020)"},
+	"keypoint-clusters": {fromConfig("keypoint-clusters", NewKeypointClusters), "predict the k-means cluster of the orientation histogram of a patch around a Harris corner (Christlein et al. 2017)"},
 }
 
 // Names lists the registered tasks, sorted.
