@@ -32,15 +32,31 @@ func at(p []float64, w, h, x, y int) float64 {
 	return p[min(max(y, 0), h-1)*w+min(max(x, 0), w-1)]
 }
 
+// padded returns p with r pixels of border on every side, the edge pixels
+// repeated, as a (w+2r) x (h+2r) plane.
+func padded(p []float64, w, h, r int) []float64 {
+	pw := w + 2*r
+	out := make([]float64, pw*(h+2*r))
+	for y := range h + 2*r {
+		for x := range pw {
+			out[y*pw+x] = at(p, w, h, x-r, y-r)
+		}
+	}
+	return out
+}
+
 // sobel returns the horizontal and vertical Sobel derivatives of g
 // (x to the right, y down).
 func sobel(g []float64, w, h int) (gx, gy []float64) {
 	gx, gy = make([]float64, w*h), make([]float64, w*h)
+	pw := w + 2
+	q := padded(g, w, h, 1)
 	for y := range h {
+		up, mid, down := q[y*pw:(y+1)*pw], q[(y+1)*pw:(y+2)*pw], q[(y+2)*pw:(y+3)*pw]
 		for x := range w {
-			tl, t, tr := at(g, w, h, x-1, y-1), at(g, w, h, x, y-1), at(g, w, h, x+1, y-1)
-			l, r := at(g, w, h, x-1, y), at(g, w, h, x+1, y)
-			bl, b, br := at(g, w, h, x-1, y+1), at(g, w, h, x, y+1), at(g, w, h, x+1, y+1)
+			tl, t, tr := up[x], up[x+1], up[x+2]
+			l, r := mid[x], mid[x+2]
+			bl, b, br := down[x], down[x+1], down[x+2]
 			gx[y*w+x] = (tr + 2*r + br) - (tl + 2*l + bl)
 			gy[y*w+x] = (bl + 2*b + br) - (tl + 2*t + tr)
 		}
@@ -62,23 +78,32 @@ func gaussianBlur(p []float64, w, h int, sigma float64) []float64 {
 	for i := range k {
 		k[i] /= s
 	}
-	tmp, out := make([]float64, w*h), make([]float64, w*h)
+	// Clamped reads only within r of a border; direct ones inside.
+	tmp := make([]float64, w*h)
 	for y := range h {
+		row := p[y*w : (y+1)*w]
 		for x := range w {
 			var v float64
-			for i, kv := range k {
-				v += kv * at(p, w, h, x+i-r, y)
+			if x >= r && x < w-r {
+				for i, kv := range k {
+					v += kv * row[x-r+i]
+				}
+			} else {
+				for i, kv := range k {
+					v += kv * row[min(max(x-r+i, 0), w-1)]
+				}
 			}
 			tmp[y*w+x] = v
 		}
 	}
+	out := make([]float64, w*h)
 	for y := range h {
-		for x := range w {
-			var v float64
-			for i, kv := range k {
-				v += kv * at(tmp, w, h, x, y+i-r)
+		o := out[y*w : (y+1)*w]
+		for i, kv := range k {
+			src := tmp[min(max(y-r+i, 0), h-1)*w:][:w]
+			for x, v := range src {
+				o[x] += kv * v
 			}
-			out[y*w+x] = v
 		}
 	}
 	return out

@@ -139,3 +139,49 @@ func TestDescribeRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestGaussianBlur compares the separable blur with a direct 2-D sum over
+// the clamped plane, and Sobel with its kernels applied by hand.
+func TestGaussianBlur(t *testing.T) {
+	rng := testRNG(3)
+	w, h := 17, 11
+	p := make([]float64, w*h)
+	for i := range p {
+		p[i] = rng.Float64()
+	}
+	sigma := 1.2
+	r := 4 // ⌈3σ⌉
+	got := gaussianBlur(p, w, h, sigma)
+	var norm float64
+	for dy := -r; dy <= r; dy++ {
+		for dx := -r; dx <= r; dx++ {
+			norm += math.Exp(-float64(dx*dx+dy*dy) / (2 * sigma * sigma))
+		}
+	}
+	gx, gy := sobel(p, w, h)
+	for y := range h {
+		for x := range w {
+			var want float64
+			for dy := -r; dy <= r; dy++ {
+				for dx := -r; dx <= r; dx++ {
+					want += math.Exp(-float64(dx*dx+dy*dy)/(2*sigma*sigma)) * at(p, w, h, x+dx, y+dy)
+				}
+			}
+			if want /= norm; math.Abs(got[y*w+x]-want) > 1e-12 {
+				t.Fatalf("blur at (%d, %d) = %v, want %v", x, y, got[y*w+x], want)
+			}
+			var sx, sy float64
+			kx := [3][3]float64{{-1, 0, 1}, {-2, 0, 2}, {-1, 0, 1}}
+			for j := range 3 {
+				for i := range 3 {
+					v := at(p, w, h, x+i-1, y+j-1)
+					sx += kx[j][i] * v
+					sy += kx[i][j] * v
+				}
+			}
+			if math.Abs(gx[y*w+x]-sx) > 1e-12 || math.Abs(gy[y*w+x]-sy) > 1e-12 {
+				t.Fatalf("sobel at (%d, %d) = (%v, %v), want (%v, %v)", x, y, gx[y*w+x], gy[y*w+x], sx, sy)
+			}
+		}
+	}
+}

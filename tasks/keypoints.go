@@ -93,9 +93,6 @@ func (c KeypointConfig) withDefaults() KeypointConfig {
 	if c.Shift == 0 {
 		c.Shift = 2
 	}
-	if c.Shift < 0 {
-		c.Shift = 0
-	}
 	if c.Restarts == 0 {
 		c.Restarts = 1
 	}
@@ -119,7 +116,7 @@ func NewKeypointClusters(cfg KeypointConfig, trunk *core.Trunk, rng *rand.Rand) 
 		return nil, fmt.Errorf("tasks: keypoint-clusters k %d out of range [2, %d]", cfg.K, maxClusters)
 	case cfg.PerPhoto < 1 || cfg.PerPhoto > maxPerPhoto:
 		return nil, fmt.Errorf("tasks: keypoint-clusters per_photo %d out of range [1, %d]", cfg.PerPhoto, maxPerPhoto)
-	case cfg.Shift > cfg.Patch:
+	case cfg.shift() > cfg.Patch:
 		return nil, fmt.Errorf("tasks: keypoint-clusters shift %d exceeds the patch %d", cfg.Shift, cfg.Patch)
 	case cfg.Restarts < 1 || cfg.Restarts > maxRestarts:
 		return nil, fmt.Errorf("tasks: keypoint-clusters restarts %d out of range [1, %d]", cfg.Restarts, maxRestarts)
@@ -151,7 +148,10 @@ func (k *KeypointClusters) NeedsRefresh(step int) bool { return k.sched.needs(st
 
 // margin is the distance keypoints keep from the border so a shifted patch
 // stays inside the photo.
-func (k *KeypointClusters) margin() int { return k.cfg.Patch/2 + k.cfg.Shift }
+func (k *KeypointClusters) margin() int { return k.cfg.Patch/2 + k.cfg.shift() }
+
+// shift is the largest shift in pixels (Shift, or 0 when negative).
+func (c KeypointConfig) shift() int { return max(c.Shift, 0) }
 
 // MinPhotoSide is the shortest photo side the task accepts: a keypoint's
 // patch, shifted, must fit.
@@ -281,7 +281,7 @@ func (k *KeypointClusters) Examples(dst []core.Example, img *image.NRGBA, rng *r
 		return dst, fmt.Errorf("tasks: photo was not among the photos whose keypoints were clustered")
 	}
 	p := pts[rng.IntN(len(pts))]
-	s := k.cfg.Shift
+	s := k.cfg.shift()
 	dx, dy := rng.IntN(2*s+1)-s, rng.IntN(2*s+1)-s
 	return append(dst, core.Example{
 		Views: []core.Planar{core.TrunkInput(k.patch(img, p.X+dx, p.Y+dy), k.channels)},

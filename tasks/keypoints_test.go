@@ -129,7 +129,7 @@ func TestKeypointGrey(t *testing.T) {
 
 func TestKeypointSpecCheckpoint(t *testing.T) {
 	trunk := smallTrunk(t, 4)
-	k := newTestKeypoints(t, trunk, KeypointConfig{K: 5, Patch: 16, PerPhoto: 4})
+	k := newTestKeypoints(t, trunk, KeypointConfig{K: 5, Patch: 16, PerPhoto: 4, Shift: -1})
 	got, err := Resolve(k.Spec(), trunk)
 	if err != nil {
 		t.Fatal(err)
