@@ -44,6 +44,9 @@ func TestGreyTrunk(t *testing.T) {
 				t.Fatal(err)
 			}
 			photos := []*image.NRGBA{greyPhoto(), greyPhoto()}
+			if _, err := Prepare(task, trunk, photos, 0, testRNG(5)); err != nil {
+				t.Fatal(err)
+			}
 			batch, err := Batch(task, photos, 4, testRNG(3))
 			if err != nil {
 				t.Fatal(err)

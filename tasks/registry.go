@@ -29,6 +29,9 @@ var registry = map[string]entry{
 	"multi-task":        {fromConfig("multi-task", NewMultiTask), "train several of these tasks together on one trunk, a weighted sum of their losses (Doersch & Zisserman 2017)"},
 	"inpainting":        {fromConfig("inpainting", NewInpainting), "paint back the missing centre of a photo from its context (Pathak et al. 2016)"},
 	"super-resolution":  {fromConfig("super-resolution", NewSuperResolution), "restore the detail of a photo shrunk by half (SRCNN, Dong et al. 2014)"},
+	"deepcluster":       {fromConfig("deepcluster", NewDeepCluster), "predict the k-means cluster of the trunk's own features, re-clustered every few steps (Caron et al. 2018)"},
+	"sela":              {fromConfig("sela", NewSeLa), "predict balanced pseudo-labels made from the head's own predictions by Sinkhorn-Knopp (Asano et al. 2020)"},
+	"keypoint-clusters": {fromConfig("keypoint-clusters", NewKeypointClusters), "predict the k-means cluster of the orientation histogram of a patch around a Harris corner (Christlein et al. 2017)"},
 }
 
 // Names lists the registered tasks, sorted.

@@ -375,9 +375,6 @@ func (s *SimCLR) Assign(*core.Trunk, []*image.NRGBA) error { return nil }
 // thumbSide is the side of each photo on Predict's montage.
 const thumbSide = 64
 
-// embedBatch is the most views Predict embeds in one trunk pass.
-const embedBatch = 64
-
 // Predict implements core.Task: the photo's nearest neighbours among the
 // photos of the last Refresh, by cosine similarity of the trunk's pooled
 // features (evaluation mode) of centre crops at Size. Image is a montage,
