@@ -225,7 +225,11 @@ func TestSimCLRPredict(t *testing.T) {
 
 	// Independent search: cosine of the features, best first, the query
 	// itself excluded.
-	feats, err := trunk.Embed(centreViews(photos, 32))
+	views, err := centreViews(photos, 32, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feats, err := trunk.Embed(views)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,15 +253,6 @@ func TestSimCLRPredict(t *testing.T) {
 	if !imagesEqual(second, core.CenterCrop(photos[best], thumbSide)) {
 		t.Errorf("the montage's second photo is not the nearest, #%d", best)
 	}
-}
-
-// centreViews returns the trunk inputs of the centre crops of photos.
-func centreViews(photos []*image.NRGBA, size int) []core.Planar {
-	out := make([]core.Planar, len(photos))
-	for i, p := range photos {
-		out[i] = core.TrunkInput(core.CenterCrop(p, size), 3)
-	}
-	return out
 }
 
 func itoa(i int) string {
