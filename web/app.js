@@ -27,6 +27,15 @@
     rotation: [["original", "original"], ["input", "what the network saw"], ["image", "turned upright by the network"]],
     jigsaw: [["original", "original"], ["input", "shuffled tiles"], ["image", "solved"]],
     colorization: [["input", "grey input"], ["image", "colourised"], ["original", "original"]],
+    "relative-position": [["original", "original"], ["input", "centre and neighbour patch"], ["image", "neighbour placed where predicted"]],
+    "jigsaw-positions": [["original", "original"], ["input", "shuffled tiles"], ["image", "tiles placed by the prediction"]],
+    inpainting: [["original", "original"], ["input", "masked input"], ["image", "inpainted"]],
+    "super-resolution": [["original", "original"], ["input", "low-resolution input (pixel-doubled)"], ["image", "super-resolved"]],
+    exemplar: [["original", "original"], ["input", "seed patch and transformed views"], ["image", "seed and the predicted class's seed"]],
+    "keypoint-clusters": [["input", "keypoints (red: predicted)"], ["image", "patches in its cluster"]],
+    deepcluster: [["input", "photo"], ["image", "photos in its cluster"]],
+    sela: [["input", "photo"], ["image", "photos in its cluster"]],
+    simclr: [["input", "query (the centre crop the trunk sees)"], ["image", "the photo, then its nearest photos"]],
     other: [["original", "original"], ["input", "what the network saw"], ["image", "the network's output"]],
   };
 

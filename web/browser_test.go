@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,6 +24,8 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
+	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
 	"github.com/pretextlab/pretext/wasm/app"
 )
@@ -434,14 +437,25 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("model info after import: %q", info)
 	}
 
-	// Smoke runs of the other two tasks.
-	for _, task := range []string{"jigsaw", "colorization"} {
+	// Smoke runs of every other task in the registry.
+	for _, task := range tasks.Names() {
+		if task == "rotation" {
+			continue
+		}
 		hist := p.train(map[string]string{"task": task, "steps": "3", "batch": "8"})
 		if len(hist) != 3 || !(hist[2].Loss > 0) {
 			t.Errorf("%s: history %+v", task, hist)
 		}
 		if pv := p.previews(); len(pv) == 0 {
 			t.Errorf("%s: no predictions rendered", task)
+		}
+		if _, ok := must(tasks.New(task, nil, must(core.NewTrunk(core.TrunkConfig{}, rand.New(rand.NewPCG(1, 1)))), rand.New(rand.NewPCG(1, 1)))).(core.Refresher); ok {
+			// A clustering task's relabelling is shown on the page.
+			var note string
+			p.eval(`document.querySelector("#refresh-note").textContent`, &note)
+			if !strings.HasPrefix(note, "Step 0: ") {
+				t.Errorf("%s: refresh note %q", task, note)
+			}
 		}
 		p.run("screenshot", chromedp.FullScreenshot(&shot, 100))
 		if err := os.WriteFile(filepath.Join(shots, "browser-"+task+".png"), shot, 0o644); err != nil {
@@ -527,4 +541,12 @@ func TestHandlerHeaders(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %d", resp.StatusCode)
 	}
+}
+
+// must returns v, panicking on err (test set-up that cannot fail).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -135,6 +135,9 @@ var taskDefaults = map[string]Settings{
 	"rotation":     {Steps: 300, Batch: 64, LR: 0.05, Optimizer: "sgd"},
 	"jigsaw":       {Steps: 300, Batch: 32, LR: 0.001, Optimizer: "adam"},
 	"colorization": {Steps: 200, Batch: 16, LR: 0.001, Optimizer: "adam"},
+	// Six examples per photo by default (rotation's four, jigsaw's and
+	// colorization's one each): a multiple of six keeps the shares exact.
+	"multi-task": {Steps: 300, Batch: 36, LR: 0.001, Optimizer: "adam"},
 }
 
 func defaultsFor(task string) Settings {
