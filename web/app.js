@@ -15,7 +15,7 @@
     steps: $("steps"), batch: $("batch"), lr: $("lr"), optimizer: $("optimizer"), seed: $("seed"),
     width: $("width"), holdout: $("holdout"), previewEvery: $("preview-every"),
     train: $("train"), stop: $("stop"), resume: $("resume"),
-    status: $("status"), progress: $("progress-bar"), stats: $("stats"), result: $("result"), refreshNote: $("refresh-note"),
+    status: $("status"), progress: $("progress-bar"), stats: $("stats"), result: $("result"), refreshNote: $("refresh-note"), taskConfig: $("task-config"),
     exportButton: $("export"), importInput: $("import"), modelInfo: $("model-info"),
     chart: $("chart"), predictionsNote: $("predictions-note"), predictions: $("predictions"),
   };
@@ -487,6 +487,24 @@
         return null;
       }
     }
+    let taskConfig;
+    const text = el.taskConfig.value.trim();
+    if (text) {
+      try {
+        taskConfig = JSON.parse(text);
+      } catch (err) {
+        showMessage(`Please check “Task settings”: it is not valid JSON (${err.message}).`);
+        el.taskConfig.closest("details").open = true;
+        el.taskConfig.focus();
+        return null;
+      }
+      if (taskConfig === null || typeof taskConfig !== "object" || Array.isArray(taskConfig)) {
+        showMessage("Please check “Task settings”: write a JSON object such as {\"size\": 48}.");
+        el.taskConfig.closest("details").open = true;
+        el.taskConfig.focus();
+        return null;
+      }
+    }
     return {
       task: el.task.value,
       steps: Number(el.steps.value),
@@ -497,6 +515,7 @@
       width: el.width.value,
       holdout: Number(el.holdout.value),
       previewEvery: Number(el.previewEvery.value),
+      config: taskConfig,
     };
   }
 
