@@ -44,7 +44,7 @@ func report(args []string, stdout io.Writer) error {
 	work := fs.String("work", "out/report", "folder for the checkpoints the report trains")
 	out := fs.String("out", "docs/RESULTS.md", "the Markdown report to write")
 	scale := fs.Float64("steps-scale", 1, "multiply every training's steps by this (a quick smoke run: 0.01)")
-	wide := fs.Bool("wide", false, "add the wide trunk's Fashion-MNIST rows (random init and rotation, 600 steps; about an hour)")
+	wide := fs.Bool("wide", false, "add the wide trunk's Fashion-MNIST rows (random init and rotation, 1000 steps; about an hour and a half)")
 	reuse := fs.Bool("reuse", false, "reuse the checkpoints and finished rows already in -work instead of running them again")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -77,8 +77,8 @@ func report(args []string, stdout io.Writer) error {
 		add("Fashion-MNIST", "supervised (ceiling)", nil, "-data", d, "-supervised", "-seed", "0", "-steps", steps(1500), "-batch", "256")
 		if *wide {
 			// The wide trunk costs about eleven times RS per image, so
-			// its rotation row trains a fifth of RS's steps.
-			wideRot := []string{"-task", "rotation", "-data", d, "-trunk", "wide", "-steps", steps(600), "-batch", "256", "-seed", "0", "-lr", "0.05",
+			// its rotation row trains a third of RS's steps.
+			wideRot := []string{"-task", "rotation", "-data", d, "-trunk", "wide", "-steps", steps(1000), "-batch", "256", "-seed", "0", "-lr", "0.05",
 				"-config", `{"min_scale":1,"jitter":-1}`, "-out", ckpt("fashion-rotation-wide")}
 			add("Fashion-MNIST", "wide trunk, random init, seed 0", nil, append([]string{"-data", d, "-random", "-trunk", "wide", "-seed", "0"}, blocks...)...)
 			add("Fashion-MNIST", "wide trunk, rotation", wideRot, append([]string{"-data", d, "-ckpt", ckpt("fashion-rotation-wide")}, blocks...)...)
