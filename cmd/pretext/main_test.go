@@ -45,6 +45,11 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 			if res.Task != name || res.Steps != 10 || res.HeldOut != 2 || res.Loss <= 0 || res.ImagesPerSec <= 0 {
 				t.Errorf("result %+v", res)
 			}
+			// Super-resolution reports PSNR beside bicubic's on the
+			// held-out photos; no other task does.
+			if sr := name == "super-resolution"; sr != (res.PSNROn == "held-out") || sr != (res.PSNR > 10 && res.PSNRBicubic > 10) {
+				t.Errorf("%s: PSNR %v dB, bicubic %v dB, on %q", name, res.PSNR, res.PSNRBicubic, res.PSNROn)
+			}
 			// The page (wasm/app) trains the same run from the same
 			// photos, settings and seed.
 			a := app.New()

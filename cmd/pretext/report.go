@@ -253,13 +253,15 @@ channel). Dev photos: 5-fold cross validation on the labelled photos (64x64,
 folds without randomness: within each class, files sorted by name, fold = rank
 mod 5), mean ± standard deviation over the folds.
 
-| data | features | linear probe %% | k-NN %% | pretext held-out accuracy | time |
+| data | features | linear probe %% | k-NN %% | pretext task (held-out accuracy; PSNR) | time |
 |---|---|---|---|---|---|
 `, time.Now().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.Version(), took.Minutes())
 	for _, r := range rows {
 		pre := ""
-		if r.trainResult != nil && r.trainResult.HeldOut > 0 {
-			pre = fmt.Sprintf("%.1f%%", 100*r.trainResult.PretextAcc)
+		if tr := r.trainResult; tr != nil && tr.PSNROn != "" {
+			pre = fmt.Sprintf("PSNR %.2f dB, bicubic %.2f dB (%s photos)", tr.PSNR, tr.PSNRBicubic, tr.PSNROn)
+		} else if tr != nil && tr.HeldOut > 0 {
+			pre = fmt.Sprintf("%.1f%%", 100*tr.PretextAcc)
 		}
 		extra := ""
 		for _, er := range r.results {

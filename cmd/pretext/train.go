@@ -29,6 +29,12 @@ type trainResult struct {
 	HeldOut      int      `json:"held_out_photos"`
 	HeldOutNames []string `json:"held_out_names"`
 	ImagesPerSec float64  `json:"images_per_sec"`
+	// PSNR of super-resolution (dB, 8-bit scale) against bicubic
+	// upsampling, on the held-out photos or, with none held out, on the
+	// training photos (PSNROn says which).
+	PSNR        float64 `json:"psnr,omitempty"`
+	PSNRBicubic float64 `json:"psnr_bicubic,omitempty"`
+	PSNROn      string  `json:"psnr_on,omitempty"`
 }
 
 // train trains a pretext task on a folder of photos (or the embedded
@@ -146,6 +152,22 @@ func train(args []string, stdout io.Writer) error {
 		}
 		res.PretextLoss, res.PretextAcc, res.BaselineLoss = h.Loss, h.Accuracy, h.BaselineLoss
 	}
+	if sr, ok := t.(*tasks.SuperResolution); ok {
+		on, set := "held-out", heldSet
+		if len(set) == 0 {
+			on, set = "training", trainSet
+		}
+		// Four random crops of each photo, drawn from their own seed.
+		var m, b float64
+		for r := range uint64(4) {
+			pm, pb, err := sr.PSNR(trunk, images(set), rand.New(rand.NewPCG(*seed, 0x9a5+r)))
+			if err != nil {
+				return err
+			}
+			m, b = m+pm/4, b+pb/4
+		}
+		res.PSNR, res.PSNRBicubic, res.PSNROn = m, b, on
+	}
 	if *out != "" {
 		if err := saveCheckpoint(tr, *out); err != nil {
 			return err
@@ -156,6 +178,9 @@ func train(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: %d steps, loss %.3f, train accuracy %.1f%%, held-out pretext accuracy %.1f%% (loss %.3f vs %.3f for a trivial guess, %d photos), %.0f images/s\n",
 		res.Task, res.Steps, res.Loss, 100*res.TrainAcc, 100*res.PretextAcc, res.PretextLoss, res.BaselineLoss, res.HeldOut, res.ImagesPerSec)
+	if res.PSNROn != "" {
+		fmt.Fprintf(stdout, "PSNR on the %s photos: %.2f dB, bicubic upsampling %.2f dB\n", res.PSNROn, res.PSNR, res.PSNRBicubic)
+	}
 	if *out != "" {
 		fmt.Fprintf(stdout, "checkpoint: %s\n", *out)
 	}
