@@ -278,3 +278,35 @@ func TestFashionInstalled(t *testing.T) {
 		t.Errorf("image %v, first pixel %v", b, img.Pix[:4])
 	}
 }
+
+// TestReportRandomDifference checks the bracketed difference from the
+// random-init mean: per data, trunk, pooling and probe, never on random rows.
+func TestReportRandomDifference(t *testing.T) {
+	res := func(block, grid int, probe string, acc float64) evalResult {
+		return evalResult{Block: block, Grid: grid, Probe: probe, Accuracy: acc}
+	}
+	rows := []*reportRow{
+		{data: "d", features: "random init, seed 0", results: []evalResult{res(3, 1, "linear", 0.50), res(2, 2, "linear", 0.70)}},
+		{data: "d", features: "random init, seed 1", results: []evalResult{res(3, 1, "linear", 0.54)}},
+		{data: "d", features: "wide trunk, random init, seed 0", results: []evalResult{res(3, 1, "linear", 0.90)}},
+		{data: "d", features: "rotation", results: []evalResult{res(3, 1, "linear", 0.55), res(2, 2, "linear", 0.65), res(3, 1, "knn", 0.4)}},
+		{data: "d", features: "wide trunk, rotation", results: []evalResult{res(3, 1, "linear", 0.91)}},
+	}
+	m := randomMeans(rows)
+	for _, c := range []struct {
+		row   int
+		p     pooling
+		probe string
+		want  string
+	}{
+		{3, pooling{3, 1}, "linear", "55.00 (+3.0)"},
+		{3, pooling{2, 2}, "linear", "65.00 (-5.0)"},
+		{3, pooling{3, 1}, "knn", "40.00"}, // no random k-NN row
+		{4, pooling{3, 1}, "linear", "91.00 (+1.0)"},
+		{0, pooling{3, 1}, "linear", "50.00"},
+	} {
+		if got := rows[c.row].cell(c.p, c.probe, m); got != c.want {
+			t.Errorf("row %d %v %s: %q, want %q", c.row, c.p, c.probe, got, c.want)
+		}
+	}
+}

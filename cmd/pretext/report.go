@@ -215,6 +215,49 @@ func (r *reportRow) accuracy(p pooling, probe string) string {
 	return "–"
 }
 
+// randomKey names the random-init trunks a row is compared with: the same
+// data, trunk, pooling and probe.
+func (r *reportRow) randomKey(p pooling, probe string) string {
+	return fmt.Sprintf("%s|%v|%d|%d|%s", r.data, strings.HasPrefix(r.features, "wide trunk"), p.block, p.grid, probe)
+}
+
+func (r *reportRow) isRandom() bool { return strings.Contains(r.features, "random init") }
+
+// randomMeans is the mean accuracy of the random-init rows per randomKey.
+func randomMeans(rows []*reportRow) map[string]float64 {
+	sum, n := map[string]float64{}, map[string]int{}
+	for _, r := range rows {
+		if !r.isRandom() {
+			continue
+		}
+		for _, er := range r.results {
+			k := r.randomKey(pooling{er.Block, er.Grid}, er.Probe)
+			sum[k] += er.Accuracy
+			n[k]++
+		}
+	}
+	for k := range sum {
+		sum[k] /= float64(n[k])
+	}
+	return sum
+}
+
+// cell is a row's accuracy with its difference from the random-init mean
+// (when there is one and the row is not itself random).
+func (r *reportRow) cell(p pooling, probe string, means map[string]float64) string {
+	c := r.accuracy(p, probe)
+	m, ok := means[r.randomKey(p, probe)]
+	if !ok || r.isRandom() {
+		return c
+	}
+	for _, er := range r.results {
+		if er.Probe == probe && er.Block == p.block && er.Grid == p.grid {
+			c += fmt.Sprintf(" (%+.1f)", 100*(er.Accuracy-m))
+		}
+	}
+	return c
+}
+
 func (r *reportRow) summary() string {
 	var parts []string
 	for _, p := range r.poolings() {
@@ -251,11 +294,14 @@ votes weighted by exp(sim / 0.07). Fashion-MNIST: fit on the 60,000 training
 images, scored on the 10,000 test images (28x28 grey, zero-padded to 32x32, one
 channel). Dev photos: 5-fold cross validation on the labelled photos (64x64,
 folds without randomness: within each class, files sorted by name, fold = rank
-mod 5), mean ± standard deviation over the folds.
+mod 5), mean ± standard deviation over the folds. A signed figure in
+brackets is the difference from the mean of the random-init rows of the same
+data, trunk and pooling (points).
 
 | data | features | linear probe %% | k-NN %% | pretext task (held-out accuracy; PSNR) | time |
 |---|---|---|---|---|---|
 `, time.Now().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.Version(), took.Minutes())
+	means := randomMeans(rows)
 	for _, r := range rows {
 		pre := ""
 		if tr := r.trainResult; tr != nil && tr.PSNROn != "" {
@@ -278,7 +324,7 @@ mod 5), mean ± standard deviation over the folds.
 			if k > 0 {
 				pre, time = "", "″"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.data, feat, r.accuracy(p, "linear"), r.accuracy(p, "knn"), pre, time)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.data, feat, r.cell(p, "linear", means), r.cell(p, "knn", means), pre, time)
 		}
 	}
 	b.WriteString("\n## Commands\n\n```sh\n")
