@@ -25,6 +25,7 @@ type reportRow struct {
 	trainResult    *trainResult
 	seconds        float64
 	reused         bool // from the work folder's cache
+	ckptReused     bool // the pretext checkpoint came from an earlier run
 }
 
 // rowCache is a finished row, kept in the work folder so that -reuse can
@@ -33,6 +34,9 @@ type rowCache struct {
 	Results []evalResult `json:"results"`
 	Train   *trainResult `json:"train"`
 	Seconds float64      `json:"seconds"`
+	// CkptReused: the row's pretext checkpoint was already in the work
+	// folder (-reuse), so Seconds holds the probes alone.
+	CkptReused bool `json:"ckpt_reused,omitempty"`
 }
 
 // report runs the evaluation protocol end to end with fixed seeds and
@@ -133,7 +137,7 @@ func report(args []string, stdout io.Writer) error {
 			if b, err := os.ReadFile(cache); err == nil {
 				var c rowCache
 				if err := json.Unmarshal(b, &c); err == nil {
-					r.results, r.trainResult, r.seconds, r.reused = c.Results, c.Train, c.Seconds, true
+					r.results, r.trainResult, r.seconds, r.reused, r.ckptReused = c.Results, c.Train, c.Seconds, true, c.CkptReused
 					fmt.Fprintf(os.Stderr, "report %d/%d: %s, %s: %s (from %s)\n", i+1, len(rows), r.data, r.features, r.summary(), cache)
 					continue
 				}
@@ -144,6 +148,7 @@ func report(args []string, stdout io.Writer) error {
 			path := r.train[len(r.train)-1]
 			if _, err := os.Stat(path); *reuse && err == nil {
 				fmt.Fprintf(os.Stderr, "report: reusing %s\n", path)
+				r.ckptReused = true
 			} else {
 				var buf bytes.Buffer
 				fmt.Fprintf(os.Stderr, "report %d/%d: pretext train %s\n", i+1, len(rows), strings.Join(r.train, " "))
@@ -172,7 +177,7 @@ func report(args []string, stdout io.Writer) error {
 			r.results = append(r.results, er)
 		}
 		r.seconds = time.Since(t0).Seconds()
-		if b, err := json.Marshal(rowCache{r.results, r.trainResult, r.seconds}); err == nil {
+		if b, err := json.Marshal(rowCache{r.results, r.trainResult, r.seconds, r.ckptReused}); err == nil {
 			os.WriteFile(cache, b, 0o644)
 		}
 		fmt.Fprintf(os.Stderr, "report %d/%d: %s, %s: %s (%.0f s)\n", i+1, len(rows), r.data, r.features, r.summary(), r.seconds)
@@ -321,6 +326,9 @@ data, trunk and pooling (points).
 				feat += fmt.Sprintf(", %dx%d pooled", p.grid, p.grid)
 			}
 			time := fmt.Sprintf("%.0f s", r.seconds)
+			if r.ckptReused {
+				time += " (probes; pretext checkpoint from an earlier run)"
+			}
 			if k > 0 {
 				pre, time = "", "″"
 			}
