@@ -3,8 +3,6 @@ package tasks
 import (
 	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
 	"math/rand/v2"
 
 	"github.com/nlpodyssey/spago/mat"
@@ -117,23 +115,34 @@ func embedPhotos(trunk *core.Trunk, photos []*image.NRGBA, size int) ([][]float6
 	if trunk == nil {
 		return nil, fmt.Errorf("tasks: no trunk to embed photos with")
 	}
-	out := make([][]float64, 0, len(photos))
-	for start := 0; start < len(photos); start += embedBatch {
-		views, err := centreViews(photos[start:min(start+embedBatch, len(photos))], size, trunk.Config.InChannels)
+	views, err := centreViews(photos, size, trunk.Config.InChannels)
+	if err != nil {
+		return nil, err
+	}
+	f, err := embedViews(trunk, views)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float64, len(f))
+	for i, v := range f {
+		out[i] = make([]float64, len(v))
+		for j, x := range v {
+			out[i][j] = float64(x)
+		}
+	}
+	return out, nil
+}
+
+// embedViews returns the frozen trunk's pooled features of views
+// (evaluation mode), embedBatch at a time.
+func embedViews(trunk *core.Trunk, views []core.Planar) ([][]float32, error) {
+	out := make([][]float32, 0, len(views))
+	for lo := 0; lo < len(views); lo += embedBatch {
+		f, err := trunk.Embed(views[lo:min(lo+embedBatch, len(views))])
 		if err != nil {
 			return nil, err
 		}
-		f, err := trunk.Embed(views)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range f {
-			row := make([]float64, len(v))
-			for j, x := range v {
-				row[j] = float64(x)
-			}
-			out = append(out, row)
-		}
+		out = append(out, f...)
 	}
 	return out, nil
 }
@@ -164,16 +173,11 @@ const (
 // one empty white tile.
 func gallery(imgs []*image.NRGBA, side int) *image.NRGBA {
 	imgs = imgs[:min(len(imgs), GalleryMax)]
-	cols := max(1, min(len(imgs), galleryCols))
-	rows := max(1, (len(imgs)+galleryCols-1)/galleryCols)
-	board := image.NewNRGBA(image.Rect(0, 0, cols*side+(cols+1)*tileGap, rows*side+(rows+1)*tileGap))
-	draw.Draw(board, board.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+	crops := make([]*image.NRGBA, len(imgs))
 	for i, img := range imgs {
-		t := core.CenterCrop(img, side)
-		at := image.Pt(tileGap+i%galleryCols*(side+tileGap), tileGap+i/galleryCols*(side+tileGap))
-		draw.Draw(board, image.Rectangle{Min: at, Max: at.Add(image.Pt(side, side))}, t, t.Bounds().Min, draw.Src)
+		crops[i] = core.CenterCrop(img, side)
 	}
-	return board
+	return board(crops, galleryCols, side)
 }
 
 // clusterSizes counts the labels of each of k clusters.

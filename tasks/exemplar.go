@@ -483,24 +483,17 @@ func (e *Exemplar) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand
 	return append(dst, core.Example{Views: []core.Planar{e.view(s.ctx, e.channels, rng)}, Class: s.class}), nil
 }
 
-// embedChunk bounds the views embedded at once.
-const embedChunk = 64
-
-// embed returns the trunk's features of patches, in chunks.
+// embed returns the trunk's features of patches.
 func (e *Exemplar) embed(trunk *core.Trunk, patches []*image.NRGBA) ([][]float32, error) {
-	var out [][]float32
-	for i := 0; i < len(patches); i += embedChunk {
-		views := make([]core.Planar, 0, embedChunk)
-		for _, p := range patches[i:min(len(patches), i+embedChunk)] {
-			views = append(views, core.TrunkInput(p, trunk.Config.InChannels))
-		}
-		f, err := trunk.Embed(views)
-		if err != nil {
-			return nil, fmt.Errorf("tasks: exemplar: %w", err)
-		}
-		out = append(out, f...)
+	views := make([]core.Planar, len(patches))
+	for i, p := range patches {
+		views[i] = core.TrunkInput(p, trunk.Config.InChannels)
 	}
-	return out, nil
+	f, err := embedViews(trunk, views)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: exemplar: %w", err)
+	}
+	return f, nil
 }
 
 // Assign implements core.Assigner: each photo's best seed is labelled with
@@ -598,7 +591,7 @@ func (e *Exemplar) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) 
 	case st == nil:
 		summary += "; the classes' seed patches are not at hand (they come from the training photos)"
 	case st.patch[k] != nil:
-		out = patchStrip([]*image.NRGBA{seed, st.patch[k]}, e.cfg.Size)
+		out = board([]*image.NRGBA{seed, st.patch[k]}, 2, e.cfg.Size)
 		if own == k {
 			summary += ": its own seed"
 		} else if own >= 0 {
@@ -607,19 +600,10 @@ func (e *Exemplar) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) 
 	}
 	return core.Prediction{
 		Image:   out,
-		Input:   patchStrip(shown, e.cfg.Size),
+		Input:   board(shown, len(shown), e.cfg.Size),
 		Summary: summary,
 		Probs:   probs,
 	}, nil
-}
-
-// patchStrip lays patches in a row on white, tileGap apart.
-func patchStrip(patches []*image.NRGBA, size int) *image.NRGBA {
-	out := imaging.New(len(patches)*(size+tileGap)+tileGap, size+2*tileGap, image.White)
-	for i, p := range patches {
-		out = imaging.Paste(out, p, image.Pt(tileGap+i*(size+tileGap), tileGap))
-	}
-	return out
 }
 
 // BaselineLoss is the loss of guessing: ln of the number of classes with a

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -393,21 +391,14 @@ func (j *Jigsaw) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 	}, nil
 }
 
-// tileGap is the gap between tiles on a board, in pixels.
-const tileGap = 4
-
 // tileBoard lays out tiles on a white 3x3 board with gaps: tile i at grid
 // position at[i].
 func tileBoard(tiles [jigsawTiles]*image.NRGBA, at [jigsawTiles]int, tile int) *image.NRGBA {
-	side := jigsawGrid*tile + (jigsawGrid+1)*tileGap
-	board := image.NewNRGBA(image.Rect(0, 0, side, side))
-	draw.Draw(board, board.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
+	placed := make([]*image.NRGBA, jigsawTiles)
 	for i, t := range tiles {
-		p := at[i]
-		corner := image.Pt(tileGap+p%jigsawGrid*(tile+tileGap), tileGap+p/jigsawGrid*(tile+tileGap))
-		draw.Draw(board, image.Rectangle{Min: corner, Max: corner.Add(image.Pt(tile, tile))}, t, t.Bounds().Min, draw.Src)
+		placed[at[i]] = t
 	}
-	return board
+	return board(placed, jigsawGrid, tile)
 }
 
 // reshapeMatrix views the row-major values of x as a rows x cols matrix, as

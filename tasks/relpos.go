@@ -328,7 +328,7 @@ func (r *RelPos) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 	}
 	return core.Prediction{
 		Image:   relPosBoard(centre, neighbour, k, truth, r.cfg.Patch),
-		Input:   sideBySide(centre, neighbour, r.cfg.Patch),
+		Input:   board([]*image.NRGBA{centre, neighbour}, 2, r.cfg.Patch),
 		Summary: fmt.Sprintf("%s (p=%.2f): %s", relPosNames[k], probs[k], verdict),
 		Probs:   probs,
 	}, nil
@@ -336,17 +336,6 @@ func (r *RelPos) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 
 // boardGrey is the colour of a board's empty cells.
 var boardGrey = color.NRGBA{R: 224, G: 224, B: 224, A: 255}
-
-// sideBySide shows two patches on a white strip, tileGap apart.
-func sideBySide(a, b *image.NRGBA, patch int) *image.NRGBA {
-	out := image.NewNRGBA(image.Rect(0, 0, 2*patch+3*tileGap, patch+2*tileGap))
-	draw.Draw(out, out.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	for i, t := range []*image.NRGBA{a, b} {
-		at := image.Pt(tileGap+i*(patch+tileGap), tileGap)
-		draw.Draw(out, image.Rectangle{Min: at, Max: at.Add(image.Pt(patch, patch))}, t, t.Bounds().Min, draw.Src)
-	}
-	return out
-}
 
 // relPosBoard lays the centre patch in the middle of a 3x3 board and the
 // neighbour at class k's cell; the other cells are grey, and when k is not

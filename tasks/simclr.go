@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -408,13 +406,9 @@ func (s *SimCLR) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 	for _, i := range cand {
 		views = append(views, core.TrunkInput(core.CenterCrop(s.gallery[i], s.cfg.Size), trunk.Config.InChannels))
 	}
-	var feats [][]float32
-	for lo := 0; lo < len(views); lo += embedBatch {
-		f, err := trunk.Embed(views[lo:min(lo+embedBatch, len(views))])
-		if err != nil {
-			return core.Prediction{}, fmt.Errorf("tasks: simclr predict: %w", err)
-		}
-		feats = append(feats, f...)
+	feats, err := embedViews(trunk, views)
+	if err != nil {
+		return core.Prediction{}, fmt.Errorf("tasks: simclr predict: %w", err)
 	}
 	sim := make([]float64, len(cand))
 	for k := range cand {
@@ -464,25 +458,12 @@ func cosine(a, b []float32) float64 {
 	return dot / math.Sqrt(na*nb)
 }
 
-// montage lays out the centre crops of photos in a row on white,
-// thumbSide pixels each, with a gap between them and a wider one after the
-// first (the query).
+// montage lays out the centre crops of photos in a row, thumbSide pixels
+// each, the query first.
 func montage(photos []*image.NRGBA) *image.NRGBA {
-	w := len(photos)*thumbSide + (len(photos)+1)*tileGap
-	if len(photos) > 1 {
-		w += 2 * tileGap
-	}
-	board := image.NewNRGBA(image.Rect(0, 0, w, thumbSide+2*tileGap))
-	draw.Draw(board, board.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	x := tileGap
+	crops := make([]*image.NRGBA, len(photos))
 	for i, p := range photos {
-		t := core.CenterCrop(p, thumbSide)
-		at := image.Pt(x, tileGap)
-		draw.Draw(board, image.Rectangle{Min: at, Max: at.Add(image.Pt(thumbSide, thumbSide))}, t, t.Bounds().Min, draw.Src)
-		x += thumbSide + tileGap
-		if i == 0 {
-			x += 2 * tileGap
-		}
+		crops[i] = core.CenterCrop(p, thumbSide)
 	}
-	return board
+	return board(crops, len(crops), thumbSide)
 }

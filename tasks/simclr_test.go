@@ -212,7 +212,7 @@ func TestSimCLRPredict(t *testing.T) {
 	if p, err = s.Predict(trunk, query, testRNG(11)); err != nil {
 		t.Fatal(err)
 	}
-	if b := p.Image.Bounds(); b.Dx() != 4*thumbSide+7*tileGap || b.Dy() != thumbSide+2*tileGap {
+	if b := p.Image.Bounds(); b.Dx() != 4*thumbSide+5*tileGap || b.Dy() != thumbSide+2*tileGap {
 		t.Errorf("montage is %v, want 4 photos in a row", b)
 	}
 	if b := p.Input.Bounds(); b.Dx() != 32 || b.Dy() != 32 {
@@ -249,7 +249,7 @@ func TestSimCLRPredict(t *testing.T) {
 	if !strings.HasPrefix(p.Summary, want) {
 		t.Errorf("summary %q, want it to start %q", p.Summary, want)
 	}
-	second := imaging.Crop(p.Image, image.Rect(4*tileGap+thumbSide, tileGap, 4*tileGap+2*thumbSide, tileGap+thumbSide))
+	second := imaging.Crop(p.Image, image.Rect(2*tileGap+thumbSide, tileGap, 2*tileGap+2*thumbSide, tileGap+thumbSide))
 	if !imagesEqual(second, core.CenterCrop(photos[best], thumbSide)) {
 		t.Errorf("the montage's second photo is not the nearest, #%d", best)
 	}
