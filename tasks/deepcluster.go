@@ -339,8 +339,8 @@ func (d *DeepCluster) Examples(dst []core.Example, img *image.NRGBA, rng *rand.R
 	}), nil
 }
 
-// augmentedCrop is the clustering tasks' training view: a random resized
-// crop, a random flip and colour jitter.
+// augmentedCrop is the training view of rotation and the clustering tasks:
+// a random resized crop, a random flip and colour jitter.
 func augmentedCrop(img *image.NRGBA, size int, minScale, jitter float64, rng *rand.Rand) *image.NRGBA {
 	crop := core.RandomResizedCrop(img, size, core.CropConfig{MinScale: minScale}, rng)
 	crop = core.RandomFlip(crop, rng)

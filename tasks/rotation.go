@@ -139,9 +139,7 @@ func rotateCCW(img *image.NRGBA, k int) *image.NRGBA {
 // rotationCrop is the augmented crop the four rotations of one Examples
 // call are made of.
 func (r *Rotation) rotationCrop(img *image.NRGBA, rng *rand.Rand) *image.NRGBA {
-	crop := core.RandomResizedCrop(img, r.cfg.Size, core.CropConfig{MinScale: r.cfg.MinScale}, rng)
-	crop = core.RandomFlip(crop, rng)
-	return core.ColorJitter(crop, r.cfg.Jitter, rng)
+	return augmentedCrop(img, r.cfg.Size, r.cfg.MinScale, r.cfg.Jitter, rng)
 }
 
 // rotationExamples appends crop in its four rotations, class k turned k*90
