@@ -464,7 +464,7 @@ func TestBrowser(t *testing.T) {
 		if pv := p.previews(); len(pv) == 0 {
 			t.Errorf("%s: no predictions rendered", task)
 		}
-		if r, ok := must(tasks.New(task, nil, must(core.NewTrunk(core.TrunkConfig{}, rand.New(rand.NewPCG(1, 1)))), rand.New(rand.NewPCG(1, 1)))).(core.Refresher); ok && task != "multi-task" && r.NeedsRefresh(0) {
+		if r, ok := must(tasks.New(task, nil, must(core.NewTrunk(core.TrunkConfig{}, rand.New(rand.NewPCG(1, 1)))), rand.New(rand.NewPCG(1, 1)))).(core.Refresher); ok && r.NeedsRefresh(0) {
 			// A clustering task's relabelling is shown on the page.
 			var note string
 			p.eval(`document.querySelector("#refresh-note").textContent`, &note)
