@@ -101,6 +101,54 @@ type batchNormFn struct {
 	mean, istd []float32
 	// y is the output, kept for the fused ReLU's mask (y > 0).
 	y *mat.Dense[float32]
+	// batch, in a data-parallel step, holds the whole batch's statistics.
+	batch *bnBatch
+}
+
+// bnBatch is a synchronised batch-norm layer's view of the whole
+// data-parallel batch, of which x holds one replica's columns.
+type bnBatch struct {
+	mean, variance []float64
+	count          float64 // columns in the whole batch
+	r              *replicaStep
+}
+
+// syncBatchNorm is BatchNorm2D in training mode for one replica of a
+// data-parallel step (see Collective): x holds the replica's columns, and
+// the statistics, forward and backward, are those of the whole batch.
+func syncBatchNorm(x mat.Tensor, in Shape, gamma, beta mat.Tensor, stats BNStats, opt BNOptions, r *replicaStep) (mat.Tensor, error) {
+	fn, err := newBatchNormFn(x, in, gamma, beta, stats, opt)
+	if err != nil {
+		return nil, err
+	}
+	c, m := in.C, in.Cols()
+	xd := data(x)
+	// Sums around a shift every replica shares: the running mean if there
+	// is one (close to the batch mean after a few steps), else zero.
+	shift := func(ch int) float64 {
+		if stats.Mean != nil {
+			return float64(stats.Mean[ch])
+		}
+		return 0
+	}
+	sums := make([]float64, 2*c+1)
+	parallelFor(c, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			sums[ch], sums[c+ch] = bnSums(xd[ch*m:(ch+1)*m], shift(ch))
+		}
+	})
+	sums[2*c] = float64(m)
+	if err := r.comm.AllReduce64(sums); err != nil {
+		return nil, fmt.Errorf("core: synchronising batch-norm statistics: %w", err)
+	}
+	b := &bnBatch{mean: make([]float64, c), variance: make([]float64, c), count: sums[2*c], r: r}
+	for ch := range c {
+		d := sums[ch] / b.count
+		b.mean[ch] = shift(ch) + d
+		b.variance[ch] = max(sums[c+ch]/b.count-d*d, 0)
+	}
+	fn.batch = b
+	return ag.NewOperator(fn).Run(), nil
 }
 
 // Operands implements ag.AutoGradFunction.
@@ -124,11 +172,16 @@ func (f *batchNormFn) run(yd []float32) {
 			row := xd[ch*m : (ch+1)*m]
 			var mean, variance float64
 			if f.opt.Train {
-				mean, variance = bnMoments(row)
+				count := float64(m)
+				if f.batch != nil {
+					mean, variance, count = f.batch.mean[ch], f.batch.variance[ch], f.batch.count
+				} else {
+					mean, variance = bnMoments(row)
+				}
 				if f.track {
 					// Running statistics follow PyTorch: the unbiased
 					// variance, blended with weight momentum.
-					unbiased := variance * float64(m) / float64(m-1)
+					unbiased := variance * count / (count - 1)
 					f.stats.Mean[ch] = float32((1-f.mom)*float64(f.stats.Mean[ch]) + f.mom*mean)
 					f.stats.Var[ch] = float32((1-f.mom)*float64(f.stats.Var[ch]) + f.mom*unbiased)
 				}
@@ -155,6 +208,14 @@ func (f *batchNormFn) run(yd []float32) {
 // cancelling when the mean is large against the spread).
 func bnMoments(row []float32) (mean, variance float64) {
 	shift := float64(row[0])
+	s, q := bnSums(row, shift)
+	n := float64(len(row))
+	d := s / n
+	return shift + d, max(q/n-d*d, 0)
+}
+
+// bnSums returns Σ(x-shift) and Σ(x-shift)² over row, in float64.
+func bnSums(row []float32, shift float64) (sum, squares float64) {
 	var s0, s1, s2, s3, q0, q1, q2, q3 float64
 	n4 := len(row) &^ 3
 	for i := 0; i < n4; i += 4 {
@@ -174,9 +235,7 @@ func bnMoments(row []float32) (mean, variance float64) {
 		s0 += a
 		q0 += a * a
 	}
-	n := float64(len(row))
-	d := ((s0 + s1) + (s2 + s3)) / n
-	return shift + d, max(((q0+q1)+(q2+q3))/n-d*d, 0)
+	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
 }
 
 // bnNormalize writes (x-mu)·a + b, clamped at zero if relu, for one channel.
@@ -234,6 +293,13 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 	dgamma, dbeta := newMatrix(c, 1), newMatrix(c, 1)
 	dg, db := data(dgamma), data(dbeta)
 	relu, train := f.opt.ReLU, f.opt.Train
+	if train && f.batch != nil {
+		if !f.syncBackward(dyd, dx, dg, db) {
+			return nil // the replica step reports the failure
+		}
+		f.accGrads(needX, needG, needB, dxm, dgamma, dbeta)
+		return nil
+	}
 	parallelFor(c, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			x := xd[ch*m : (ch+1)*m]
@@ -245,7 +311,8 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 			k := gd[ch] * istd // d z / d x in evaluation mode
 			var sumDz, sumDzX float32
 			if train || needG || needB {
-				sumDz, sumDzX = bnGradSums(x, dy, y, mu, relu)
+				s, p := bnGradSums(x, dy, y, mu, relu)
+				sumDz, sumDzX = float32(s), float32(p)
 				db[ch] = sumDz
 				dg[ch] = sumDzX * istd
 			}
@@ -262,6 +329,11 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 			bnGradX(out, x, dy, y, mu, k, k*istd*dg[ch]*inv, k*sumDz*inv, relu)
 		}
 	})
+	f.accGrads(needX, needG, needB, dxm, dgamma, dbeta)
+	return nil
+}
+
+func (f *batchNormFn) accGrads(needX, needG, needB bool, dxm, dgamma, dbeta *mat.Dense[float32]) {
 	if needX {
 		f.x.AccGrad(handoff{dxm})
 	}
@@ -271,12 +343,48 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 	if needB {
 		f.beta.AccGrad(handoff{dbeta})
 	}
-	return nil
+}
+
+// syncBackward is the training-mode backward pass of a synchronised layer:
+// gamma's and beta's gradients are this replica's share (the trainer sums
+// them across replicas), while x's gradient needs the whole batch's Σ dz and
+// Σ dz·x̂, which the replicas add up here. It reports false if the
+// replicas could not exchange them.
+func (f *batchNormFn) syncBackward(dyd, dx, dg, db []float32) bool {
+	c, m := f.in.C, f.in.Cols()
+	xd, gd, yd := data(f.x), data(f.gamma), data(f.y)
+	relu := f.opt.ReLU
+	sums := make([]float64, 2*c)
+	parallelFor(c, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			row := xd[ch*m : (ch+1)*m]
+			sums[ch], sums[c+ch] = bnGradSums(row, dyd[ch*m:(ch+1)*m], yd[ch*m:(ch+1)*m], f.mean[ch], relu)
+			db[ch] = float32(sums[ch])
+			dg[ch] = float32(sums[c+ch]) * f.istd[ch]
+		}
+	})
+	if err := f.batch.r.comm.AllReduce64(sums); err != nil {
+		f.batch.r.fail(fmt.Errorf("core: synchronising batch-norm gradients: %w", err))
+		return false
+	}
+	if dx == nil {
+		return true
+	}
+	inv := 1 / float32(f.batch.count)
+	parallelFor(c, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mu, istd := f.mean[ch], f.istd[ch]
+			k := gd[ch] * istd
+			sumDz, dgamma := float32(sums[ch]), float32(sums[c+ch])*istd
+			bnGradX(dx[ch*m:(ch+1)*m], xd[ch*m:(ch+1)*m], dyd[ch*m:(ch+1)*m], yd[ch*m:(ch+1)*m], mu, k, k*istd*dgamma*inv, k*sumDz*inv, relu)
+		}
+	})
+	return true
 }
 
 // bnGradSums returns Σ dz and Σ dz·(x-mu) over one channel, summed in
 // float64, where dz is dy masked by y > 0 if relu.
-func bnGradSums(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX float32) {
+func bnGradSums(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX float64) {
 	dy, y = dy[:len(x)], y[:len(x)]
 	mean := float64(mu)
 	var s0, s1, s2, s3, p0, p1, p2, p3 float64
@@ -305,7 +413,7 @@ func bnGradSums(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX float3
 		s0 += float64(g)
 		p0 += float64(g) * (float64(x[i]) - mean)
 	}
-	return float32((s0 + s1) + (s2 + s3)), float32((p0 + p1) + (p2 + p3))
+	return (s0 + s1) + (s2 + s3), (p0 + p1) + (p2 + p3)
 }
 
 // bnGradX writes dx = k·dz - (x-mu)·c2 - c1 for one channel, where dz is dy

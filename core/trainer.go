@@ -102,9 +102,16 @@ type Trainer struct {
 	Trunk  *Trunk
 	Head   Objective
 	Config TrainConfig
+	// Replica, if set with more than one member, makes the trainer one
+	// replica of a data-parallel group: each step's trunk work is shared
+	// among the replicas, which must all step with the same batch and the
+	// same parameters (see Collective). The losses are those of one trainer
+	// on the whole batch, up to the order of floating-point sums.
+	Replica Collective
 
-	opt  Optimizer
-	step int
+	opt     Optimizer
+	step    int
+	gradBuf []float32 // the trunk's gradients, summed across replicas
 }
 
 // trainerModel joins trunk and head so spago's traversal and NamedParams see
@@ -143,6 +150,12 @@ func (t *Trainer) Step(ctx context.Context, batch []Example) (StepStats, error) 
 	start := time.Now()
 	m := t.model()
 	nn.ZeroGrad(m)
+	var replica *replicaStep
+	if t.Replica != nil && t.Replica.Size() > 1 {
+		replica = &replicaStep{comm: t.Replica}
+		t.Trunk.replica = replica
+		defer func() { t.Trunk.replica = nil }()
+	}
 	loss, score, err := t.Head.Loss(t.Trunk, batch, true)
 	if err != nil {
 		return StepStats{}, err
@@ -150,6 +163,12 @@ func (t *Trainer) Step(ctx context.Context, batch []Example) (StepStats, error) 
 	if err := ag.Backward(loss); err != nil {
 		nn.ZeroGrad(m)
 		return StepStats{}, fmt.Errorf("core: backward: %w", err)
+	}
+	if replica != nil {
+		if err := replica.backward(t.Trunk, &t.gradBuf); err != nil {
+			nn.ZeroGrad(m)
+			return StepStats{}, err
+		}
 	}
 	lr := t.Config.LRAt(t.step)
 	t.opt.Prepare(lr, t.step+1)

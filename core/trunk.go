@@ -86,6 +86,9 @@ type Trunk struct {
 	nn.Module
 	Config TrunkConfig
 	Layers []*ConvBN
+
+	// replica is set during a data-parallel training step (Trainer.Replica).
+	replica *replicaStep
 }
 
 // ConvBN is one conv3x3 (stride 1, padding 1, no bias) + batch-norm + ReLU
@@ -181,10 +184,20 @@ func (t *Trunk) Maps(x mat.Tensor, in Shape, train bool) (mat.Tensor, Shape, err
 	if err := in.check("trunk input", x); err != nil {
 		return nil, Shape{}, err
 	}
+	if t.replica != nil {
+		out, _ := t.OutShape(in)
+		return t.replica.maps(t, x, in, out, train)
+	}
+	return t.layers(x, in, train, nil)
+}
+
+// layers runs the layers; with r, batch-norm statistics are those of the
+// whole data-parallel batch.
+func (t *Trunk) layers(x mat.Tensor, in Shape, train bool, r *replicaStep) (mat.Tensor, Shape, error) {
 	s := in
 	for _, l := range t.Layers {
 		var err error
-		if x, s, err = l.Forward(x, s, train); err != nil {
+		if x, s, err = l.forward(x, s, train, 0, r); err != nil {
 			return nil, Shape{}, err
 		}
 	}
@@ -203,17 +216,24 @@ func (t *Trunk) Forward(x mat.Tensor, in Shape, train bool) (mat.Tensor, error) 
 
 // Forward applies the layer to x with geometry in.
 func (l *ConvBN) Forward(x mat.Tensor, in Shape, train bool) (mat.Tensor, Shape, error) {
-	return l.forward(x, in, train, 0)
+	return l.forward(x, in, train, 0, nil)
 }
 
-// forward is Forward with the batch-norm momentum (0: the default).
-func (l *ConvBN) forward(x mat.Tensor, in Shape, train bool, momentum float32) (mat.Tensor, Shape, error) {
+// forward is Forward with the batch-norm momentum (0: the default) and,
+// with r, batch-norm statistics synchronised across replicas.
+func (l *ConvBN) forward(x mat.Tensor, in Shape, train bool, momentum float32, r *replicaStep) (mat.Tensor, Shape, error) {
 	y, s, err := Conv2D(x, in, l.W, conv3x3)
 	if err != nil {
 		return nil, Shape{}, err
 	}
 	stats := BNStats{Mean: data(l.RunMean), Var: data(l.RunVar)}
-	if y, err = BatchNorm2D(y, s, l.Gamma, l.Beta, stats, BNOptions{Train: train, ReLU: true, Momentum: momentum}); err != nil {
+	opt := BNOptions{Train: train, ReLU: true, Momentum: momentum}
+	if r != nil && train {
+		y, err = syncBatchNorm(y, s, l.Gamma, l.Beta, stats, opt, r)
+	} else {
+		y, err = BatchNorm2D(y, s, l.Gamma, l.Beta, stats, opt)
+	}
+	if err != nil {
 		return nil, Shape{}, err
 	}
 	if l.Pool {
