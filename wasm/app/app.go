@@ -127,6 +127,13 @@ type Settings struct {
 	Config    json.RawMessage `json:"config,omitempty"`
 	Every     int             `json:"previewEvery"`
 	Resume    bool            `json:"resume"`
+	// Replica, if set, makes this app one replica of a data-parallel run
+	// (one per Web Worker): every replica must hold the same photos and
+	// model and train with the same settings. They share each step's
+	// trunk work and take identical steps; only rank 0 computes previews
+	// and the held-out score, and a stop asked of any replica stops all
+	// of them after the same step.
+	Replica core.Collective `json:"-"`
 }
 
 // defaults per task: what the page pre-fills. Batch counts examples
@@ -513,7 +520,22 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 	start := time.Now()
 	first := m.trainer.Steps()
 	images := 0
+	// A replica's trainer must never skip a step the others take: the
+	// replicas agree on stopping before each step, and steps themselves
+	// are not cancelled.
+	m.trainer.Replica = s.Replica
+	defer func() { m.trainer.Replica = nil }()
+	stepCtx, lead := ctx, true
+	if s.Replica != nil {
+		stepCtx, lead = context.Background(), s.Replica.Rank() == 0
+	}
 	for m.trainer.Steps() < s.Steps {
+		if stop, err := agreeStop(ctx, s.Replica); err != nil {
+			return res, err
+		} else if stop {
+			res.Stopped = true
+			break
+		}
 		a.modelMu.Lock()
 		msg, err := tasks.Prepare(m.task, m.trainer.Trunk, imgs, m.trainer.Steps(), m.rng)
 		a.modelMu.Unlock()
@@ -528,7 +550,7 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 			return res, err
 		}
 		a.modelMu.Lock()
-		st, err := m.trainer.Step(ctx, batch)
+		st, err := m.trainer.Step(stepCtx, batch)
 		a.modelMu.Unlock()
 		if errors.Is(err, context.Canceled) {
 			res.Stopped = true
@@ -543,7 +565,7 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 		res.Step, res.Loss, res.Accuracy = st.Step, st.Loss, st.Accuracy
 		progress(Event{Type: "step", Step: st.Step, Steps: s.Steps, Loss: st.Loss, Accuracy: st.Accuracy, LR: st.LR,
 			ImagesPerSec: st.ImagesSec, Elapsed: elapsed, ETA: elapsed / float64(done) * float64(s.Steps-st.Step)})
-		if st.Step%s.Every == 0 && st.Step < s.Steps {
+		if lead && st.Step%s.Every == 0 && st.Step < s.Steps {
 			if items, err := a.previews(m, sp.held, sp.train); err == nil {
 				progress(Event{Type: "preview", Step: st.Step, Steps: s.Steps, Items: items})
 			}
@@ -551,7 +573,7 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 		if a.Yield != nil {
 			a.Yield()
 		}
-		if ctx.Err() != nil {
+		if s.Replica == nil && ctx.Err() != nil {
 			res.Stopped = true
 			break
 		}
@@ -559,6 +581,9 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 	res.Step = m.trainer.Steps()
 	if sec := time.Since(start).Seconds(); sec > 0 {
 		res.ImagesPerSec = float64(images) / sec
+	}
+	if !lead {
+		return res, nil
 	}
 	if len(sp.held) > 0 {
 		held := make([]*image.NRGBA, len(sp.held))
@@ -577,6 +602,23 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 		progress(Event{Type: "preview", Step: res.Step, Steps: s.Steps, Items: items})
 	}
 	return res, nil
+}
+
+// agreeStop reports whether training should stop now: ctx is done or,
+// for a replica, any replica's is (every replica gets the same answer).
+func agreeStop(ctx context.Context, replica core.Collective) (bool, error) {
+	stop := ctx.Err() != nil
+	if replica == nil {
+		return stop, nil
+	}
+	vote := []float32{0}
+	if stop {
+		vote[0] = 1
+	}
+	if err := replica.AllReduce(vote); err != nil {
+		return false, fmt.Errorf("the workers could not agree to go on: %w", err)
+	}
+	return vote[0] > 0, nil
 }
 
 // Stop asks a running training to stop after its current step.
@@ -742,7 +784,11 @@ func (a *App) Import(b []byte) (ModelInfo, error) {
 // Bench times training steps of a reference workload (rs, js or cs) with
 // batch 64: the median of steps timed steps after warmup untimed ones, the
 // same measure as pretext bench.
-func (a *App) Bench(workload string, steps, warmup int) (BenchResult, error) {
+//
+// With replica, the app is one of a data-parallel group (see
+// Settings.Replica) that share each step; every replica must call Bench
+// with the same arguments.
+func (a *App) Bench(workload string, steps, warmup int, replica core.Collective) (BenchResult, error) {
 	if steps < 1 || warmup < 0 || steps > 1000 {
 		return BenchResult{}, fmt.Errorf("bench: steps %d and warm-up %d out of range", steps, warmup)
 	}
@@ -751,6 +797,7 @@ func (a *App) Bench(workload string, steps, warmup int) (BenchResult, error) {
 	if err != nil {
 		return BenchResult{}, err
 	}
+	w.Trainer.Replica = replica
 	median, err := w.MedianStep(context.Background(), warmup, steps, func(int) error {
 		if a.Yield != nil {
 			a.Yield()

@@ -1,0 +1,94 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/pretextlab/pretext/core"
+)
+
+// trainReplicas trains s on n apps with the sample photos, joined by
+// core.LocalGroup, and returns each app's step events and result. stopAt,
+// if positive, stops replica n-1 from its progress callback at that step.
+func trainReplicas(t *testing.T, n int, s Settings, stopAt int) ([][]Event, []Result) {
+	t.Helper()
+	group := core.LocalGroup(n)
+	events := make([][]Event, n)
+	results := make([]Result, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := range n {
+		a := withSamples(t)
+		rs := s
+		rs.Replica = group[r]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[r], errs[r] = a.Train(context.Background(), rs, func(e Event) {
+				if e.Type != "step" {
+					return
+				}
+				events[r] = append(events[r], e)
+				if r == n-1 && e.Step == stopAt {
+					a.Stop()
+				}
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return events, results
+}
+
+// TestReplicasTrainAsOne: two data-parallel apps (the page's workers)
+// report the losses one app reports for the same settings, and the run's
+// held-out score and previews come from rank 0 alone.
+func TestReplicasTrainAsOne(t *testing.T) {
+	s := quick("rotation", 4)
+	s.Batch = 16
+	var one []Event
+	want, err := withSamples(t).Train(context.Background(), s, func(e Event) {
+		if e.Type == "step" {
+			one = append(one, e)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, results := trainReplicas(t, 2, s, 0)
+	for r := range 2 {
+		if len(events[r]) != len(one) {
+			t.Fatalf("replica %d: %d steps, one app %d", r, len(events[r]), len(one))
+		}
+		for i, e := range events[r] {
+			if d := math.Abs(e.Loss - one[i].Loss); d > 1e-5*max(1, one[i].Loss) {
+				t.Errorf("replica %d step %d: loss %.7f, one app %.7f", r, e.Step, e.Loss, one[i].Loss)
+			}
+		}
+	}
+	if got := results[0].HeldOut; got.Photos != want.HeldOut.Photos || math.Abs(got.Loss-want.HeldOut.Loss) > 1e-4*max(1, want.HeldOut.Loss) {
+		t.Errorf("rank 0 held-out score %+v, one app %+v", got, want.HeldOut)
+	}
+	if results[1].HeldOut.Photos != 0 {
+		t.Errorf("rank 1 computed a held-out score: %+v", results[1].HeldOut)
+	}
+}
+
+// TestReplicaStopStopsAll: a stop asked of one replica stops every
+// replica after the same step (none is left waiting for the others).
+func TestReplicaStopStopsAll(t *testing.T) {
+	events, results := trainReplicas(t, 2, quick("rotation", 50), 3)
+	for r := range 2 {
+		if !results[r].Stopped || results[r].Step != results[0].Step || len(events[r]) != results[0].Step {
+			t.Errorf("replica %d: stopped %v at step %d with %d step events; replica 0 at %d", r, results[r].Stopped, results[r].Step, len(events[r]), results[0].Step)
+		}
+	}
+	if results[0].Step < 3 || results[0].Step > 4 {
+		t.Errorf("stopped at step %d, asked at 3", results[0].Step)
+	}
+}
