@@ -53,6 +53,11 @@ func api(a *app.App) js.Value {
 		if err := fromJSON(arg(args, 0), &s); err != nil {
 			return nil, fmt.Errorf("train: bad config: %w", err)
 		}
+		replica, err := groupArg(arg(args, 2))
+		if err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		s.Replica = replica
 		cb := arg(args, 1)
 		progress := func(app.Event) {}
 		if cb.Type() == js.TypeFunction {
@@ -97,7 +102,11 @@ func api(a *app.App) js.Value {
 		if err := fromJSON(arg(args, 0), &opts); err != nil {
 			return nil, fmt.Errorf("bench: bad options: %w", err)
 		}
-		return a.Bench(opts.Workload, opts.Steps, opts.Warmup)
+		replica, err := groupArg(arg(args, 1))
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		return a.Bench(opts.Workload, opts.Steps, opts.Warmup, replica)
 	})
 	return o
 }

@@ -13,7 +13,7 @@
     rejectedBox: $("rejected-box"), rejected: $("rejected"), creditsBox: $("credits-box"), credits: $("credits"),
     settings: $("settings"), task: $("task"), taskSummary: $("task-summary"),
     steps: $("steps"), batch: $("batch"), lr: $("lr"), optimizer: $("optimizer"), seed: $("seed"),
-    width: $("width"), holdout: $("holdout"), previewEvery: $("preview-every"),
+    width: $("width"), holdout: $("holdout"), previewEvery: $("preview-every"), workers: $("workers"),
     train: $("train"), stop: $("stop"), resume: $("resume"),
     status: $("status"), progress: $("progress-bar"), stats: $("stats"), result: $("result"), refreshNote: $("refresh-note"), taskConfig: $("task-config"),
     exportButton: $("export"), importInput: $("import"), modelInfo: $("model-info"),
@@ -59,60 +59,67 @@
     lastPreviewStep: -1,
     lrOptimizer: "sgd", // the optimizer whose default the lr field was filled with
     defaultsTask: "", // the task whose defaults fill the form
+    runWorkers: 1, // workers of the current or last run
   };
 
   const history = []; // {step, loss, accuracy} per step; cleared in place
   const page = { history, lastResult: null, previews: [], call };
   window.pretextPage = page; // for tests, read only
 
-  // ---- The worker and its RPC ----------------------------------------
+  // ---- The workers and their RPC --------------------------------------
 
-  let worker = null;
-  let nextId = 1;
-  const pending = new Map();
+  // The team (team.js) is the page's Web Workers: photo and model calls go
+  // to all of them, questions to the first, and training runs on the
+  // number of workers the form asks for, as one data-parallel group.
+  let team = null;
+  const rejecters = new Set();
 
-  // call sends one call to the worker; its Promise settles with the answer.
+  // call sends one call to the workers; its Promise settles with the answer.
   function call(method, ...args) {
     if (state.fatal) return Promise.reject(new Error(state.fatal));
-    if (!worker) return Promise.reject(new Error("the Pretext worker is not running"));
+    if (!team) return Promise.reject(new Error("the Pretext workers are not running"));
+    return settleOnFatal(team.call(method, ...args));
+  }
+
+  // runOn trains (or benches) on the first n workers, starting any missing.
+  async function runOn(method, args, n) {
+    if (state.fatal) throw new Error(state.fatal);
+    await settleOnFatal(team.grow(n));
+    return settleOnFatal(team.run(method, args, n));
+  }
+
+  // settleOnFatal rejects p's caller at once if the workers die meanwhile.
+  function settleOnFatal(p) {
     return new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      try {
-        worker.postMessage({ id, method, args });
-      } catch (err) {
-        pending.delete(id);
-        reject(err);
-      }
+      rejecters.add(reject);
+      p.then(resolve, reject).finally(() => {
+        rejecters.delete(reject);
+      });
     });
   }
 
   function startWorker() {
     try {
-      worker = new Worker("worker.js");
+      team = new window.PretextTeam.Team((msg) => {
+        if (msg.event === "ready") onReady(msg);
+        else if (msg.event === "progress") onProgress(msg.data);
+        else if (msg.event === "fatal") {
+          team.fail(msg.error);
+          if (msg.script && state.ready) showMessage(`Worker ${msg.rank + 1} reported an error: ${msg.error}`);
+          else fatal(msg.error || "unknown error");
+        }
+      });
+      team.grow(1).catch(() => {}); // failures arrive as fatal events
     } catch (err) {
       fatal("the worker could not start: " + errorText(err));
       return;
     }
-    worker.onmessage = (e) => {
-      const msg = e.data || {};
-      if (msg.event === "ready") onReady(msg);
-      else if (msg.event === "progress") onProgress(msg.data);
-      else if (msg.event === "fatal") fatal(msg.error || "unknown error");
-      else if (pending.has(msg.id)) {
-        const p = pending.get(msg.id);
-        pending.delete(msg.id);
-        if ("error" in msg) p.reject(new Error(msg.error));
-        else p.resolve(msg.result);
-      }
-    };
-    worker.onerror = (e) => {
-      e.preventDefault();
-      const text = e.message || "the worker script failed";
-      if (state.ready) showMessage("The worker reported an error: " + text);
-      else fatal(text);
-    };
-    worker.onmessageerror = () => showMessage("A message from the worker could not be read.");
+  }
+
+  // workersWanted is the form's number of workers (1 if it is not valid).
+  function workersWanted() {
+    const n = Number(el.workers.value);
+    return Number.isInteger(n) && n >= 1 ? Math.min(n, window.PretextTeam.MAX_WORKERS) : 1;
   }
 
   function onReady(msg) {
@@ -130,8 +137,8 @@
     if (state.fatal) return;
     state.fatal = text;
     state.training = state.adding = false;
-    for (const p of pending.values()) p.reject(new Error(text));
-    pending.clear();
+    for (const reject of rejecters) reject(new Error(text));
+    rejecters.clear();
     el.version.textContent = "not running";
     showMessage(sentence("Pretext cannot run: " + text) + " Reloading the page may help.", "fatal");
     setPhase("error", "Pretext cannot run: " + text);
@@ -478,7 +485,7 @@
 
   // readConfig returns train's config from the form, or null (and says why).
   function readConfig() {
-    for (const input of [el.steps, el.batch, el.lr, el.seed, el.holdout, el.previewEvery]) {
+    for (const input of [el.steps, el.batch, el.lr, el.seed, el.holdout, el.previewEvery, el.workers]) {
       if (!input.checkValidity() || (input === el.lr && !(Number(input.value) > 0))) {
         const label = input.labels && input.labels[0] ? input.labels[0].textContent : input.id;
         showMessage(`Please check “${label}”: ${input.validationMessage || "it must be a positive number."}`);
@@ -544,7 +551,10 @@
     scheduleRender();
     let res;
     try {
-      res = await call("train", config);
+      // A resumed run keeps the workers it started with: the others may
+      // hold another model.
+      if (!resume) state.runWorkers = workersWanted();
+      res = await runOn("train", [config], state.runWorkers);
     } catch (err) {
       state.training = false;
       if (state.fatal) return;
@@ -731,6 +741,7 @@
     } finally {
       el.importInput.value = ""; // the same file may be picked again
     }
+    state.runWorkers = workersWanted(); // every worker holds the imported model
     Object.assign(state, { model: { task: info.task, step: info.step }, resumable: true, runTask: info.task, previewTask: info.task, last: null, heldOut: null });
     history.length = 0; // the chart shows this model's training from here on
     if (state.tasks.some((t) => t.name === info.task)) {
@@ -796,6 +807,8 @@
     e.returnValue = "";
   });
 
+  el.workers.max = String(window.PretextTeam.MAX_WORKERS);
+  el.workers.value = String(window.PretextTeam.defaultWorkers());
   setUpDropzone();
   renderStatus();
   updateControls();

@@ -1,5 +1,8 @@
-// The benchmark page: runs pretext.bench in the worker with the options in
-// the URL and shows the JSON result (pretext bench -browser reads it).
+// The benchmark page: runs pretext.bench in `workers` Web Workers as one
+// data-parallel group (team.js) with the options in the URL, and shows the
+// JSON result (pretext bench -browser reads it). While the workers train,
+// it times the gaps between this page's animation frames: the page must
+// stay responsive while it trains.
 "use strict";
 
 (() => {
@@ -11,26 +14,51 @@
     steps: Number(params.get("steps") || 20),
     warmup: Number(params.get("warmup") || 5),
   };
+  const workers = Number(params.get("workers") || PretextTeam.defaultWorkers());
   const show = (state, text) => {
     status.dataset.state = state;
     status.textContent = text;
   };
-  const worker = new Worker("worker.js");
-  worker.onerror = (e) => show("error", "worker failed: " + e.message);
-  worker.onmessage = (e) => {
-    const m = e.data;
+
+  // frameGaps records the time between animation frames until stopped.
+  function frameGaps() {
+    const gaps = [];
+    let last = 0;
+    let on = true;
+    const tick = (t) => {
+      if (last) gaps.push(t - last);
+      last = t;
+      if (on) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    return () => {
+      on = false;
+      gaps.sort((a, b) => a - b);
+      const at = (q) => (gaps.length ? gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))] : 0);
+      return { frames: gaps.length, max: at(1), p99: at(0.99), median: at(0.5) };
+    };
+  }
+
+  const team = new PretextTeam.Team((m) => {
     if (m.event === "fatal") {
-      show("error", m.error);
-    } else if (m.event === "ready") {
-      show("running", `${m.version}: timing ${opts.steps} steps of workload ${opts.workload} after ${opts.warmup} warm-up steps…`);
-      worker.postMessage({ id: 1, method: "bench", args: [opts] });
-    } else if (m.id === 1) {
-      if (m.error) {
-        show("error", m.error);
-        return;
-      }
-      out.textContent = JSON.stringify(m.result);
-      show("done", `${opts.workload}: ${m.result.images_per_sec.toFixed(1)} images/s`);
+      team.fail(m.error);
+      show("error", `worker ${m.rank}: ${m.error}`);
     }
-  };
+  });
+  (async () => {
+    try {
+      const ready = await team.grow(workers);
+      const kernel = await team.call("kernels").catch(() => null);
+      show("running", `${ready[0].version}: timing ${opts.steps} steps of workload ${opts.workload} after ${opts.warmup} warm-up steps in ${workers} worker(s)…`);
+      const stop = frameGaps();
+      const res = await team.run("bench", [opts], workers);
+      res.frame_gaps = stop();
+      res.cross_origin_isolated = self.crossOriginIsolated === true;
+      if (kernel) res.kernel = kernel;
+      out.textContent = JSON.stringify(res);
+      show("done", `${opts.workload}: ${res.images_per_sec.toFixed(1)} images/s in ${res.workers} worker(s)`);
+    } catch (err) {
+      show("error", err && err.message ? err.message : String(err));
+    }
+  })();
 })();

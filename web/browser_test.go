@@ -73,7 +73,10 @@ type page struct {
 	problems []string
 }
 
-func openPage(t *testing.T, downloads string) *page {
+func openPage(t *testing.T, downloads string) *page { return openPageWith(t, downloads, Handler(".")) }
+
+// openPageWith opens the page served by files (Handler or UnisolatedHandler).
+func openPageWith(t *testing.T, downloads string, files http.Handler) *page {
 	exe := chromium(t)
 	if built, err := EnsureBuilt(".."); err != nil {
 		t.Fatal(err)
@@ -81,7 +84,6 @@ func openPage(t *testing.T, downloads string) *page {
 		t.Log("built the wasm module")
 	}
 	p := &page{t: t}
-	files := Handler(".")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.served = append(p.served, r.Method+" "+r.URL.Path)
@@ -323,12 +325,26 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the rejected list %q does not name notes.jpg", rejected)
 	}
 
-	// Rotation, 30 steps: the chart moves, the loss falls, and the losses
-	// are the native build's to float tolerance.
+	// Rotation, 30 steps on two workers sharing each batch through shared
+	// memory: the chart moves, the loss falls, and the losses are those of
+	// the native build's single trainer to float tolerance.
+	var isolated bool
+	p.eval(`self.crossOriginIsolated`, &isolated)
+	if !isolated {
+		t.Error("the page is not cross-origin isolated: its workers cannot share memory")
+	}
 	var before string
 	p.eval(`document.querySelector("#chart").toDataURL()`, &before)
 	settings := app.Settings{Task: "rotation", Steps: 30, Batch: 32}
-	hist := p.train(map[string]string{"task": "rotation", "steps": "30", "batch": "32"})
+	hist := p.train(map[string]string{"task": "rotation", "steps": "30", "batch": "32", "workers": "2"})
+	var ran struct {
+		Workers int  `json:"workers"`
+		Shared  bool `json:"shared"`
+	}
+	p.eval(`window.pretextPage.lastResult`, &ran)
+	if ran.Workers != 2 || !ran.Shared {
+		t.Errorf("the run reports %d workers, shared memory %v; want 2, true", ran.Workers, ran.Shared)
+	}
 	var after string
 	p.eval(`document.querySelector("#chart").toDataURL()`, &after)
 	if before == after {
@@ -452,7 +468,7 @@ func TestBrowser(t *testing.T) {
 		if task == "rotation" {
 			continue
 		}
-		fields := map[string]string{"task": task, "steps": "3", "batch": "8", "task-config": ""}
+		fields := map[string]string{"task": task, "steps": "3", "batch": "8", "task-config": "", "workers": "2"}
 		if task == "multi-task" {
 			fields["task-config"] = `{"tasks":[{"name":"rotation"},{"name":"jigsaw","weight":0.5}]}`
 			fields["batch"] = "10"
@@ -481,7 +497,7 @@ func TestBrowser(t *testing.T) {
 	// Stop and Resume: the run stops between steps and resumes where it
 	// stopped, one chart point per step.
 	p.set(map[string]string{"task": "rotation"})
-	p.set(map[string]string{"task": "rotation", "steps": "40", "batch": "8"})
+	p.set(map[string]string{"task": "rotation", "steps": "40", "batch": "8", "workers": "2"})
 	p.run("click train", chromedp.Click("#train", chromedp.ByQuery))
 	p.run("wait for three steps", chromedp.Poll(`window.pretextPage.history.length >= 3`, nil, chromedp.WithPollingTimeout(time.Minute)))
 	p.run("click stop", chromedp.Click("#stop", chromedp.ByQuery))
@@ -564,4 +580,50 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestBrowserWorkersWithoutIsolation: served without the cross-origin
+// isolation headers (a static host that cannot send them), the page has no
+// shared memory, and three workers exchange their sums through the page
+// (uneven shares of the batch); the losses are still the native single
+// trainer's.
+func TestBrowserWorkersWithoutIsolation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	p := openPageWith(t, t.TempDir(), UnisolatedHandler("."))
+	var isolated bool
+	p.eval(`self.crossOriginIsolated`, &isolated)
+	if isolated {
+		t.Fatal("the page is cross-origin isolated without the headers")
+	}
+	p.run("add the samples", chromedp.Click("#samples", chromedp.ByQuery))
+	p.run("wait for thumbnails", chromedp.Poll(fmt.Sprintf(`document.querySelectorAll("#thumbs canvas").length === %d`, len(samples.Photos())),
+		nil, chromedp.WithPollingTimeout(30*time.Second)))
+	hist := p.train(map[string]string{"task": "rotation", "steps": "8", "batch": "24", "workers": "3"})
+	var ran struct {
+		Workers int  `json:"workers"`
+		Shared  bool `json:"shared"`
+	}
+	p.eval(`window.pretextPage.lastResult`, &ran)
+	if ran.Workers != 3 || ran.Shared {
+		t.Errorf("the run reports %d workers, shared memory %v; want 3, false", ran.Workers, ran.Shared)
+	}
+	native, _, _ := nativeRun(t, app.Settings{Task: "rotation", Steps: 8, Batch: 24})
+	if len(hist) != len(native) {
+		t.Fatalf("%d steps in the page, %d native", len(hist), len(native))
+	}
+	for i, q := range hist {
+		if !closeTo(q.Loss, native[i], 1e-4) {
+			t.Errorf("step %d: loss %.6f in three workers, %.6f native", q.Step, q.Loss, native[i])
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.workers < 3 {
+		t.Errorf("%d workers watched, want 3", p.workers)
+	}
+	if len(p.problems) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
+	}
 }

@@ -28,7 +28,14 @@ const Policy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker
 // cross-origin isolation (COOP and COEP, so SharedArrayBuffer is
 // available), the Content-Security-Policy above, and no caching, so a
 // rebuilt module is picked up on reload.
-func Handler(dir string) http.Handler {
+func Handler(dir string) http.Handler { return handler(dir, true) }
+
+// UnisolatedHandler is Handler without the cross-origin isolation headers:
+// the page as a static host that does not send them serves it, where the
+// workers exchange values by messages instead of shared memory.
+func UnisolatedHandler(dir string) http.Handler { return handler(dir, false) }
+
+func handler(dir string, isolated bool) http.Handler {
 	files := http.FileServer(http.Dir(dir))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -41,8 +48,10 @@ func Handler(dir string) http.Handler {
 		}
 		h := w.Header()
 		h.Set("Content-Security-Policy", Policy)
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cross-Origin-Embedder-Policy", "require-corp")
+		if isolated {
+			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			h.Set("Cross-Origin-Embedder-Policy", "require-corp")
+		}
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")

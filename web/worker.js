@@ -3,7 +3,10 @@
 // id; image pixels and model bytes are transferred, not copied.
 "use strict";
 
-importScripts("wasm_exec.js");
+importScripts("wasm_exec.js", "group.js");
+
+let memory = null; // the Go module's memory, for the group's exchanges
+let group = null; // the group object of the running train or bench call
 
 // transferables lists the ArrayBuffers inside a result, so postMessage moves
 // them instead of copying (thumbnails and previews add up quickly).
@@ -42,6 +45,29 @@ async function addFiles(files) {
   return res;
 }
 
+// inGroup runs a train or bench call as one worker of setup ({rank, size,
+// sab}; null or size 1: alone). If this worker fails, the others are told
+// at once rather than left waiting for it.
+async function inGroup(setup, run) {
+  group = null;
+  if (setup && setup.size > 1) {
+    group = setup.sab ? PretextGroup.shared(setup, memory) : PretextGroup.messages(setup, memory, post);
+  }
+  const g = group;
+  try {
+    const res = await run(g || undefined);
+    // How long this worker spent exchanging values (and waiting for the
+    // others inside the exchanges).
+    if (g && res && typeof res === "object") res.exchange = { rank: g.rank, ...g.stats };
+    return res;
+  } catch (err) {
+    if (g) g.abort(err && err.message ? err.message : String(err));
+    throw err;
+  } finally {
+    if (group === g) group = null;
+  }
+}
+
 async function call(method, args) {
   const api = self.pretext;
   switch (method) {
@@ -49,8 +75,14 @@ async function call(method, args) {
       return addFiles(args[0] || []);
     case "version":
       return api.version;
-    case "train":
-      return api.train(args[0] || {}, (data) => post({ event: "progress", data }));
+    case "train": {
+      // Only rank 0 reports progress: the workers take the same steps.
+      const lead = !args[1] || args[1].rank === 0;
+      const progress = lead ? (data) => post({ event: "progress", data }) : undefined;
+      return inGroup(args[1], (g) => api.train(args[0] || {}, progress, g));
+    }
+    case "bench":
+      return inGroup(args[1], (g) => api.bench(args[0] || {}, g));
     default:
       if (typeof api[method] !== "function") throw new Error("unknown method " + method);
       return api[method](...args);
@@ -61,6 +93,11 @@ const pending = [];
 let ready = false;
 
 self.onmessage = (e) => {
+  if (e.data && e.data.event === "reduced") {
+    // The hub's sums for this worker's group (no shared memory).
+    if (group) group.deliver(e.data);
+    return;
+  }
   if (!ready) {
     pending.push(e.data);
     return;
@@ -81,6 +118,7 @@ async function start() {
   let result;
   try {
     result = await WebAssembly.instantiateStreaming(fetch("pretext.wasm"), go.importObject);
+    memory = result.instance.exports.mem;
   } catch (err) {
     post({ event: "fatal", error: "could not load pretext.wasm: " + (err && err.message ? err.message : err) });
     return;

@@ -36,7 +36,10 @@ func bench(args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed for weights and data")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
-	inBrowser := fs.Bool("browser", false, "run the workload as wasm in headless Chromium (one Web Worker), from the repository root")
+	inBrowser := fs.Bool("browser", false, "run the workload as wasm in headless Chromium (Web Workers), from the repository root")
+	workers := fs.Int("workers", 0, "with -browser: Web Workers training as one data-parallel group (0: the page's default, one per core up to 4)")
+	isolated := fs.Bool("isolated", true, "with -browser: serve the page cross-origin isolated, so the workers share memory (false: they exchange messages)")
+	ref := fs.String("reference", "", "with -browser: the folder of the TF.js anchor (../shared/bench/anchors), run right after for the ratio")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,7 +47,11 @@ func bench(args []string, stdout io.Writer) error {
 		return fmt.Errorf("bench: -threads and -steps must be positive, -warmup not negative")
 	}
 	if *inBrowser {
-		return benchBrowser(*workload, *steps, *warmup, *asJSON, stdout)
+		if *workers < 0 || *workers > 8 {
+			return fmt.Errorf("bench: -workers %d out of range [0, 8]", *workers)
+		}
+		return benchBrowser(browserOptions{workload: *workload, steps: *steps, warmup: *warmup, workers: *workers,
+			isolated: *isolated, reference: *ref, asJSON: *asJSON}, stdout)
 	}
 	runtime.GOMAXPROCS(*threads)
 	w, err := tasks.NewWorkload(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +12,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -26,15 +31,61 @@ type browserResult struct {
 	Steps        int     `json:"steps"`
 	Batch        int     `json:"batch"`
 	Module       string  `json:"module"`
+	// Exchange is how the workers add up their values: "shared memory"
+	// (cross-origin isolated page) or "messages"; "none" for one worker.
+	Exchange string `json:"exchange"`
+	// ExchangeMS is worker 0's time per step (warm-up included) in
+	// exchanges, and the part of it spent waiting for the other workers.
+	ExchangeMS *exchangeMS `json:"exchange_ms_per_step,omitempty"`
+	// Kernel is the GEMM kernel the module ran, if it says.
+	Kernel any `json:"kernel,omitempty"`
+	// FrameGaps are the page's animation-frame intervals while it trained.
+	FrameGaps frameGaps `json:"ui_frame_gaps_ms"`
+	// Reference is the TF.js anchor run right after, with -reference.
+	Reference *reference `json:"reference,omitempty"`
+	// Ratio is ImagesPerSec over the reference's.
+	Ratio float64 `json:"ratio,omitempty"`
+}
+
+type exchangeMS struct {
+	Total   float64 `json:"total"`
+	Waiting float64 `json:"waiting"`
+}
+
+type frameGaps struct {
+	Frames int     `json:"frames"`
+	Max    float64 `json:"max"`
+	P99    float64 `json:"p99"`
+	Median float64 `json:"median"`
+}
+
+type reference struct {
+	Runtime      string  `json:"runtime"`
+	ImagesPerSec float64 `json:"images_per_sec"`
+	Command      string  `json:"command"`
+}
+
+type browserOptions struct {
+	workload      string
+	steps, warmup int
+	workers       int  // 0: the page's default (one per core, up to 4)
+	isolated      bool // serve with COOP/COEP (shared memory between workers)
+	reference     string
+	asJSON        bool
 }
 
 // benchBrowser runs web/bench.html in headless Chromium: the workload's
-// training steps in one Web Worker running the wasm module, timed as the
-// native bench times them. Run it from the repository root (it serves web/
-// and builds the module if it is stale).
-func benchBrowser(workload string, steps, warmup int, asJSON bool, stdout io.Writer) error {
+// training steps in Web Workers running the wasm module as one
+// data-parallel group, timed as the native bench times them. Run it from
+// the repository root (it serves web/ and builds the module if it is
+// stale). With o.reference (the folder of ../shared/bench/anchors), the
+// TF.js anchor runs right after and the ratio is printed.
+func benchBrowser(o browserOptions, stdout io.Writer) error {
 	if _, err := os.Stat("web/bench.html"); err != nil {
 		return errors.New("bench -browser: run it from the repository root (it serves web/)")
+	}
+	if o.workload != "rs" && o.reference != "" {
+		return errors.New("bench -browser: the TF.js reference runs workload rs only")
 	}
 	exe := web.Chromium()
 	if exe == "" {
@@ -47,7 +98,11 @@ func benchBrowser(workload string, steps, warmup int, asJSON bool, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: web.Handler("web")}
+	h := web.Handler("web")
+	if !o.isolated {
+		h = web.UnisolatedHandler("web")
+	}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	defer srv.Close()
 
@@ -55,38 +110,133 @@ func benchBrowser(workload string, steps, warmup int, asJSON bool, stdout io.Wri
 	defer cancel()
 	ctx, cancelTimeout := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancelTimeout()
-	q := url.Values{"workload": {workload}, "steps": {fmt.Sprint(steps)}, "warmup": {fmt.Sprint(warmup)}}
-	var state, result, version string
+	q := url.Values{"workload": {o.workload}, "steps": {fmt.Sprint(o.steps)}, "warmup": {fmt.Sprint(o.warmup)}}
+	if o.workers > 0 {
+		q.Set("workers", fmt.Sprint(o.workers))
+	}
+	var state, result, status string
 	err = chromedp.Run(ctx,
 		chromedp.Navigate("http://"+ln.Addr().String()+"/bench.html?"+q.Encode()),
 		chromedp.Poll(`(() => { const s = document.getElementById("bench-status").dataset.state; return s === "done" || s === "error" ? s : null })()`,
 			&state, chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(0)),
 		chromedp.Text("#bench-result", &result, chromedp.ByQuery),
-		chromedp.Text("#bench-status", &version, chromedp.ByQuery),
+		chromedp.Text("#bench-status", &status, chromedp.ByQuery),
 	)
 	if err != nil {
 		return fmt.Errorf("bench -browser: %w", err)
 	}
 	if state != "done" {
-		return fmt.Errorf("bench -browser: the page failed: %s", version)
+		return fmt.Errorf("bench -browser: the page failed: %s", status)
 	}
 	var r struct {
-		ImagesPerSec float64 `json:"images_per_sec"`
-		Steps        int     `json:"steps"`
-		Batch        int     `json:"batch"`
-		Runtime      string  `json:"runtime"`
+		ImagesPerSec float64   `json:"images_per_sec"`
+		Steps        int       `json:"steps"`
+		Batch        int       `json:"batch"`
+		Runtime      string    `json:"runtime"`
+		Workers      int       `json:"workers"`
+		Shared       bool      `json:"shared"`
+		Kernel       any       `json:"kernel"`
+		FrameGaps    frameGaps `json:"frame_gaps"`
+		Exchange     *struct {
+			Calls   int     `json:"calls"`
+			WaitMS  float64 `json:"wait_ms"`
+			TotalMS float64 `json:"total_ms"`
+		} `json:"exchange"`
 	}
 	if err := json.Unmarshal([]byte(result), &r); err != nil {
 		return fmt.Errorf("bench -browser: result %q: %w", result, err)
 	}
 	var browserVersion string
 	chromedp.Run(ctx, chromedp.Evaluate(`navigator.userAgent.match(/Chrom(e|ium)\/[0-9.]+/)?.[0] || navigator.userAgent`, &browserVersion))
-	res := browserResult{Workload: workload, Runtime: "chromium", Workers: 1, ImagesPerSec: r.ImagesPerSec,
-		Steps: r.Steps, Batch: r.Batch, Module: r.Runtime + " in " + browserVersion}
-	if asJSON {
+	cancel() // Chromium goes before the reference starts its own
+	res := browserResult{Workload: o.workload, Runtime: "chromium", Workers: r.Workers, ImagesPerSec: r.ImagesPerSec,
+		Steps: r.Steps, Batch: r.Batch, Module: r.Runtime + " in " + browserVersion, Kernel: r.Kernel, FrameGaps: r.FrameGaps}
+	if x := r.Exchange; x != nil {
+		n := float64(o.steps + o.warmup)
+		res.ExchangeMS = &exchangeMS{Total: x.TotalMS / n, Waiting: x.WaitMS / n}
+	}
+	switch {
+	case r.Workers <= 1:
+		res.Exchange = "none"
+	case r.Shared:
+		res.Exchange = "shared memory"
+	default:
+		res.Exchange = "messages"
+	}
+	if o.reference != "" {
+		ref, err := runReference(o.reference, o.steps, stdout, o.asJSON)
+		if err != nil {
+			return err
+		}
+		res.Reference, res.Ratio = ref, res.ImagesPerSec/ref.ImagesPerSec
+	}
+	if o.asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	_, err = fmt.Fprintf(stdout, "%s: %.1f images/s in %s (1 worker, median of %d steps of %d)\n",
-		res.Workload, res.ImagesPerSec, browserVersion, res.Steps, res.Batch)
-	return err
+	fmt.Fprintf(stdout, "%s: %.1f images/s in %s (%d worker(s), exchange: %s; median of %d steps of %d)\n",
+		res.Workload, res.ImagesPerSec, browserVersion, res.Workers, res.Exchange, res.Steps, res.Batch)
+	if x := res.ExchangeMS; x != nil {
+		fmt.Fprintf(stdout, "exchanges: %.1f ms per step, %.1f ms of it waiting for the other workers\n", x.Total, x.Waiting)
+	}
+	fmt.Fprintf(stdout, "page frames while training: %d, gap median %.0f ms, p99 %.0f ms, max %.0f ms\n",
+		res.FrameGaps.Frames, res.FrameGaps.Median, res.FrameGaps.P99, res.FrameGaps.Max)
+	if res.Reference != nil {
+		fmt.Fprintf(stdout, "reference: %.1f images/s (%s); ratio %.2fx\n", res.Reference.ImagesPerSec, res.Reference.Runtime, res.Ratio)
+	}
+	return nil
+}
+
+// runReference runs the TF.js anchor of workload RS in headless Chromium
+// (dir/rs_tfjs_chromium.mjs, its best setting: SIMD, one thread, the
+// hand-written conv gradients) and reads its median images per second. Its
+// npm packages come from $TFJS_DIR or dir/node_modules (dir/README.md says
+// how to install them).
+func runReference(dir string, steps int, log io.Writer, quiet bool) (*reference, error) {
+	script := filepath.Join(dir, "rs_tfjs_chromium.mjs")
+	if _, err := os.Stat(script); err != nil {
+		return nil, fmt.Errorf("bench -reference: %w", err)
+	}
+	modules := os.Getenv("TFJS_DIR")
+	if modules == "" {
+		modules = dir
+	}
+	if _, err := os.Stat(filepath.Join(modules, "node_modules", "@tensorflow", "tfjs-backend-wasm")); err != nil {
+		return nil, fmt.Errorf("bench -reference: TF.js is not installed in %s (set TFJS_DIR; see %s)", modules, filepath.Join(dir, "README.md"))
+	}
+	args := []string{"rs_tfjs_chromium.mjs", "--coi", "0", "--threads", "1", "--grad", "tuned", "--runs", "1", "--steps", fmt.Sprint(steps)}
+	cmd := exec.Command("node", args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("bench -reference: node %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.Bytes())
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "SUMMARY ")
+		if !ok {
+			continue
+		}
+		var s struct {
+			Runtime string  `json:"runtime"`
+			TFJS    string  `json:"tfjs"`
+			Median  float64 `json:"img_per_s_median"`
+			Threads int     `json:"threadsCount"`
+			SIMD    bool    `json:"simd"`
+		}
+		if err := json.Unmarshal([]byte(line), &s); err != nil || s.Median <= 0 {
+			return nil, fmt.Errorf("bench -reference: summary %q: %v", line, err)
+		}
+		if !quiet {
+			fmt.Fprintf(log, "reference run: %s\n", line)
+		}
+		return &reference{
+			Runtime:      fmt.Sprintf("TF.js %s %s backend in Chromium (SIMD %v, %d thread, hand-written conv gradients)", s.TFJS, strings.TrimPrefix(s.Runtime, "tfjs-browser "), s.SIMD, s.Threads),
+			ImagesPerSec: s.Median,
+			Command:      "node " + strings.Join(args, " "),
+		}, nil
+	}
+	return nil, fmt.Errorf("bench -reference: no SUMMARY line from node %s:\n%s", strings.Join(args, " "), out)
 }
