@@ -35,7 +35,7 @@ func bench(args []string, stdout io.Writer) error {
 	batch := fs.Int("batch", 64, "examples per step")
 	seed := fs.Uint64("seed", 1, "seed for weights and data")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (with -browser: worker 0's V8 profile of the whole run, a .cpuprofile)")
 	inBrowser := fs.Bool("browser", false, "run the workload as wasm in headless Chromium (Web Workers), from the repository root")
 	workers := fs.Int("workers", 0, "with -browser: Web Workers training as one data-parallel group (0: the page's default, one per core up to 4)")
 	isolated := fs.Bool("isolated", true, "with -browser: serve the page cross-origin isolated, so the workers share memory (false: they exchange messages)")
@@ -51,7 +51,7 @@ func bench(args []string, stdout io.Writer) error {
 			return fmt.Errorf("bench: -workers %d out of range [0, 8]", *workers)
 		}
 		return benchBrowser(browserOptions{workload: *workload, steps: *steps, warmup: *warmup, workers: *workers,
-			isolated: *isolated, reference: *ref, asJSON: *asJSON}, stdout)
+			isolated: *isolated, reference: *ref, asJSON: *asJSON, cpuProfile: *cpuProfile}, stdout)
 	}
 	runtime.GOMAXPROCS(*threads)
 	w, err := tasks.NewWorkload(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))

@@ -72,6 +72,7 @@ type browserOptions struct {
 	isolated      bool // serve with COOP/COEP (shared memory between workers)
 	reference     string
 	asJSON        bool
+	cpuProfile    string // write worker 0's V8 profile here
 }
 
 // benchBrowser runs web/bench.html in headless Chromium: the workload's
@@ -114,14 +115,21 @@ func benchBrowser(o browserOptions, stdout io.Writer) error {
 	if o.workers > 0 {
 		q.Set("workers", fmt.Sprint(o.workers))
 	}
+	var prof *workerProfiles
+	var actions []chromedp.Action
+	if o.cpuProfile != "" {
+		var attach chromedp.Action
+		prof, attach = profileWorkers(ctx)
+		actions = append(actions, attach)
+	}
 	var state, result, status string
-	err = chromedp.Run(ctx,
+	err = chromedp.Run(ctx, append(actions,
 		chromedp.Navigate("http://"+ln.Addr().String()+"/bench.html?"+q.Encode()),
 		chromedp.Poll(`(() => { const s = document.getElementById("bench-status").dataset.state; return s === "done" || s === "error" ? s : null })()`,
 			&state, chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(0)),
 		chromedp.Text("#bench-result", &result, chromedp.ByQuery),
 		chromedp.Text("#bench-status", &status, chromedp.ByQuery),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("bench -browser: %w", err)
 	}
@@ -145,6 +153,15 @@ func benchBrowser(o browserOptions, stdout io.Writer) error {
 	}
 	if err := json.Unmarshal([]byte(result), &r); err != nil {
 		return fmt.Errorf("bench -browser: result %q: %w", result, err)
+	}
+	if prof != nil {
+		log := stdout
+		if o.asJSON {
+			log = os.Stderr
+		}
+		if err := prof.stop(o.cpuProfile, log); err != nil {
+			return err
+		}
 	}
 	var browserVersion string
 	chromedp.Run(ctx, chromedp.Evaluate(`navigator.userAgent.match(/Chrom(e|ium)\/[0-9.]+/)?.[0] || navigator.userAgent`, &browserVersion))
