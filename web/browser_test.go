@@ -335,6 +335,11 @@ func TestBrowser(t *testing.T) {
 	}
 	var before string
 	p.eval(`document.querySelector("#chart").toDataURL()`, &before)
+	// The gaps between the page's frames while it trains are logged (a
+	// speed figure, not a test: pretext bench -browser reports it).
+	p.eval(`(() => { const g = window.frameGapsForTest = {max: 0, n: 0, last: 0};
+		const tick = (t) => { if (g.last) { g.max = Math.max(g.max, t - g.last); g.n++ } g.last = t; requestAnimationFrame(tick) };
+		requestAnimationFrame(tick); return true })()`, nil)
 	settings := app.Settings{Task: "rotation", Steps: 30, Batch: 32}
 	hist := p.train(map[string]string{"task": "rotation", "steps": "30", "batch": "32", "workers": "2"})
 	var ran struct {
@@ -345,6 +350,12 @@ func TestBrowser(t *testing.T) {
 	if ran.Workers != 2 || !ran.Shared {
 		t.Errorf("the run reports %d workers, shared memory %v; want 2, true", ran.Workers, ran.Shared)
 	}
+	var gaps struct {
+		Max float64 `json:"max"`
+		N   int     `json:"n"`
+	}
+	p.eval(`window.frameGapsForTest`, &gaps)
+	t.Logf("page frames while training rotation on 2 workers: %d, longest gap %.0f ms", gaps.N, gaps.Max)
 	var after string
 	p.eval(`document.querySelector("#chart").toDataURL()`, &after)
 	if before == after {
