@@ -4,6 +4,7 @@
 "use strict";
 
 importScripts("wasm_exec.js");
+importScripts("simd.js"); // loadGemm: the simd128 matrix kernel
 
 // transferables lists the ArrayBuffers inside a result, so postMessage moves
 // them instead of copying (thumbnails and previews add up quickly).
@@ -85,6 +86,8 @@ async function start() {
     post({ event: "fatal", error: "could not load pretext.wasm: " + (err && err.message ? err.message : err) });
     return;
   }
+  const noSimd = await loadGemm(result.instance); // before go.run: Go looks for it at its first product
+  if (noSimd) console.warn(noSimd + "; Pretext uses its pure-Go matrix kernel");
   go.run(result.instance).then(
     () => post({ event: "fatal", error: "the Pretext module exited" }),
     (err) => post({ event: "fatal", error: "the Pretext module crashed: " + err }),
