@@ -4,6 +4,7 @@ package core
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -13,6 +14,17 @@ import (
 // are checked with every other kernel's, bit for bit, in
 // gemm_correct_test.go.
 func TestGemmSIMDActive(t *testing.T) {
+	if os.Getenv("PRETEXT_SIMD") == "1" {
+		// Look at the kernel's file (wasm/exec_node.js loads the same) so
+		// that go test's cache notices a rebuilt kernel.
+		file := os.Getenv("PRETEXT_GEMM_WASM")
+		if file == "" {
+			file = filepath.Join("..", "web", "gemm.wasm")
+		}
+		if _, err := os.Stat(file); err != nil {
+			t.Fatalf("PRETEXT_SIMD=1: %v (./build.sh builds it)", err)
+		}
+	}
 	if gemmSIMDLoaded() {
 		if gemmSelect() != &gemmWasmSIMD {
 			t.Errorf("the simd128 kernel is loaded but Gemm uses %s", gemmSelect().name)
