@@ -16,9 +16,9 @@ import (
 // number of threads, so results are reproducible across machines and builds.
 // (Other values of beta scale C before the sum; with beta=0, C is only
 // written, so it may hold garbage such as NaN.) The pure-Go builds, native
-// and js/wasm, give bit-identical results; the GOEXPERIMENT=simd build on
-// CPUs with AVX2 and FMA (or AVX-512) uses fused multiply-adds, which round
-// differently.
+// and js/wasm (with or without its simd128 kernel), give bit-identical
+// results; the GOEXPERIMENT=simd build on CPUs with AVX2 and FMA (or
+// AVX-512) uses fused multiply-adds, which round differently.
 //
 // Gemm panics if a size is negative, a stride is narrower than its matrix or
 // a slice is too short for the matrix it holds.
@@ -35,6 +35,10 @@ func Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, l
 //	    for ir in steps of mr over the rows of C:
 //	      pack op(A)[ir:ir+mr, pc:pc+kc] into one panel          (stays in L1)
 //	      for jr in steps of nr: micro-kernel → C[ir:ir+mr, jc+jr:jc+jr+nr]
+//
+// (A kernel with a block function, js/wasm's simd128 one, gets all the A
+// panels of its rows packed at once and computes all full tiles of the
+// block in one call: a call into JavaScript costs too much to make per row.)
 //
 // Packing reads A and B once per block in whatever order they are stored, so
 // transposed operands cost nothing extra in the kernel, and it zero-pads the

@@ -254,7 +254,8 @@ func TestGemmSteadyStateAllocs(t *testing.T) {
 }
 
 // gemmGolden is an FNV-1a hash of the bits Gemm returns in TestGemmGolden.
-// Every exact kernel of every build (the native 4x2 and the js/wasm 8x8 one)
+// Every exact kernel of every build (the native 4x2, the js/wasm 8x8 and
+// js/wasm's simd128 4x8 one)
 // must produce it, since they all compute the plain loop's sums; a change
 // here means results are no longer reproducible across builds.
 const gemmGolden = 0xc69d78d4b75c628e
