@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Build, test and benchmark Pretext. Usage: ./build.sh [build|test|bench]
 #   build      (the default) web/pretext.wasm with this Go toolchain, and that
-#              toolchain's wasm_exec.js beside it; then: go run serve.go
+#              toolchain's wasm_exec.js beside it, and web/gemm.wasm (the
+#              simd128 matrix kernel) with wat2wasm; then: go run serve.go
 #   test       everything CI runs: vet, native tests, the browser test in
-#              headless Chromium, core/tasks/app tests as wasm in Node, the
-#              archsimd GEMM path (amd64)
+#              headless Chromium, core/tasks/app tests as wasm in Node, core's
+#              again with the simd128 kernel, the archsimd GEMM path (amd64)
 #   bench      native, wasm (Node and Chromium) and SIMD benchmarks of
 #              workloads RS, JS and CS
 set -euo pipefail
@@ -21,6 +22,8 @@ wasm_test() {
 build() {
 	GOOS=js GOARCH=wasm go build -trimpath -o web/pretext.wasm ./wasm
 	cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" web/wasm_exec.js
+	command -v wat2wasm >/dev/null || { echo "build.sh: wat2wasm is required (apt-get install wabt)" >&2; exit 1; }
+	wat2wasm web/gemm.wat -o web/gemm.wasm
 }
 
 case "${1:-build}" in
@@ -39,6 +42,9 @@ test)
 	# loaded 2-core machine runs them several times slower than an idle one.
 	PRETEXT_BROWSER=1 PRETEXT_ARTIFACTS="${PRETEXT_ARTIFACTS:-$PWD/out}" go test -timeout 40m ./...
 	wasm_test -timeout 40m ./core/... ./tasks/... ./wasm/...
+	# core once more with the simd128 kernel loaded as the page loads it;
+	# a core test fails if it is not in use.
+	PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go test -exec="$PWD/wasm/exec_node.js" -timeout 40m ./core
 	if [ "$(go env GOARCH)" = amd64 ]; then
 		GODEBUG=asyncpreemptoff=1 GOEXPERIMENT=simd go test -timeout 40m ./core/... ./tasks/...
 	fi

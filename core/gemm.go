@@ -16,9 +16,9 @@ import (
 // number of threads, so results are reproducible across machines and builds.
 // (Other values of beta scale C before the sum; with beta=0, C is only
 // written, so it may hold garbage such as NaN.) The pure-Go builds, native
-// and js/wasm, give bit-identical results; the GOEXPERIMENT=simd build on
-// CPUs with AVX2 and FMA (or AVX-512) uses fused multiply-adds, which round
-// differently.
+// and js/wasm (with or without its simd128 kernel), give bit-identical
+// results; the GOEXPERIMENT=simd build on CPUs with AVX2 and FMA (or
+// AVX-512) uses fused multiply-adds, which round differently.
 //
 // Gemm panics if a size is negative, a stride is narrower than its matrix or
 // a slice is too short for the matrix it holds.
@@ -35,6 +35,10 @@ func Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, l
 //	    for ir in steps of mr over the rows of C:
 //	      pack op(A)[ir:ir+mr, pc:pc+kc] into one panel          (stays in L1)
 //	      for jr in steps of nr: micro-kernel → C[ir:ir+mr, jc+jr:jc+jr+nr]
+//
+// (A kernel with a block function, js/wasm's simd128 one, gets all the A
+// panels of its rows packed at once and computes all full tiles of the
+// block in one call: a call into JavaScript costs too much to make per row.)
 //
 // Packing reads A and B once per block in whatever order they are stored, so
 // transposed operands cost nothing extra in the kernel, and it zero-pads the
@@ -66,8 +70,9 @@ type gemmKernel struct {
 	nc     int // columns of B per packed block (multiple of nr): kc*nc values stay in L2
 	// aDup is how many copies of each value packA writes (see packA).
 	aDup int
-	// packA packs an mr x kc panel of op(A), as gemmPack does with w = mr,
-	// except that it writes every value aDup times in a row.
+	// packA packs an mr x kc panel of op(A) (for a block kernel: all the
+	// panels of a run's rows), as gemmPack does with w = mr, except that it
+	// writes every value aDup times in a row.
 	packA func(dst, src []float32, ld int, alongX bool, p0, kc, x0, nx, w int)
 	// packB is gemmPack or a faster equivalent for this kernel's nr.
 	packB func(dst, src []float32, ld int, alongX bool, p0, kc, x0, nx, w int)
@@ -81,6 +86,13 @@ type gemmKernel struct {
 	// order and stores acc back. One call per row of tiles, rather than per
 	// tile, keeps call overhead (large on js/wasm) out of small-k products.
 	fn func(kc int, a, b, c []float32, ldc, nt int, load bool)
+	// block, if not nil, computes every full tile of a packed block in
+	// one call, as fn would with nt = np, for each of mp A panels in turn:
+	// panel i at a[i*kc*mr:] (aDup must be 1) updates the rows i*mr to
+	// i*mr+mr-1 of c. run then packs all A panels of its rows at once and
+	// leaves only the edge tiles to fn. It is for kernels whose calls cost
+	// much, such as the simd128 one that js/wasm calls through JavaScript.
+	block func(kc int, a, b, c []float32, ldc, mp, np int, load bool)
 }
 
 // gemmGrain is the least number of multiply-adds worth a goroutine of its
@@ -217,7 +229,11 @@ func (g *gemmArgs) run(i0, i1, j0, j1 int) {
 	// computation. Block sizes do not change the results (see above).
 	blocks := (k + kern.kc - 1) / kern.kc
 	kcMax := (k + blocks - 1) / blocks
-	w := gemmGetWork(kcMax*mr*kern.aDup, kcMax*min(kern.nc, gemmRoundUp(j1-j0, nr)), mr*nr)
+	na := kcMax * mr * kern.aDup // one A panel
+	if kern.block != nil {
+		na = kcMax * gemmRoundUp(i1-i0, mr) // all of them
+	}
+	w := gemmGetWork(na, kcMax*min(kern.nc, gemmRoundUp(j1-j0, nr)), mr*nr)
 	defer gemmPool.Put(w)
 	tile := w.tile[:mr*nr]
 
@@ -229,6 +245,24 @@ func (g *gemmArgs) run(i0, i1, j0, j1 int) {
 			bp := w.b[:kc*gemmRoundUp(nc, nr)]
 			// op(B)[p][j] is b[p*ldb+j] (contiguous along j) unless transB.
 			kern.packB(bp, g.b, g.ldb, !g.transB, pc, kc, jc, nc, nr)
+			if kern.block != nil {
+				// Pack every A panel, then all full tiles in one call; the
+				// edge tiles follow.
+				ap := w.a[:kc*gemmRoundUp(i1-i0, mr)]
+				kern.packA(ap, g.a, g.lda, g.transA, pc, kc, i0, i1-i0, mr)
+				mp, np := (i1-i0)/mr, nc/nr
+				if mp > 0 && np > 0 {
+					kern.block(kc, ap, bp, c[i0*ldc+jc:], ldc, mp, np, load)
+				}
+				for ir := i0; ir < i1; ir += mr {
+					rows, jr := min(mr, i1-ir), 0
+					if rows == mr {
+						jr = np * nr
+					}
+					g.edge(ap[(ir-i0)*kc:][:kc*mr], bp, c[ir*ldc+jc:], tile, kc, rows, jr, nc, load)
+				}
+				continue
+			}
 			ap := w.a[:kc*mr*kern.aDup]
 			for ir := i0; ir < i1; ir += mr {
 				rows := min(mr, i1-ir)
@@ -243,22 +277,28 @@ func (g *gemmArgs) run(i0, i1, j0, j1 int) {
 						jr = nt * nr
 					}
 				}
-				// Edge tiles: compute the full tile in a scratch buffer and
-				// copy out the part that exists; the padding's values are
-				// discarded.
-				for ; jr < nc; jr += nr {
-					cols := min(nr, nc-jr)
-					if load {
-						for i := range rows {
-							copy(tile[i*nr:i*nr+cols], ct[i*ldc+jr:i*ldc+jr+cols])
-						}
-					}
-					kern.fn(kc, ap, bp[jr*kc:(jr+nr)*kc], tile, nr, 1, load)
-					for i := range rows {
-						copy(ct[i*ldc+jr:i*ldc+jr+cols], tile[i*nr:i*nr+cols])
-					}
-				}
+				g.edge(ap, bp, ct, tile, kc, rows, jr, nc, load)
 			}
+		}
+	}
+}
+
+// edge computes the tiles from column jr to nc of one row of tiles (rows
+// rows of ct, the packed A panel ap, the packed B block bp) with kern.fn
+// one at a time: each full tile in the scratch tile, of which the part that
+// exists is copied out; the padding's values are discarded.
+func (g *gemmArgs) edge(ap, bp, ct, tile []float32, kc, rows, jr, nc int, load bool) {
+	ldc, nr := g.ldc, g.kern.nr
+	for ; jr < nc; jr += nr {
+		cols := min(nr, nc-jr)
+		if load {
+			for i := range rows {
+				copy(tile[i*nr:i*nr+cols], ct[i*ldc+jr:i*ldc+jr+cols])
+			}
+		}
+		g.kern.fn(kc, ap, bp[jr*kc:(jr+nr)*kc], tile, nr, 1, load)
+		for i := range rows {
+			copy(ct[i*ldc+jr:i*ldc+jr+cols], tile[i*nr:i*nr+cols])
 		}
 	}
 }

@@ -41,7 +41,9 @@ func BenchmarkGemm(b *testing.B) {
 }
 
 // BenchmarkGemmKernels compares every kernel of the build (in the
-// GOEXPERIMENT=simd build: the AVX2 one and its pure-Go fallback).
+// GOEXPERIMENT=simd build: the AVX ones and their pure-Go fallback; in
+// js/wasm run by wasm/exec_node.js with PRETEXT_SIMD=1: the simd128 one and
+// the pure-Go one).
 func BenchmarkGemmKernels(b *testing.B) {
 	for _, kern := range gemmKernels() {
 		for _, s := range gemmBenchShapes {

@@ -10,18 +10,6 @@ import (
 	"testing"
 )
 
-// gemmRand fills a slice with values in [-1, 1) from a fixed 32-bit LCG, so
-// that every build (native, js/wasm) sees the same inputs.
-func gemmRand(n int, seed uint32) []float32 {
-	x := make([]float32, n)
-	s := seed*2654435761 + 1
-	for i := range x {
-		s = s*1664525 + 1013904223
-		x[i] = float32(int32(s>>8)-(1<<23)) / (1 << 23)
-	}
-	return x
-}
-
 // gemmCase is one Gemm call with operands stored with padded strides.
 type gemmCase struct {
 	transA, transB bool
@@ -266,7 +254,8 @@ func TestGemmSteadyStateAllocs(t *testing.T) {
 }
 
 // gemmGolden is an FNV-1a hash of the bits Gemm returns in TestGemmGolden.
-// Every exact kernel of every build (the native 4x2 and the js/wasm 8x8 one)
+// Every exact kernel of every build (the native 4x2, the js/wasm 8x8 and
+// js/wasm's simd128 4x8 one)
 // must produce it, since they all compute the plain loop's sums; a change
 // here means results are no longer reproducible across builds.
 const gemmGolden = 0xc69d78d4b75c628e
@@ -291,6 +280,17 @@ func TestGemmGolden(t *testing.T) {
 		if got := h.Sum64(); got != gemmGolden {
 			t.Errorf("%s: result hash %#x, want %#x", kern.name, got, uint64(gemmGolden))
 		}
+	}
+}
+
+// TestGemmSelfCheck runs the check the page runs (pretext.kernels).
+func TestGemmSelfCheck(t *testing.T) {
+	kernels, err := GemmSelfCheck()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kernels) != len(gemmKernels()) || kernels[0] != gemmSelect().name {
+		t.Errorf("GemmSelfCheck names %v, want the %d kernels of this build, %s first", kernels, len(gemmKernels()), gemmSelect().name)
 	}
 }
 

@@ -50,7 +50,9 @@ var gemmPortable = gemmKernel{
 	name: "wasm8x8", mr: 8, nr: 8, kc: 256, nc: 1024, aDup: 1,
 	packA: gemmPack, packB: gemmPack, exact: true, fn: gemmKernel8x8,
 }
-`, scalarKernel("gemmKernel8x8", 8, 8, 8, 4))
+`, scalarKernel("gemmKernel8x8", 8, 8, 8, 4)+"\n"+
+		// The edge tiles of the simd128 kernel (gemm_wasm_simd.go).
+		scalarKernel("gemmKernel4x8", 4, 8, 8, 4))
 
 	write("gemm_simd_kernel_amd64.go", "goexperiment.simd && amd64", "",
 		vectorKernel("gemmKernelAVX4x16", 4, 2, 4, 8)+"\n"+

@@ -1,10 +1,9 @@
-//go:build !(goexperiment.simd && amd64)
+//go:build !(goexperiment.simd && amd64) && !(js && wasm)
 
 package core
 
-// Without GOEXPERIMENT=simd on amd64, Gemm uses the pure-Go gemmPortable
-// of the build: gemm_kernel_wasm.go on js/wasm, gemm_kernel_generic.go
-// elsewhere.
+// Without GOEXPERIMENT=simd on amd64, Gemm uses the pure-Go gemmPortable of
+// the build (gemm_kernel_generic.go); js/wasm chooses in gemm_wasm_simd.go.
 
 func gemmSelect() *gemmKernel { return &gemmPortable }
 

@@ -16,6 +16,7 @@ import (
 	"syscall/js"
 	"time"
 
+	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/wasm/app"
 )
 
@@ -86,6 +87,7 @@ func api(a *app.App) js.Value {
 		}
 		return a.Features(f)
 	})
+	method("kernels", gemmKernels)
 	method("exportModel", func([]js.Value) (any, error) { return a.Export() })
 	method("importModel", func(args []js.Value) (any, error) {
 		b, err := bytesArg(arg(args, 0))
@@ -110,6 +112,11 @@ func api(a *app.App) js.Value {
 	})
 	return o
 }
+
+// gemmKernels names the matrix kernels this module runs, the one in use
+// first (the simd128 one when the host loaded it), after checking that they
+// agree with each other and with a plain loop (core.GemmSelfCheck).
+func gemmKernels([]js.Value) (any, error) { return core.GemmSelfCheck() }
 
 // async runs fn on a goroutine and returns a Promise of its result. An
 // error, or a panic, rejects the Promise with an Error whose message names

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -553,6 +554,36 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
 	}
 	t.Logf("%d requests, all to %s (the server served %d); screenshots in %s", len(p.requests), p.origin, len(p.served), shots)
+}
+
+// TestBrowserSIMD checks that in Chromium the worker loaded the simd128
+// GEMM kernel (web/gemm.wasm), that Go uses it, and that it agrees bit for
+// bit with the pure-Go kernel and a plain loop (pretext.kernels runs
+// core.GemmSelfCheck in the worker).
+func TestBrowserSIMD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	chromium(t)
+	if _, err := exec.LookPath("wat2wasm"); err != nil {
+		if os.Getenv("PRETEXT_BROWSER") == "1" {
+			t.Fatal("PRETEXT_BROWSER=1 but no wat2wasm on PATH to build web/gemm.wasm (apt-get install wabt)")
+		}
+		t.Skip("no wat2wasm on PATH: web/gemm.wasm cannot be built (apt-get install wabt)")
+	}
+	p := openPage(t, t.TempDir())
+	var kernels []string
+	p.run("pretext.kernels", chromedp.Evaluate(`window.pretextPage.call("kernels")`, &kernels,
+		func(e *runtime.EvaluateParams) *runtime.EvaluateParams { return e.WithAwaitPromise(true) }))
+	if len(kernels) != 2 || kernels[0] != "simd4x8" {
+		t.Errorf("kernels in Chromium: %v, want the simd128 kernel first and the pure-Go one", kernels)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.problems) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
+	}
+	t.Logf("kernels in Chromium: %v", kernels)
 }
 
 func TestHandlerHeaders(t *testing.T) {

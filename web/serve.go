@@ -69,9 +69,19 @@ var served = map[string]bool{".html": true, ".js": true, ".css": true, ".wasm": 
 // Module is the wasm file the page loads, relative to the repository root.
 const Module = "web/pretext.wasm"
 
+// GemmSource is the simd128 matrix kernel that Module calls when the
+// browser runs it, in WebAssembly text; Build assembles it into GemmModule
+// with wat2wasm (Debian: apt-get install wabt).
+const (
+	GemmSource = "web/gemm.wat"
+	GemmModule = "web/gemm.wasm"
+)
+
 // Stale reports whether root's web/pretext.wasm or web/wasm_exec.js is
 // missing, or the module is older than go.mod, go.sum or a Go file of the
-// packages it is built from (core/, tasks/, wasm/).
+// packages it is built from (core/, tasks/, wasm/); or whether
+// web/gemm.wasm is older than web/gemm.wat, or missing while wat2wasm is
+// on PATH (without it, Build cannot make it and the page does without).
 func Stale(root string) (bool, error) {
 	wasm, err := os.Stat(filepath.Join(root, Module))
 	if err != nil {
@@ -79,6 +89,16 @@ func Stale(root string) (bool, error) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "web", "wasm_exec.js")); err != nil {
 		return true, nil
+	}
+	if src, err := os.Stat(filepath.Join(root, GemmSource)); err == nil {
+		gemm, err := os.Stat(filepath.Join(root, GemmModule))
+		if err != nil {
+			if _, err := exec.LookPath("wat2wasm"); err == nil {
+				return true, nil
+			}
+		} else if src.ModTime().After(gemm.ModTime()) {
+			return true, nil
+		}
 	}
 	built := wasm.ModTime()
 	for _, f := range []string{"go.mod", "go.sum"} {
@@ -115,9 +135,14 @@ func Stale(root string) (bool, error) {
 }
 
 // Build compiles ../wasm for GOOS=js GOARCH=wasm into root's
-// web/pretext.wasm with the go command on PATH, and copies that
-// toolchain's wasm_exec.js beside it (the two must match).
+// web/pretext.wasm with the go command on PATH, copies that toolchain's
+// wasm_exec.js beside it (the two must match), and assembles web/gemm.wat
+// into web/gemm.wasm. Without wat2wasm, it says so on standard error and
+// succeeds: the page then multiplies with Go's own kernel, only slower.
 func Build(root string) error {
+	if err := buildGemm(root); err != nil {
+		return err
+	}
 	cmd := exec.Command("go", "build", "-trimpath", "-o", Module, "./wasm")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
@@ -146,4 +171,18 @@ func EnsureBuilt(root string) (built bool, err error) {
 		return false, err
 	}
 	return true, Build(root)
+}
+
+// buildGemm runs wat2wasm on web/gemm.wat, if there is a wat2wasm.
+func buildGemm(root string) error {
+	if _, err := exec.LookPath("wat2wasm"); err != nil {
+		fmt.Fprintf(os.Stderr, "web: no wat2wasm on PATH (apt-get install wabt): %s not built, the page will use the pure-Go matrix kernel\n", GemmModule)
+		return nil
+	}
+	cmd := exec.Command("wat2wasm", GemmSource, "-o", GemmModule)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("assembling %s: %v\n%s", GemmSource, err, out)
+	}
+	return nil
 }

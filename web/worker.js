@@ -4,6 +4,7 @@
 "use strict";
 
 importScripts("wasm_exec.js", "group.js");
+importScripts("simd.js"); // loadGemm: the simd128 matrix kernel
 
 let memory = null; // the Go module's memory, for the group's exchanges
 let group = null; // the group object of the running train or bench call
@@ -123,6 +124,8 @@ async function start() {
     post({ event: "fatal", error: "could not load pretext.wasm: " + (err && err.message ? err.message : err) });
     return;
   }
+  const noSimd = await loadGemm(result.instance); // before go.run: Go looks for it at its first product
+  if (noSimd) console.warn(noSimd + "; Pretext uses its pure-Go matrix kernel");
   go.run(result.instance).then(
     () => post({ event: "fatal", error: "the Pretext module exited" }),
     (err) => post({ event: "fatal", error: "the Pretext module crashed: " + err }),

@@ -1,0 +1,50 @@
+//go:build js && wasm
+
+package core
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestGemmSIMDActive makes the simd128 run (PRETEXT_SIMD=1 with
+// wasm/exec_node.js, in ./build.sh test) fail rather than silently test
+// gemmPortable alone when the kernel did not load. The kernel's results
+// are checked with every other kernel's, bit for bit, in
+// gemm_correct_test.go.
+func TestGemmSIMDActive(t *testing.T) {
+	if os.Getenv("PRETEXT_SIMD") == "1" {
+		// Look at the kernel's file (wasm/exec_node.js loads the same) so
+		// that go test's cache notices a rebuilt kernel.
+		file := os.Getenv("PRETEXT_GEMM_WASM")
+		if file == "" {
+			file = filepath.Join("..", "web", "gemm.wasm")
+		}
+		if _, err := os.Stat(file); err != nil {
+			t.Fatalf("PRETEXT_SIMD=1: %v (./build.sh builds it)", err)
+		}
+	}
+	if gemmSIMDLoaded() {
+		if gemmSelect() != &gemmWasmSIMD {
+			t.Errorf("the simd128 kernel is loaded but Gemm uses %s", gemmSelect().name)
+		}
+		return
+	}
+	if os.Getenv("PRETEXT_SIMD") == "1" {
+		t.Fatal("PRETEXT_SIMD=1 but the simd128 kernel is not loaded (run the tests with -exec=wasm/exec_node.js after ./build.sh)")
+	}
+	t.Skip("no simd128 kernel (PRETEXT_SIMD=1 with -exec=wasm/exec_node.js loads it)")
+}
+
+// TestGemmSIMDSteadyStateAllocs checks that a call into the kernel does not
+// allocate (arguments to JavaScript are converted on the stack).
+func TestGemmSIMDSteadyStateAllocs(t *testing.T) {
+	if !gemmSIMDLoaded() {
+		t.Skip("no simd128 kernel")
+	}
+	a, b, c := gemmRand(4*16, 1), gemmRand(8*16, 2), make([]float32, 4*8)
+	if n := testing.AllocsPerRun(100, func() { gemmSIMDBlock(16, a, b, c, 8, 1, 1, false) }); n != 0 {
+		t.Errorf("a block call allocates %v times", n)
+	}
+}

@@ -1,0 +1,31 @@
+// Loads gemm.wasm, the simd128 GEMM kernel that Pretext's Go module calls
+// (web/gemm.wat, core/gemm_wasm_simd.go), into that module's memory. Used by
+// the worker (importScripts) and by the Node test runner (require).
+"use strict";
+
+// loadGemm instantiates the kernel with the memory of goInstance (the Go
+// module, instantiated but not yet running: Go looks for the kernel at its
+// first matrix product) and publishes it as globalThis.pretextGemm. source
+// is the module's bytes, or a fetch Response, or a Promise of either. It
+// resolves to "" once the kernel is in place, or to the reason it is not
+// (the engine lacks simd128, or the file is missing); Go then uses its own
+// kernel, which gives the same bits, only slower. It never rejects.
+async function loadGemm(goInstance, source = fetch("gemm.wasm")) {
+  try {
+    let bytes = await source;
+    if (bytes && typeof bytes.arrayBuffer === "function") {
+      if (!bytes.ok) return `gemm.wasm: HTTP ${bytes.status}`;
+      bytes = await bytes.arrayBuffer();
+    }
+    // validate is the feature test: without simd128 the module is invalid.
+    if (!WebAssembly.validate(bytes)) return "gemm.wasm does not validate (no wasm simd128?)";
+    const { instance } = await WebAssembly.instantiate(bytes, { env: { memory: goInstance.exports.mem } });
+    const { block, mr, nr } = instance.exports;
+    globalThis.pretextGemm = { block, mr: mr.value, nr: nr.value };
+    return "";
+  } catch (err) {
+    return "gemm.wasm: " + (err && err.message ? err.message : err);
+  }
+}
+
+if (typeof module === "object" && module.exports) module.exports = { loadGemm };
