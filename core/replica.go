@@ -54,11 +54,25 @@ type replicaStep struct {
 
 // replicaCall is one trunk call of the step.
 type replicaCall struct {
-	local    mat.Tensor // this replica's output maps
+	local    mat.Tensor // this replica's output: maps, or pooled features
 	lo, hi   int        // its images
-	out      Shape      // the whole batch's output geometry
+	out      Shape      // the whole batch's output geometry (of the maps)
+	pooled   bool       // the output is pooled: [N, C], one row per image
 	backprop bool       // whether this replica propagates the call's gradient
-	grad     []float32  // the gathered maps' gradient, set by the head's backward pass
+	grad     []float32  // the gathered output's gradient, set by the head's backward pass
+}
+
+// place copies n images' output from src (starting at image si, in a
+// batch of sn images) into dst (at image di, in a batch of dn).
+func (c *replicaCall) place(dst []float32, dn, di int, src []float32, sn, si, n int) {
+	if c.pooled {
+		f := c.out.C
+		copy(dst[di*f:(di+n)*f], src[si*f:(si+n)*f])
+		return
+	}
+	ds, ss := c.out, c.out
+	ds.N, ss.N = dn, sn
+	copyImages(dst, ds, di, src, ss, si, n)
 }
 
 func (r *replicaStep) fail(err error) {
@@ -70,21 +84,34 @@ func (r *replicaStep) fail(err error) {
 // shard returns replica rank's images of n: contiguous and balanced.
 func shard(n, rank, size int) (lo, hi int) { return rank * n / size, (rank + 1) * n / size }
 
-// maps is Trunk.Maps on this replica's share of the batch.
-func (r *replicaStep) maps(t *Trunk, x mat.Tensor, in Shape, out Shape, train bool) (mat.Tensor, Shape, error) {
+// run is Trunk.Maps (or, with pool, Trunk.Forward) on this replica's
+// share of the batch; out is the whole batch's output geometry.
+func (r *replicaStep) run(t *Trunk, x mat.Tensor, in Shape, out Shape, train, pool bool) (mat.Tensor, error) {
 	if x.RequiresGrad() {
-		return nil, Shape{}, errors.New("core: a data-parallel trunk's input must be data, not a node that needs gradients")
+		return nil, errors.New("core: a data-parallel trunk's input must be data, not a node that needs gradients")
 	}
 	rank, size := r.comm.Rank(), r.comm.Size()
-	call := &replicaCall{out: out}
-	gathered := newMatrix(out.C, out.Cols())
+	call := &replicaCall{out: out, pooled: pool}
+	local := func(x mat.Tensor, in Shape, sync *replicaStep) (mat.Tensor, error) {
+		y, s, err := t.layers(x, in, train, sync)
+		if err != nil || !pool {
+			return y, err
+		}
+		return GlobalAvgPool(y, s)
+	}
+	var gathered *mat.Dense[float32]
+	if pool {
+		gathered = newMatrix(out.N, out.C)
+	} else {
+		gathered = newMatrix(out.C, out.Cols())
+	}
 	if in.N < size {
 		// Too few images to share: every replica runs the whole call alike,
 		// and only rank 0 propagates its gradient, so that the sum of the
 		// replicas' trunk gradients counts it once.
-		y, _, err := t.layers(x, in, train, nil)
+		y, err := local(x, in, nil)
 		if err != nil {
-			return nil, Shape{}, err
+			return nil, err
 		}
 		copy(data(gathered), data(y))
 		call.local, call.lo, call.hi, call.backprop = y, 0, in.N, rank == 0
@@ -94,18 +121,18 @@ func (r *replicaStep) maps(t *Trunk, x mat.Tensor, in Shape, out Shape, train bo
 		part.N = hi - lo
 		xs := newMatrix(in.C, part.Cols())
 		copyImages(data(xs), part, 0, data(x), in, lo, hi-lo)
-		y, ys, err := t.layers(xs, part, train, r)
+		y, err := local(xs, part, r)
 		if err != nil {
-			return nil, Shape{}, err
+			return nil, err
 		}
-		copyImages(data(gathered), out, lo, data(y), ys, 0, hi-lo)
+		call.place(data(gathered), in.N, lo, data(y), hi-lo, 0, hi-lo)
 		if err := r.comm.AllReduce(data(gathered)); err != nil {
-			return nil, Shape{}, fmt.Errorf("core: gathering the trunk's maps: %w", err)
+			return nil, fmt.Errorf("core: gathering the trunk's output: %w", err)
 		}
 		call.local, call.lo, call.hi, call.backprop = y, lo, hi, true
 	}
 	r.calls = append(r.calls, call)
-	return ag.NewOperator(&gatherFn{call: call, value: gathered, anchor: gatherAnchor()}).Run(), out, nil
+	return ag.NewOperator(&gatherFn{call: call, value: gathered, anchor: gatherAnchor()}).Run(), nil
 }
 
 // copyImages copies n images' columns from src (geometry ss, starting at
@@ -126,10 +153,10 @@ func (r *replicaStep) backward(t *Trunk, sum *[]float32) error {
 		if !call.backprop || call.grad == nil || !call.local.RequiresGrad() {
 			continue
 		}
-		part := call.out
-		part.N = call.hi - call.lo
-		g := newMatrix(part.C, part.Cols())
-		copyImages(data(g), part, 0, call.grad, call.out, call.lo, part.N)
+		shape := call.local.Shape()
+		g := newMatrix(shape[0], shape[1])
+		n := call.hi - call.lo
+		call.place(data(g), n, 0, call.grad, call.out.N, call.lo, n)
 		call.local.AccGrad(handoff{g})
 		if err := ag.Backward(call.local); err != nil {
 			return fmt.Errorf("core: backward through the trunk: %w", err)

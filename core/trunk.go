@@ -186,7 +186,8 @@ func (t *Trunk) Maps(x mat.Tensor, in Shape, train bool) (mat.Tensor, Shape, err
 	}
 	if t.replica != nil {
 		out, _ := t.OutShape(in)
-		return t.replica.maps(t, x, in, out, train)
+		y, err := t.replica.run(t, x, in, out, train, false)
+		return y, out, err
 	}
 	return t.layers(x, in, train, nil)
 }
@@ -207,6 +208,18 @@ func (t *Trunk) layers(x mat.Tensor, in Shape, train bool, r *replicaStep) (mat.
 // Forward runs the trunk and global average pooling: the result is [N, F]
 // with F = t.Features(), one feature vector per image.
 func (t *Trunk) Forward(x mat.Tensor, in Shape, train bool) (mat.Tensor, error) {
+	if t.replica != nil {
+		// Replicas pool their own maps and gather the feature vectors,
+		// far fewer values than the maps.
+		out, err := t.OutShape(in)
+		if err != nil {
+			return nil, err
+		}
+		if err := in.check("trunk input", x); err != nil {
+			return nil, err
+		}
+		return t.replica.run(t, x, in, out, train, true)
+	}
 	y, s, err := t.Maps(x, in, train)
 	if err != nil {
 		return nil, err

@@ -24,10 +24,34 @@ func main() {
 	a := app.New()
 	// Go's wasm has one thread: a training loop that never blocks would
 	// starve the worker's event loop, so stop and status messages would
-	// wait for the end. A short sleep between steps hands control back.
-	a.Yield = func() { time.Sleep(time.Millisecond) }
+	// wait for the end. Between steps the loop hands control back.
+	a.Yield = newYield()
 	js.Global().Set("pretext", api(a))
 	select {}
+}
+
+// newYield returns a function that lets the worker's event loop run the
+// tasks already queued (a stop message, say) and then returns. It posts
+// itself a message on a MessageChannel, a task queued behind them, and
+// waits for it: unlike a short sleep (setTimeout, which browsers clamp to
+// 4 ms when nested), this costs tens of microseconds, and with several
+// workers every millisecond one of them spends here another waits for.
+func newYield() func() {
+	ch := js.Global().Get("MessageChannel")
+	if ch.Type() != js.TypeFunction {
+		return func() { time.Sleep(time.Millisecond) }
+	}
+	mc := ch.New()
+	woke := make(chan struct{}, 1)
+	mc.Get("port1").Set("onmessage", js.FuncOf(func(js.Value, []js.Value) any {
+		woke <- struct{}{}
+		return nil
+	}))
+	port := mc.Get("port2")
+	return func() {
+		port.Call("postMessage", js.Null())
+		<-woke
+	}
 }
 
 // api builds the pretext global.

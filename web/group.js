@@ -19,6 +19,7 @@
   // slots alternate, so a worker may fill the next chunk while a slower one
   // still reads the last.
   const SLOT = 1 << 20;
+  const SPIN_MS = 2;
   // The control words: arrivals, generation, abort, then per set and rank
   // the call number and the count (which must agree).
   const COUNT = 0, GEN = 1, ABORT = 2, TAGS = 4;
@@ -89,9 +90,12 @@
         Atomics.notify(ctrl, GEN);
       } else {
         const deadline = Date.now() + TIMEOUT_MS;
+        // The others are usually close behind: spin for up to SPIN_MS
+        // before sleeping, as waking from Atomics.wait takes a while.
+        const spinUntil = performance.now() + SPIN_MS;
         for (let spin = 0; Atomics.load(ctrl, GEN) === gen; spin++) {
           if (Atomics.load(ctrl, ABORT)) throw aborted();
-          if (spin < 200) continue; // the others are usually close behind
+          if ((spin & 63) !== 63 || performance.now() < spinUntil) continue;
           if (Date.now() > deadline) {
             abort();
             throw new Error(`worker ${rank} waited ${TIMEOUT_MS / 1000} s for the others`);
