@@ -26,7 +26,7 @@ import (
 // per packed block rather than per row of tiles.
 var gemmWasmSIMD = gemmKernel{
 	name: "simd4x8", mr: 4, nr: 8, kc: 256, nc: 1024, aDup: 1,
-	packA: gemmPack, packB: gemmPack, exact: true, fn: gemmKernel4x8, block: gemmSIMDBlock,
+	packA: gemmSIMDPack, packB: gemmSIMDPack, exact: true, fn: gemmKernel4x8, block: gemmSIMDBlock,
 }
 
 // gemmSIMD is the host's kernel, looked up once.
@@ -34,6 +34,10 @@ var gemmSIMD struct {
 	once  sync.Once
 	block js.Value // pretextGemm.block, if usable
 	ok    bool
+	// packCopy and packTrans are its packing functions (pack_copy and
+	// pack_trans of gemm.wat), if it has them.
+	packCopy, packTrans js.Value
+	pack                bool
 }
 
 // gemmSIMDLoaded reports whether the host provided a simd128 kernel of
@@ -50,6 +54,10 @@ func gemmSIMDLoaded() bool {
 			return
 		}
 		gemmSIMD.block, gemmSIMD.ok = block, true
+		pc, pt := g.Get("packCopy"), g.Get("packTrans")
+		if pc.Type() == js.TypeFunction && pt.Type() == js.TypeFunction {
+			gemmSIMD.packCopy, gemmSIMD.packTrans, gemmSIMD.pack = pc, pt, true
+		}
 	})
 	return gemmSIMD.ok
 }
@@ -62,6 +70,9 @@ func gemmSIMDBlock(kc int, a, b, c []float32, ldc, mp, np int, load bool) {
 	if kc <= 0 || mp <= 0 || np <= 0 || len(a) < mp*mr*kc || len(b) < np*nr*kc || ldc < np*nr || len(c) < (mp*mr-1)*ldc+np*nr {
 		panic(fmt.Sprintf("core: simd128 block kc=%d mp=%d np=%d ldc=%d with len(a)=%d len(b)=%d len(c)=%d", kc, mp, np, ldc, len(a), len(b), len(c)))
 	}
+	heapOnly(a)
+	heapOnly(b)
+	heapOnly(c)
 	gemmSIMD.block.Invoke(kc, mp, np,
 		uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&c[0])),
 		ldc, load)
@@ -83,4 +94,56 @@ func gemmKernels() []*gemmKernel {
 		return []*gemmKernel{&gemmWasmSIMD, &gemmPortable}
 	}
 	return []*gemmKernel{&gemmPortable}
+}
+
+// gemmSIMDPack is gemmPack with the full panels of width 4 or 8 packed by
+// gemm.wat's simd128 copies and 4x4 transposes (in Go's wasm, packing took
+// about a seventh of an RS step once the kernel was fast); the last,
+// partial panel and other widths go through gemmPack. Both write the same
+// values.
+func gemmSIMDPack(dst, src []float32, ld int, alongX bool, p0, kc, x0, nx, w int) {
+	panels := nx / w
+	if !gemmSIMD.pack || (w != 4 && w != 8) || panels == 0 || kc == 0 {
+		gemmPack(dst, src, ld, alongX, p0, kc, x0, nx, w)
+		return
+	}
+	full := panels * w
+	// The module reads and writes Go's memory unchecked: check the extent
+	// of both here.
+	var first, last int // the first and last source values read
+	fn := gemmSIMD.packTrans
+	if alongX {
+		first, last, fn = p0*ld+x0, (p0+kc-1)*ld+x0+full-1, gemmSIMD.packCopy
+	} else {
+		first, last = x0*ld+p0, (x0+full-1)*ld+p0+kc-1
+	}
+	if len(dst) < full*kc || first < 0 || last >= len(src) {
+		panic(fmt.Sprintf("core: simd128 pack of %d panels of %d x %d (alongX %v, ld %d, p0 %d, x0 %d) into %d values from %d", panels, kc, w, alongX, ld, p0, x0, len(dst), len(src)))
+	}
+	heapOnly(dst)
+	heapOnly(src)
+	fn.Invoke(uintptr(unsafe.Pointer(&dst[0])), uintptr(unsafe.Pointer(&src[first])), ld, kc, panels, w)
+	runtime.KeepAlive(dst)
+	runtime.KeepAlive(src)
+	if full < nx {
+		gemmPack(dst[full*kc:], src, ld, alongX, p0, kc, x0+full, nx-full, w)
+	}
+}
+
+// The module reads and writes Go's memory through plain offsets, which the
+// garbage collector and the stack copier do not know about. Heap memory
+// stays put (Go's collector does not move objects), but a goroutine's stack
+// is copied elsewhere when it grows, which a call into JavaScript can make
+// happen: a small slice the compiler kept on the caller's stack would then
+// be written at its old place. heapOnly makes every slice passed to it
+// escape, so the compiler puts it on the heap; escapeSink is never written.
+var (
+	escapeSink  []float32
+	escapeNever bool
+)
+
+func heapOnly(x []float32) {
+	if escapeNever {
+		escapeSink = x
+	}
 }

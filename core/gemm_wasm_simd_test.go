@@ -48,3 +48,42 @@ func TestGemmSIMDSteadyStateAllocs(t *testing.T) {
 		t.Errorf("a block call allocates %v times", n)
 	}
 }
+
+// TestGemmSIMDPack: the simd128 packing writes what gemmPack writes, for
+// both layouts, panel widths 4 and 8, k not a multiple of 4 and a partial
+// last panel, from inside a larger matrix.
+func TestGemmSIMDPack(t *testing.T) {
+	if !gemmSIMDLoaded() || !gemmSIMD.pack {
+		if os.Getenv("PRETEXT_SIMD") == "1" {
+			t.Fatal("PRETEXT_SIMD=1 but the simd128 kernel has no packing functions")
+		}
+		t.Skip("no simd128 packing")
+	}
+	for _, w := range []int{4, 8} {
+		for _, alongX := range []bool{true, false} {
+			for _, kc := range []int{1, 3, 4, 7, 16, 29} {
+				for _, nx := range []int{w, 2*w + 3, 5 * w} {
+					const p0, x0 = 2, 5
+					ld := 70
+					src := gemmRand(ld*80, uint32(kc*nx+w))
+					want := make([]float32, kc*gemmRoundUp(nx, w))
+					got := make([]float32, len(want))
+					for i := range got {
+						got[i] = float32(i) // garbage the pack must overwrite
+					}
+					gemmPack(want, src, ld, alongX, p0, kc, x0, nx, w)
+					gemmSIMDPack(got, src, ld, alongX, p0, kc, x0, nx, w)
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("w=%d alongX=%v kc=%d nx=%d: value %d is %v, gemmPack wrote %v", w, alongX, kc, nx, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+	dst, src := make([]float32, 8*16), gemmRand(16*16, 3)
+	if n := testing.AllocsPerRun(100, func() { gemmSIMDPack(dst, src, 16, true, 0, 16, 0, 8, 8) }); n != 0 {
+		t.Errorf("a pack call allocates %v times", n)
+	}
+}

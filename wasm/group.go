@@ -53,6 +53,7 @@ func (g *jsGroup) AllReduce(buf []float32) error {
 	if len(buf) == 0 {
 		return g.reduce("f32", 0, 0)
 	}
+	heapOnly(buf)
 	err := g.reduce("f32", uintptr(unsafe.Pointer(&buf[0])), len(buf))
 	runtime.KeepAlive(buf)
 	return err
@@ -62,6 +63,7 @@ func (g *jsGroup) AllReduce64(buf []float64) error {
 	if len(buf) == 0 {
 		return g.reduce("f64", 0, 0)
 	}
+	heapOnly(buf)
 	err := g.reduce("f64", uintptr(unsafe.Pointer(&buf[0])), len(buf))
 	runtime.KeepAlive(buf)
 	return err
@@ -104,4 +106,21 @@ func jsError(r any) error {
 		return errors.New(e.Value.Call("toString").String())
 	}
 	return fmt.Errorf("%v", r)
+}
+
+// JavaScript writes the sums through a plain offset into this module's
+// memory. Heap memory stays put, but a goroutine's stack moves when it
+// grows, or shrinks while the goroutine waits for a Promise: a small buffer
+// the compiler kept on the caller's stack would be written at its old place.
+// heapOnly makes the buffers passed to it escape, so they are on the heap;
+// escapeSink is never written.
+var (
+	escapeSink  any
+	escapeNever bool
+)
+
+func heapOnly[T float32 | float64](x []T) {
+	if escapeNever {
+		escapeSink = x
+	}
 }

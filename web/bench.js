@@ -15,6 +15,8 @@
     warmup: Number(params.get("warmup") || 5),
   };
   const workers = Number(params.get("workers") || PretextTeam.defaultWorkers());
+  // simd=0: the workers leave out the simd128 kernel (the pure-Go figure).
+  const script = params.get("simd") === "0" ? "worker.js?simd=0" : "worker.js";
   const show = (state, text) => {
     status.dataset.state = state;
     status.textContent = text;
@@ -44,7 +46,7 @@
       team.fail(m.error);
       show("error", `worker ${m.rank}: ${m.error}`);
     }
-  });
+  }, script);
   (async () => {
     try {
       const ready = await team.grow(workers);

@@ -20,8 +20,8 @@ async function loadGemm(goInstance, source = fetch("gemm.wasm")) {
     // validate is the feature test: without simd128 the module is invalid.
     if (!WebAssembly.validate(bytes)) return "gemm.wasm does not validate (no wasm simd128?)";
     const { instance } = await WebAssembly.instantiate(bytes, { env: { memory: goInstance.exports.mem } });
-    const { block, mr, nr } = instance.exports;
-    globalThis.pretextGemm = { block, mr: mr.value, nr: nr.value };
+    const { block, mr, nr, pack_copy: packCopy, pack_trans: packTrans } = instance.exports;
+    globalThis.pretextGemm = { block, packCopy, packTrans, mr: mr.value, nr: nr.value };
     return "";
   } catch (err) {
     return "gemm.wasm: " + (err && err.message ? err.message : err);

@@ -25,8 +25,10 @@
   class Team {
     // onEvent receives worker 0's events ({event: "ready" | "progress"}) and
     // any worker's {event: "fatal", error, rank}.
-    constructor(onEvent) {
+    // script is the worker's URL (default "worker.js").
+    constructor(onEvent, script = "worker.js") {
       this.onEvent = onEvent;
+      this.script = script;
       this.members = [];
       this.log = []; // {method, args} of replayed calls, in order
       this.hub = null; // the running group's hub (no shared memory)
@@ -55,7 +57,7 @@
     }
 
     spawn(rank) {
-      const worker = new Worker("worker.js");
+      const worker = new Worker(this.script);
       const pending = new Map();
       let readyResolve, readyReject;
       const m = {

@@ -124,8 +124,12 @@ async function start() {
     post({ event: "fatal", error: "could not load pretext.wasm: " + (err && err.message ? err.message : err) });
     return;
   }
-  const noSimd = await loadGemm(result.instance); // before go.run: Go looks for it at its first product
-  if (noSimd) console.warn(noSimd + "; Pretext uses its pure-Go matrix kernel");
+  // Before go.run: Go looks for the kernel at its first product.
+  // worker.js?simd=0 leaves it out (the benchmark's pure-Go figure).
+  if (new URLSearchParams(self.location.search).get("simd") !== "0") {
+    const noSimd = await loadGemm(result.instance);
+    if (noSimd) console.warn(noSimd + "; Pretext uses its pure-Go matrix kernel");
+  }
   go.run(result.instance).then(
     () => post({ event: "fatal", error: "the Pretext module exited" }),
     (err) => post({ event: "fatal", error: "the Pretext module crashed: " + err }),

@@ -39,6 +39,7 @@ func bench(args []string, stdout io.Writer) error {
 	inBrowser := fs.Bool("browser", false, "run the workload as wasm in headless Chromium (Web Workers), from the repository root")
 	workers := fs.Int("workers", 0, "with -browser: Web Workers training as one data-parallel group (0: the page's default, one per core up to 4)")
 	isolated := fs.Bool("isolated", true, "with -browser: serve the page cross-origin isolated, so the workers share memory (false: they exchange messages)")
+	simd := fs.Bool("simd", true, "with -browser: load the wasm simd128 matrix kernel (false: the pure-Go kernel)")
 	ref := fs.String("reference", "", "with -browser: the folder of the TF.js anchor (../shared/bench/anchors), run right after for the ratio")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -51,7 +52,7 @@ func bench(args []string, stdout io.Writer) error {
 			return fmt.Errorf("bench: -workers %d out of range [0, 8]", *workers)
 		}
 		return benchBrowser(browserOptions{workload: *workload, steps: *steps, warmup: *warmup, workers: *workers,
-			isolated: *isolated, reference: *ref, asJSON: *asJSON, cpuProfile: *cpuProfile}, stdout)
+			isolated: *isolated, noSIMD: !*simd, reference: *ref, asJSON: *asJSON, cpuProfile: *cpuProfile}, stdout)
 	}
 	runtime.GOMAXPROCS(*threads)
 	w, err := tasks.NewWorkload(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))

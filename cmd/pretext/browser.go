@@ -70,6 +70,7 @@ type browserOptions struct {
 	steps, warmup int
 	workers       int  // 0: the page's default (one per core, up to 4)
 	isolated      bool // serve with COOP/COEP (shared memory between workers)
+	noSIMD        bool // the workers leave out the simd128 kernel
 	reference     string
 	asJSON        bool
 	cpuProfile    string // write worker 0's V8 profile here
@@ -114,6 +115,9 @@ func benchBrowser(o browserOptions, stdout io.Writer) error {
 	q := url.Values{"workload": {o.workload}, "steps": {fmt.Sprint(o.steps)}, "warmup": {fmt.Sprint(o.warmup)}}
 	if o.workers > 0 {
 		q.Set("workers", fmt.Sprint(o.workers))
+	}
+	if o.noSIMD {
+		q.Set("simd", "0")
 	}
 	var prof *workerProfiles
 	var actions []chromedp.Action
