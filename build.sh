@@ -23,7 +23,7 @@ build() {
 	GOOS=js GOARCH=wasm go build -trimpath -o web/pretext.wasm ./wasm
 	cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" web/wasm_exec.js
 	command -v wat2wasm >/dev/null || { echo "build.sh: wat2wasm is required (apt-get install wabt)" >&2; exit 1; }
-	wat2wasm web/gemm.wat -o web/gemm.wasm
+	wat2wasm --debug-names web/gemm.wat -o web/gemm.wasm
 }
 
 case "${1:-build}" in

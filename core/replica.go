@@ -236,6 +236,31 @@ func (f *gatherFn) Backward(gy mat.Tensor) error {
 	return nil
 }
 
+// AgreeOn returns an error in every replica of c unless all of them pass
+// the same fingerprint (of what they are about to train on: photos,
+// settings, parameters). Replicas that differ would otherwise train on
+// without noticing, each on its own batches.
+func AgreeOn(c Collective, what string, fingerprint uint64) error {
+	n, rank := c.Size(), c.Rank()
+	// Four 16-bit pieces per replica, each exact in float32; the others'
+	// slots are zero, so the sum is everyone's fingerprint.
+	buf := make([]float32, 4*n)
+	for i := range 4 {
+		buf[4*rank+i] = float32(fingerprint >> (16 * i) & 0xffff)
+	}
+	if err := c.AllReduce(buf); err != nil {
+		return err
+	}
+	for r := range n {
+		for i := range 4 {
+			if buf[4*r+i] != buf[4*rank+i] {
+				return fmt.Errorf("core: the replicas hold different %s (replica %d's differ from replica %d's)", what, r, rank)
+			}
+		}
+	}
+	return nil
+}
+
 // LocalGroup returns n Collectives joined in memory, one per goroutine: the
 // data-parallel replicas of a test, or of a native run.
 func LocalGroup(n int) []Collective {

@@ -179,7 +179,8 @@ func buildGemm(root string) error {
 		fmt.Fprintf(os.Stderr, "web: no wat2wasm on PATH (apt-get install wabt): %s not built, the page will use the pure-Go matrix kernel\n", GemmModule)
 		return nil
 	}
-	cmd := exec.Command("wat2wasm", GemmSource, "-o", GemmModule)
+	// --debug-names keeps the functions' names, for profiles.
+	cmd := exec.Command("wat2wasm", "--debug-names", GemmSource, "-o", GemmModule)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("assembling %s: %v\n%s", GemmSource, err, out)

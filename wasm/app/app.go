@@ -8,10 +8,12 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/fnv"
 	"image"
 	"maps"
 	"math"
@@ -23,6 +25,8 @@ import (
 	"time"
 
 	"github.com/disintegration/imaging"
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
 	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
@@ -528,6 +532,9 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 	stepCtx, lead := ctx, true
 	if s.Replica != nil {
 		stepCtx, lead = context.Background(), s.Replica.Rank() == 0
+		if err := core.AgreeOn(s.Replica, "photos, settings or model", fingerprint(m, sp.train)); err != nil {
+			return res, err
+		}
 	}
 	for m.trainer.Steps() < s.Steps {
 		if stop, err := agreeStop(ctx, s.Replica); err != nil {
@@ -602,6 +609,37 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 		progress(Event{Type: "preview", Step: res.Step, Steps: s.Steps, Items: items})
 	}
 	return res, nil
+}
+
+// fingerprint hashes what a replica is about to train on: the training
+// photos (names, sizes and pixels, in training order), the settings, the
+// step and the parameters. Replicas must agree on it.
+func fingerprint(m *model, train []photo) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	num := func(v uint64) {
+		binary.LittleEndian.PutUint64(b[:], v)
+		h.Write(b[:])
+	}
+	for _, p := range train {
+		h.Write([]byte(p.name))
+		num(uint64(p.img.Rect.Dx())<<32 | uint64(p.img.Rect.Dy()))
+		h.Write(p.img.Pix)
+	}
+	s := m.settings
+	s.Replica = nil
+	js, _ := json.Marshal(s)
+	h.Write(js)
+	num(uint64(m.trainer.Steps()))
+	for _, part := range []nn.Model{m.trainer.Trunk, m.trainer.Head} {
+		for _, np := range core.NamedParams(part) {
+			h.Write([]byte(np.Name))
+			for _, v := range mat.Data[float32](np.Param.Value()) {
+				num(uint64(math.Float32bits(v)))
+			}
+		}
+	}
+	return h.Sum64()
 }
 
 // agreeStop reports whether training should stop now: ctx is done or,

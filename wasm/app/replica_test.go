@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 
@@ -90,5 +91,33 @@ func TestReplicaStopStopsAll(t *testing.T) {
 	}
 	if results[0].Step < 3 || results[0].Step > 4 {
 		t.Errorf("stopped at step %d, asked at 3", results[0].Step)
+	}
+}
+
+// TestReplicasRefuseDifferentPhotos: replicas whose photos differ (a file
+// one worker could not read, say) stop with an error before the first
+// step rather than train apart.
+func TestReplicasRefuseDifferentPhotos(t *testing.T) {
+	group := core.LocalGroup(2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for r := range 2 {
+		a := withSamples(t)
+		if r == 1 {
+			a.photos = a.photos[1:]
+		}
+		s := quick("rotation", 3)
+		s.Replica = group[r]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[r] = a.Train(context.Background(), s, nil)
+		}()
+	}
+	wg.Wait()
+	for r, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "different photos") {
+			t.Errorf("replica %d: err = %v, want the replicas' difference", r, err)
+		}
 	}
 }
