@@ -216,6 +216,14 @@ func bnMoments(row []float32) (mean, variance float64) {
 
 // bnSums returns Σ(x-shift) and Σ(x-shift)² over row, in float64.
 func bnSums(row []float32, shift float64) (sum, squares float64) {
+	if s, q, ok := bnSIMDSums(row, shift); ok {
+		return s, q
+	}
+	return bnSumsGo(row, shift)
+}
+
+// bnSumsGo is bnSums in Go (the simd128 kernel's twin).
+func bnSumsGo(row []float32, shift float64) (sum, squares float64) {
 	var s0, s1, s2, s3, q0, q1, q2, q3 float64
 	n4 := len(row) &^ 3
 	for i := 0; i < n4; i += 4 {
@@ -240,6 +248,13 @@ func bnSums(row []float32, shift float64) (sum, squares float64) {
 
 // bnNormalize writes (x-mu)·a + b, clamped at zero if relu, for one channel.
 func bnNormalize(out, x []float32, mu, a, b float32, relu bool) {
+	if !bnSIMDNormalize(out, x, mu, a, b, relu) {
+		bnNormalizeGo(out, x, mu, a, b, relu)
+	}
+}
+
+// bnNormalizeGo is bnNormalize in Go (the simd128 kernel's twin).
+func bnNormalizeGo(out, x []float32, mu, a, b float32, relu bool) {
 	out = out[:len(x)]
 	n4 := len(x) &^ 3
 	if relu {
@@ -385,6 +400,14 @@ func (f *batchNormFn) syncBackward(dyd, dx, dg, db []float32) bool {
 // bnGradSums returns Σ dz and Σ dz·(x-mu) over one channel, summed in
 // float64, where dz is dy masked by y > 0 if relu.
 func bnGradSums(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX float64) {
+	if s, p, ok := bnSIMDGradSums(x, dy, y, mu, relu); ok {
+		return s, p
+	}
+	return bnGradSumsGo(x, dy, y, mu, relu)
+}
+
+// bnGradSumsGo is bnGradSums in Go (the simd128 kernel's twin).
+func bnGradSumsGo(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX float64) {
 	dy, y = dy[:len(x)], y[:len(x)]
 	mean := float64(mu)
 	var s0, s1, s2, s3, p0, p1, p2, p3 float64
@@ -419,6 +442,13 @@ func bnGradSums(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX float6
 // bnGradX writes dx = k·dz - (x-mu)·c2 - c1 for one channel, where dz is dy
 // masked by y > 0 if relu (c1 = c2 = 0 in evaluation mode).
 func bnGradX(out, x, dy, y []float32, mu, k, c2, c1 float32, relu bool) {
+	if !bnSIMDGradX(out, x, dy, y, mu, k, c2, c1, relu) {
+		bnGradXGo(out, x, dy, y, mu, k, c2, c1, relu)
+	}
+}
+
+// bnGradXGo is bnGradX in Go (the simd128 kernel's twin).
+func bnGradXGo(out, x, dy, y []float32, mu, k, c2, c1 float32, relu bool) {
 	out, dy, y = out[:len(x)], dy[:len(x)], y[:len(x)]
 	n4 := len(x) &^ 3
 	if relu {

@@ -54,6 +54,7 @@ func gemmSIMDLoaded() bool {
 			return
 		}
 		gemmSIMD.block, gemmSIMD.ok = block, true
+		bnSIMDLookup(g)
 		pc, pt := g.Get("packCopy"), g.Get("packTrans")
 		if pc.Type() == js.TypeFunction && pt.Type() == js.TypeFunction {
 			gemmSIMD.packCopy, gemmSIMD.packTrans, gemmSIMD.pack = pc, pt, true

@@ -3,6 +3,7 @@
 package core
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -85,5 +86,58 @@ func TestGemmSIMDPack(t *testing.T) {
 	dst, src := make([]float32, 8*16), gemmRand(16*16, 3)
 	if n := testing.AllocsPerRun(100, func() { gemmSIMDPack(dst, src, 16, true, 0, 16, 0, 8, 8) }); n != 0 {
 		t.Errorf("a pack call allocates %v times", n)
+	}
+}
+
+// TestBNSIMD: the simd128 batch-norm loops give their Go twins' bits, for
+// rows of every length modulo 4, with and without the fused ReLU, on
+// values that include zeros of both signs.
+func TestBNSIMD(t *testing.T) {
+	if !bnSIMDLoaded() {
+		if os.Getenv("PRETEXT_SIMD") == "1" {
+			t.Fatal("PRETEXT_SIMD=1 but the simd128 kernel has no batch-norm loops")
+		}
+		t.Skip("no simd128 batch-norm loops")
+	}
+	same32 := func(a, b []float32) int {
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				return i
+			}
+		}
+		return -1
+	}
+	for _, n := range []int{64, 65, 66, 67, 1000, 4099} {
+		x, dy := gemmRand(n, uint32(n)), gemmRand(n, uint32(n+1))
+		x[3], x[5] = 0, float32(math.Copysign(0, -1))
+		y := make([]float32, n)
+		bnNormalizeGo(y, x, 0.1, 1.5, -0.2, true) // a ReLU output: zeros where masked
+		for _, relu := range []bool{false, true} {
+			got, want := make([]float32, n), make([]float32, n)
+			if !bnSIMDNormalize(got, x, 0.1, 1.5, -0.2, relu) {
+				t.Fatal("bnSIMDNormalize declined")
+			}
+			bnNormalizeGo(want, x, 0.1, 1.5, -0.2, relu)
+			if i := same32(got, want); i >= 0 {
+				t.Errorf("n=%d relu=%v: normalize[%d] = %v, Go %v", n, relu, i, got[i], want[i])
+			}
+			if !bnSIMDGradX(got, x, dy, y, 0.1, 1.3, 0.02, -0.01, relu) {
+				t.Fatal("bnSIMDGradX declined")
+			}
+			bnGradXGo(want, x, dy, y, 0.1, 1.3, 0.02, -0.01, relu)
+			if i := same32(got, want); i >= 0 {
+				t.Errorf("n=%d relu=%v: grad x[%d] = %v, Go %v", n, relu, i, got[i], want[i])
+			}
+			s, p, ok := bnSIMDGradSums(x, dy, y, 0.1, relu)
+			ws, wp := bnGradSumsGo(x, dy, y, 0.1, relu)
+			if !ok || s != ws || p != wp {
+				t.Errorf("n=%d relu=%v: grad sums %v %v (%v), Go %v %v", n, relu, s, p, ok, ws, wp)
+			}
+		}
+		s, q, ok := bnSIMDSums(x, 0.3)
+		ws, wq := bnSumsGo(x, 0.3)
+		if !ok || s != ws || q != wq {
+			t.Errorf("n=%d: sums %v %v (%v), Go %v %v", n, s, q, ok, ws, wq)
+		}
 	}
 }

@@ -206,4 +206,175 @@
               (br_if $one (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $kc)))))
           (br_if $group (i32.lt_u (local.tee $g (i32.add (local.get $g) (i32.const 4))) (local.get $w))))
         (br_if $panel (i32.lt_u (local.tee $q (i32.add (local.get $q) (i32.const 1))) (local.get $panels))))))
+
+
+  ;; The batch-norm loops of core/batchnorm.go, one channel (row) per call,
+  ;; each giving exactly the bits of its Go twin: the same float32 operations
+  ;; in the same order, and float64 sums in the same four running sums.
+
+  ;; bn_normalize(out, x, n, mu, a, b, relu): out[i] = (x[i]-mu)*a + b,
+  ;; clamped at +0 (sign bit cleared to zero, as core's relu32) if relu.
+  (func (export "bn_normalize")
+    (param $out i32) (param $x i32) (param $n i32) (param $mu f32) (param $a f32) (param $b f32) (param $relu i32)
+    (local $end i32) (local $end4 i32) (local $v v128) (local $mu4 v128) (local $a4 v128) (local $b4 v128) (local $f f32)
+    (local.set $mu4 (f32x4.splat (local.get $mu)))
+    (local.set $a4 (f32x4.splat (local.get $a)))
+    (local.set $b4 (f32x4.splat (local.get $b)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vec
+      (br_if $vec (i32.ge_u (local.get $x) (local.get $end4)))
+      (loop $four
+        (local.set $v (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $x)) (local.get $mu4)) (local.get $a4)) (local.get $b4)))
+        (if (local.get $relu)
+          (then (local.set $v (v128.andnot (local.get $v) (i32x4.shr_s (local.get $v) (i32.const 31))))))
+        (v128.store (local.get $out) (local.get $v))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br_if $four (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 16))) (local.get $end4)))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (loop $one
+        (local.set $f (f32.add (f32.mul (f32.sub (f32.load (local.get $x)) (local.get $mu)) (local.get $a)) (local.get $b)))
+        (if (local.get $relu)
+          (then (local.set $f (f32.reinterpret_i32 (i32.and (i32.reinterpret_f32 (local.get $f))
+            (i32.xor (i32.shr_s (i32.reinterpret_f32 (local.get $f)) (i32.const 31)) (i32.const -1)))))))
+        (f32.store (local.get $out) (local.get $f))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br_if $one (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 4))) (local.get $end))))))
+
+  ;; bn_grad_x(out, x, dy, y, n, mu, k, c2, c1, relu): out[i] =
+  ;; k*dz[i] - (x[i]-mu)*c2 - c1, where dz is dy, masked by y != +0 (core's
+  ;; reluMasked) if relu.
+  (func (export "bn_grad_x")
+    (param $out i32) (param $x i32) (param $dy i32) (param $y i32) (param $n i32)
+    (param $mu f32) (param $k f32) (param $c2 f32) (param $c1 f32) (param $relu i32)
+    (local $end i32) (local $end4 i32) (local $g v128) (local $mu4 v128) (local $k4 v128) (local $c24 v128) (local $c14 v128) (local $gs f32)
+    (local.set $mu4 (f32x4.splat (local.get $mu)))
+    (local.set $k4 (f32x4.splat (local.get $k)))
+    (local.set $c24 (f32x4.splat (local.get $c2)))
+    (local.set $c14 (f32x4.splat (local.get $c1)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vec
+      (br_if $vec (i32.ge_u (local.get $x) (local.get $end4)))
+      (loop $four
+        (local.set $g (v128.load (local.get $dy)))
+        (if (local.get $relu)
+          (then (local.set $g (v128.and (local.get $g) (i32x4.shr_s (i32x4.neg (v128.load (local.get $y))) (i32.const 31))))))
+        (v128.store (local.get $out)
+          (f32x4.sub
+            (f32x4.sub (f32x4.mul (local.get $k4) (local.get $g))
+              (f32x4.mul (f32x4.sub (v128.load (local.get $x)) (local.get $mu4)) (local.get $c24)))
+            (local.get $c14)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (br_if $four (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 16))) (local.get $end4)))))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (loop $one
+        (local.set $gs (f32.load (local.get $dy)))
+        (if (local.get $relu)
+          (then (local.set $gs (f32.reinterpret_i32 (i32.and (i32.reinterpret_f32 (local.get $gs))
+            (i32.shr_s (i32.sub (i32.const 0) (i32.reinterpret_f32 (f32.load (local.get $y)))) (i32.const 31)))))))
+        (f32.store (local.get $out)
+          (f32.sub
+            (f32.sub (f32.mul (local.get $k) (local.get $gs))
+              (f32.mul (f32.sub (f32.load (local.get $x)) (local.get $mu)) (local.get $c2)))
+            (local.get $c1)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
+        (local.set $y (i32.add (local.get $y) (i32.const 4)))
+        (br_if $one (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 4))) (local.get $end))))))
+
+  ;; bn_grad_sums(res, x, dy, y, n, mean, relu) writes Σ dz and
+  ;; Σ dz*(x-mean) in float64 to res[0] and res[1] (byte offset res), dz as
+  ;; in bn_grad_x: element i goes to running sum i%4 (the tail to sum 0), and
+  ;; the result is (s0+s1)+(s2+s3), as core's bnGradSums.
+  (func (export "bn_grad_sums")
+    (param $res i32) (param $x i32) (param $dy i32) (param $y i32) (param $n i32) (param $mean f64) (param $relu i32)
+    (local $end i32) (local $end4 i32) (local $g v128) (local $v v128) (local $m2 v128)
+    (local $g01 v128) (local $g23 v128) (local $s01 v128) (local $s23 v128) (local $p01 v128) (local $p23 v128)
+    (local $gs f64) (local $s0 f64) (local $p0 f64)
+    (local.set $m2 (f64x2.splat (local.get $mean)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vec
+      (br_if $vec (i32.ge_u (local.get $x) (local.get $end4)))
+      (loop $four
+        (local.set $g (v128.load (local.get $dy)))
+        (if (local.get $relu)
+          (then (local.set $g (v128.and (local.get $g) (i32x4.shr_s (i32x4.neg (v128.load (local.get $y))) (i32.const 31))))))
+        (local.set $v (v128.load (local.get $x)))
+        (local.set $g01 (f64x2.promote_low_f32x4 (local.get $g)))
+        (local.set $g23 (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $g) (local.get $g))))
+        (local.set $s01 (f64x2.add (local.get $s01) (local.get $g01)))
+        (local.set $s23 (f64x2.add (local.get $s23) (local.get $g23)))
+        (local.set $p01 (f64x2.add (local.get $p01)
+          (f64x2.mul (local.get $g01) (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $m2)))))
+        (local.set $p23 (f64x2.add (local.get $p23)
+          (f64x2.mul (local.get $g23) (f64x2.sub (f64x2.promote_low_f32x4
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $m2)))))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (br_if $four (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 16))) (local.get $end4)))))
+    (local.set $s0 (f64x2.extract_lane 0 (local.get $s01)))
+    (local.set $p0 (f64x2.extract_lane 0 (local.get $p01)))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (loop $one
+        (local.set $gs (f64.promote_f32 (f32.load (local.get $dy))))
+        (if (local.get $relu)
+          (then (local.set $gs (f64.promote_f32 (f32.reinterpret_i32 (i32.and (i32.reinterpret_f32 (f32.load (local.get $dy)))
+            (i32.shr_s (i32.sub (i32.const 0) (i32.reinterpret_f32 (f32.load (local.get $y)))) (i32.const 31))))))))
+        (local.set $s0 (f64.add (local.get $s0) (local.get $gs)))
+        (local.set $p0 (f64.add (local.get $p0)
+          (f64.mul (local.get $gs) (f64.sub (f64.promote_f32 (f32.load (local.get $x))) (local.get $mean)))))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
+        (local.set $y (i32.add (local.get $y) (i32.const 4)))
+        (br_if $one (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 4))) (local.get $end)))))
+    (f64.store (local.get $res)
+      (f64.add (f64.add (local.get $s0) (f64x2.extract_lane 1 (local.get $s01)))
+               (f64.add (f64x2.extract_lane 0 (local.get $s23)) (f64x2.extract_lane 1 (local.get $s23)))))
+    (f64.store offset=8 (local.get $res)
+      (f64.add (f64.add (local.get $p0) (f64x2.extract_lane 1 (local.get $p01)))
+               (f64.add (f64x2.extract_lane 0 (local.get $p23)) (f64x2.extract_lane 1 (local.get $p23))))))
+
+  ;; bn_sums(res, x, n, shift) writes Σ (x-shift) and Σ (x-shift)² in
+  ;; float64 to res[0] and res[1], summed as core's bnSums.
+  (func (export "bn_sums")
+    (param $res i32) (param $x i32) (param $n i32) (param $shift f64)
+    (local $end i32) (local $end4 i32) (local $v v128) (local $sh2 v128)
+    (local $a01 v128) (local $a23 v128) (local $s01 v128) (local $s23 v128) (local $q01 v128) (local $q23 v128)
+    (local $a f64) (local $s0 f64) (local $q0 f64)
+    (local.set $sh2 (f64x2.splat (local.get $shift)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vec
+      (br_if $vec (i32.ge_u (local.get $x) (local.get $end4)))
+      (loop $four
+        (local.set $v (v128.load (local.get $x)))
+        (local.set $a01 (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sh2)))
+        (local.set $a23 (f64x2.sub (f64x2.promote_low_f32x4
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $sh2)))
+        (local.set $s01 (f64x2.add (local.get $s01) (local.get $a01)))
+        (local.set $s23 (f64x2.add (local.get $s23) (local.get $a23)))
+        (local.set $q01 (f64x2.add (local.get $q01) (f64x2.mul (local.get $a01) (local.get $a01))))
+        (local.set $q23 (f64x2.add (local.get $q23) (f64x2.mul (local.get $a23) (local.get $a23))))
+        (br_if $four (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 16))) (local.get $end4)))))
+    (local.set $s0 (f64x2.extract_lane 0 (local.get $s01)))
+    (local.set $q0 (f64x2.extract_lane 0 (local.get $q01)))
+    (block $done
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (loop $one
+        (local.set $a (f64.sub (f64.promote_f32 (f32.load (local.get $x))) (local.get $shift)))
+        (local.set $s0 (f64.add (local.get $s0) (local.get $a)))
+        (local.set $q0 (f64.add (local.get $q0) (f64.mul (local.get $a) (local.get $a))))
+        (br_if $one (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 4))) (local.get $end)))))
+    (f64.store (local.get $res)
+      (f64.add (f64.add (local.get $s0) (f64x2.extract_lane 1 (local.get $s01)))
+               (f64.add (f64x2.extract_lane 0 (local.get $s23)) (f64x2.extract_lane 1 (local.get $s23)))))
+    (f64.store offset=8 (local.get $res)
+      (f64.add (f64.add (local.get $q0) (f64x2.extract_lane 1 (local.get $q01)))
+               (f64.add (f64x2.extract_lane 0 (local.get $q23)) (f64x2.extract_lane 1 (local.get $q23))))))
 )

@@ -20,8 +20,11 @@ async function loadGemm(goInstance, source = fetch("gemm.wasm")) {
     // validate is the feature test: without simd128 the module is invalid.
     if (!WebAssembly.validate(bytes)) return "gemm.wasm does not validate (no wasm simd128?)";
     const { instance } = await WebAssembly.instantiate(bytes, { env: { memory: goInstance.exports.mem } });
-    const { block, mr, nr, pack_copy: packCopy, pack_trans: packTrans } = instance.exports;
-    globalThis.pretextGemm = { block, packCopy, packTrans, mr: mr.value, nr: nr.value };
+    const e = instance.exports;
+    globalThis.pretextGemm = {
+      block: e.block, mr: e.mr.value, nr: e.nr.value, packCopy: e.pack_copy, packTrans: e.pack_trans,
+      bnNormalize: e.bn_normalize, bnGradX: e.bn_grad_x, bnGradSums: e.bn_grad_sums, bnSums: e.bn_sums,
+    };
     return "";
   } catch (err) {
     return "gemm.wasm: " + (err && err.message ? err.message : err);

@@ -153,7 +153,9 @@
           // Prefer the error that started it over the others' "stopped too".
           throw errors.find((e) => !/another worker stopped/.test(errorText(e))) || errors[0];
         }
-        return { ...results[0].value, workers: k, shared: !!sab };
+        const res = { ...results[0].value, workers: k, shared: !!sab };
+        if (k > 1) res.exchanges = results.map((r) => r.value && r.value.exchange);
+        return res;
       } finally {
         if (this.hub === hub) this.hub = null;
         this.abortRun = null;

@@ -34,9 +34,9 @@ type browserResult struct {
 	// Exchange is how the workers add up their values: "shared memory"
 	// (cross-origin isolated page) or "messages"; "none" for one worker.
 	Exchange string `json:"exchange"`
-	// ExchangeMS is worker 0's time per step (warm-up included) in
+	// ExchangeMS is each worker's time per step (warm-up included) in
 	// exchanges, and the part of it spent waiting for the other workers.
-	ExchangeMS *exchangeMS `json:"exchange_ms_per_step,omitempty"`
+	ExchangeMS []exchangeMS `json:"exchange_ms_per_step,omitempty"`
 	// Kernel is the GEMM kernel the module ran, if it says.
 	Kernel any `json:"kernel,omitempty"`
 	// FrameGaps are the page's animation-frame intervals while it trained.
@@ -48,6 +48,7 @@ type browserResult struct {
 }
 
 type exchangeMS struct {
+	Worker  int     `json:"worker"`
 	Total   float64 `json:"total"`
 	Waiting float64 `json:"waiting"`
 }
@@ -149,11 +150,11 @@ func benchBrowser(o browserOptions, stdout io.Writer) error {
 		Shared       bool      `json:"shared"`
 		Kernel       any       `json:"kernel"`
 		FrameGaps    frameGaps `json:"frame_gaps"`
-		Exchange     *struct {
-			Calls   int     `json:"calls"`
+		Exchanges    []*struct {
+			Rank    int     `json:"rank"`
 			WaitMS  float64 `json:"wait_ms"`
 			TotalMS float64 `json:"total_ms"`
-		} `json:"exchange"`
+		} `json:"exchanges"`
 	}
 	if err := json.Unmarshal([]byte(result), &r); err != nil {
 		return fmt.Errorf("bench -browser: result %q: %w", result, err)
@@ -172,9 +173,11 @@ func benchBrowser(o browserOptions, stdout io.Writer) error {
 	cancel() // Chromium goes before the reference starts its own
 	res := browserResult{Workload: o.workload, Runtime: "chromium", Workers: r.Workers, ImagesPerSec: r.ImagesPerSec,
 		Steps: r.Steps, Batch: r.Batch, Module: r.Runtime + " in " + browserVersion, Kernel: r.Kernel, FrameGaps: r.FrameGaps}
-	if x := r.Exchange; x != nil {
-		n := float64(o.steps + o.warmup)
-		res.ExchangeMS = &exchangeMS{Total: x.TotalMS / n, Waiting: x.WaitMS / n}
+	for _, x := range r.Exchanges {
+		if x != nil {
+			n := float64(o.steps + o.warmup)
+			res.ExchangeMS = append(res.ExchangeMS, exchangeMS{Worker: x.Rank, Total: x.TotalMS / n, Waiting: x.WaitMS / n})
+		}
 	}
 	switch {
 	case r.Workers <= 1:
@@ -196,8 +199,8 @@ func benchBrowser(o browserOptions, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: %.1f images/s in %s (%d worker(s), exchange: %s; median of %d steps of %d)\n",
 		res.Workload, res.ImagesPerSec, browserVersion, res.Workers, res.Exchange, res.Steps, res.Batch)
-	if x := res.ExchangeMS; x != nil {
-		fmt.Fprintf(stdout, "exchanges: %.1f ms per step, %.1f ms of it waiting for the other workers\n", x.Total, x.Waiting)
+	for _, x := range res.ExchangeMS {
+		fmt.Fprintf(stdout, "worker %d's exchanges: %.1f ms per step, %.1f ms of it waiting for the others\n", x.Worker, x.Total, x.Waiting)
 	}
 	fmt.Fprintf(stdout, "page frames while training: %d, gap median %.0f ms, p99 %.0f ms, max %.0f ms\n",
 		res.FrameGaps.Frames, res.FrameGaps.Median, res.FrameGaps.P99, res.FrameGaps.Max)
