@@ -2,8 +2,9 @@
 
 // Command wasm is Pretext in the browser: built with GOOS=js GOARCH=wasm
 // (./build.sh), it runs in a Web Worker (web/worker.js) and installs the
-// global pretext, whose functions return Promises (docs/browser.md). This
-// package is the only place syscall/js appears; the work is in package app.
+// global pretext, whose functions return Promises (docs/browser.md). Apart
+// from core's calls into the simd128 kernels, this package is the only place
+// syscall/js appears; the work is in package app.
 package main
 
 import (
