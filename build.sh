@@ -2,12 +2,13 @@
 # Build, test and benchmark Pretext. Usage: ./build.sh [build|test|bench]
 #   build      (the default) web/pretext.wasm with this Go toolchain, and that
 #              toolchain's wasm_exec.js beside it, and web/gemm.wasm (the
-#              simd128 matrix kernel) with wat2wasm; then: go run serve.go
+#              simd128 kernels) with wat2wasm; then: go run serve.go
 #   test       everything CI runs: vet, native tests, the browser test in
 #              headless Chromium, core/tasks/app tests as wasm in Node, core's
 #              again with the simd128 kernel, the archsimd GEMM path (amd64)
-#   bench      native, wasm (Node and Chromium) and SIMD benchmarks of
-#              workloads RS, JS and CS
+#   bench      native, wasm (Node, with and without simd128; Chromium with one
+#              worker and one per core) and SIMD benchmarks of workloads RS,
+#              JS and CS
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -56,7 +57,9 @@ bench)
 		go run ./cmd/pretext bench -workload $w -threads 1 -json
 		go run ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
 		GOOS=js GOARCH=wasm go run -exec="$WASM_EXEC" ./cmd/pretext bench -workload $w -threads 1 -json
-		go run ./cmd/pretext bench -workload $w -browser -json
+		PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go run -exec="$PWD/wasm/exec_node.js" ./cmd/pretext bench -workload $w -threads 1 -json
+		go run ./cmd/pretext bench -workload $w -browser -workers 1 -json
+		go run ./cmd/pretext bench -workload $w -browser -workers "$(nproc)" -json
 		if [ "$(go env GOARCH)" = amd64 ]; then
 			GOEXPERIMENT=simd go run ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
 		fi
