@@ -49,22 +49,16 @@ func groupArg(v js.Value) (core.Collective, error) {
 func (g *jsGroup) Rank() int { return g.rank }
 func (g *jsGroup) Size() int { return g.size }
 
-func (g *jsGroup) AllReduce(buf []float32) error {
-	if len(buf) == 0 {
-		return g.reduce("f32", 0, 0)
-	}
-	heapOnly(buf)
-	err := g.reduce("f32", uintptr(unsafe.Pointer(&buf[0])), len(buf))
-	runtime.KeepAlive(buf)
-	return err
-}
+func (g *jsGroup) AllReduce(buf []float32) error   { return reduceSlice(g, "f32", buf) }
+func (g *jsGroup) AllReduce64(buf []float64) error { return reduceSlice(g, "f64", buf) }
 
-func (g *jsGroup) AllReduce64(buf []float64) error {
+// reduceSlice hands buf to the group by its offset in this module's memory.
+func reduceSlice[T float32 | float64](g *jsGroup, kind string, buf []T) error {
 	if len(buf) == 0 {
-		return g.reduce("f64", 0, 0)
+		return g.reduce(kind, 0, 0)
 	}
 	heapOnly(buf)
-	err := g.reduce("f64", uintptr(unsafe.Pointer(&buf[0])), len(buf))
+	err := g.reduce(kind, uintptr(unsafe.Pointer(&buf[0])), len(buf))
 	runtime.KeepAlive(buf)
 	return err
 }

@@ -477,6 +477,7 @@ func (a *App) prepare(s Settings) (*model, error) {
 		}
 		ns := m.settings
 		ns.Steps, ns.Resume = s.Steps, true
+		ns.Replica = s.Replica // this run's group, if any: never the last run's
 		if s.Batch > 0 {
 			ns.Batch = s.Batch
 		}
@@ -528,7 +529,7 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 	// replicas agree on stopping before each step, and steps themselves
 	// are not cancelled.
 	m.trainer.Replica = s.Replica
-	defer func() { m.trainer.Replica = nil }()
+	defer func() { m.trainer.Replica, m.settings.Replica = nil, nil }()
 	stepCtx, lead := ctx, true
 	if s.Replica != nil {
 		stepCtx, lead = context.Background(), s.Replica.Rank() == 0

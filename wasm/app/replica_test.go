@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pretextlab/pretext/core"
 )
@@ -119,5 +121,48 @@ func TestReplicasRefuseDifferentPhotos(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "different photos") {
 			t.Errorf("replica %d: err = %v, want the replicas' difference", r, err)
 		}
+	}
+}
+
+// TestReplicaResumesAlone: a run stopped on two replicas resumes on one of
+// them alone (a resumed run uses its own group, never the last run's).
+func TestReplicaResumesAlone(t *testing.T) {
+	group := core.LocalGroup(2)
+	apps := []*App{withSamples(t), withSamples(t)}
+	results := make([]Result, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for r := range 2 {
+		s := quick("rotation", 50)
+		s.Replica = group[r]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[r], errs[r] = apps[r].Train(context.Background(), s, func(e Event) {
+				if e.Type == "step" && e.Step == 2 {
+					apps[r].Stop()
+				}
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		res, err := apps[0].Train(context.Background(), Settings{Resume: true, Steps: results[0].Step + 2}, nil)
+		if err == nil && res.Step != results[0].Step+2 {
+			err = fmt.Errorf("resumed to step %d, want %d", res.Step, results[0].Step+2)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the resumed run waits for the last run's group")
 	}
 }
