@@ -114,6 +114,14 @@ func api(a *app.App) js.Value {
 	})
 	method("kernels", gemmKernels)
 	method("exportModel", func([]js.Value) (any, error) { return a.Export() })
+	method("saveSession", func([]js.Value) (any, error) { return a.SaveSession() })
+	method("restoreSession", func(args []js.Value) (any, error) {
+		b, err := bytesArg(arg(args, 0))
+		if err != nil {
+			return nil, fmt.Errorf("restoreSession: %w", err)
+		}
+		return a.RestoreSession(b)
+	})
 	method("importModel", func(args []js.Value) (any, error) {
 		b, err := bytesArg(arg(args, 0))
 		if err != nil {

@@ -18,9 +18,11 @@
     status: $("status"), progress: $("progress-bar"), stats: $("stats"), result: $("result"), refreshNote: $("refresh-note"), taskConfig: $("task-config"),
     exportButton: $("export"), importInput: $("import"), modelInfo: $("model-info"),
     chart: $("chart"), predictionsNote: $("predictions-note"), predictions: $("predictions"),
+    savedBox: $("saved-box"), savedText: $("saved-text"), savedRestore: $("saved-restore"), savedDiscard: $("saved-discard"),
   };
 
   const CHUNK = 24; // files per addFiles call, so thumbnails appear as a big folder is read
+  const SAVE_EVERY = 25; // steps between the sessions a run saves for surviving a reload
   const FALLBACK_DEFAULTS = { steps: 300, batch: 32, lr: 0.001, optimizer: "adam" };
   // Captions of a preview's images per task, in the order shown.
   const CAPTIONS = {
@@ -131,6 +133,7 @@
     if (!state.tasks.length) showMessage("The Pretext module offers no tasks.");
     applyTaskDefaults();
     setPhase("idle");
+    offerSaved();
   }
 
   function fatal(text) {
@@ -292,7 +295,9 @@
     }
   }
 
-  function addPhotos(files, extraRejected = []) {
+  // addPhotos adds File objects (or {name, blob} of kept photos, with keep
+  // false) to the workers.
+  function addPhotos(files, extraRejected = [], keep = true) {
     files = files.filter((f) => !isHidden(f.webkitRelativePath || f.name));
     extraRejected.forEach(addRejected);
     if (!files.length) {
@@ -304,7 +309,9 @@
       let added = 0;
       let skipped = extraRejected.length;
       for (let i = 0; i < files.length; i += CHUNK) {
-        const res = await call("addFiles", files.slice(i, i + CHUNK));
+        const chunk = files.slice(i, i + CHUNK);
+        const res = await call("addFiles", chunk);
+        if (keep) keepPhotos(chunk, res.added || []);
         added += (res.added || []).length;
         skipped += (res.rejected || []).length;
         applyIntake(res);
@@ -318,6 +325,7 @@
     return intake("Loading the sample photos…", async () => {
       const res = await call("addSamples");
       applyIntake(res);
+      if (store) store.setSamples().catch(storageFailed);
       if (res.credits) {
         el.credits.textContent = res.credits;
         el.creditsBox.hidden = false;
@@ -329,6 +337,7 @@
   async function clearPhotos() {
     try {
       const res = await call("clearImages");
+      if (store) store.clearPhotos().catch(storageFailed);
       el.thumbs.replaceChildren();
       el.rejected.replaceChildren();
       el.rejectedBox.hidden = el.creditsBox.hidden = true;
@@ -483,10 +492,12 @@
     state.lrOptimizer = el.optimizer.value;
   }
 
-  // readConfig returns train's config from the form, or null (and says why).
-  function readConfig() {
+  // readConfig returns train's config from the form, or null (and, unless
+  // quiet, says why).
+  function readConfig(quiet) {
     for (const input of [el.steps, el.batch, el.lr, el.seed, el.holdout, el.previewEvery, el.workers]) {
       if (!input.checkValidity() || (input === el.lr && !(Number(input.value) > 0))) {
+        if (quiet) return null;
         const label = input.labels && input.labels[0] ? input.labels[0].textContent : input.id;
         showMessage(`Please check “${label}”: ${input.validationMessage || "it must be a positive number."}`);
         if (input.closest("details")) input.closest("details").open = true;
@@ -500,12 +511,14 @@
       try {
         taskConfig = JSON.parse(text);
       } catch (err) {
+        if (quiet) return null;
         showMessage(`Please check “Task settings”: it is not valid JSON (${err.message}).`);
         el.taskConfig.closest("details").open = true;
         el.taskConfig.focus();
         return null;
       }
       if (taskConfig === null || typeof taskConfig !== "object" || Array.isArray(taskConfig)) {
+        if (quiet) return null;
         showMessage("Please check “Task settings”: write a JSON object such as {\"size\": 48}.");
         el.taskConfig.closest("details").open = true;
         el.taskConfig.focus();
@@ -554,6 +567,7 @@
       // A resumed run keeps the workers it started with: the others may
       // hold another model.
       if (!resume) state.runWorkers = workersWanted();
+      config.saveEvery = store ? SAVE_EVERY : 0;
       res = await runOn("train", [config], state.runWorkers);
     } catch (err) {
       state.training = false;
@@ -614,6 +628,9 @@
     } else if (data.type === "preview") {
       state.lastPreviewStep = data.step;
       showPreviews(data.items || [], data.step);
+    } else if (data.type === "session") {
+      if (data.session) keepSession(data.session, data.step, data.steps);
+      else if (data.message) showMessage(sentence(data.message));
     }
   }
 
@@ -757,12 +774,117 @@
     el.width.value = widths.length && widths[0] > 32 ? "wide" : "rs";
     state.total = Number(el.steps.value);
     scheduleRender();
+    saveSessionNow();
     showModelInfo(`Loaded ${file.name}: a ${info.task} model trained for ${plural(info.step, "step")}` +
       (t.steps > info.step ? ` of ${t.steps}. Resume carries on.` : ". Raise Steps and press Resume to train it further.") +
       (state.photoCount ? "" : " Add photos to see its answers or to train it."));
     setPhase("idle");
     if (state.photoCount > 0) await refreshPreviews();
     else showPreviews([], 0);
+  }
+
+  // ---- Surviving a reload (store.js) -----------------------------------------
+
+  // The photos added, whether the samples were, and the latest session
+  // (model, optimizer state, step, settings, chart) are kept in this
+  // browser's IndexedDB; after a reload the page offers them back.
+  let store = null;
+
+  function storageFailed(err) {
+    showMessage("This browser could not keep the work for after a reload: " + errorText(err) +
+      ". Training goes on; export the model to keep it.", "info");
+  }
+
+  // keepPhotos stores the files of a chunk that the workers accepted.
+  function keepPhotos(files, added) {
+    if (!store) return;
+    const names = new Set(added.map((p) => p.name));
+    const kept = files.filter((f) => names.has(f.webkitRelativePath || f.name))
+      .map((f) => ({ name: f.webkitRelativePath || f.name, blob: f }));
+    if (kept.length) store.addPhotos(kept).catch(storageFailed);
+  }
+
+  // keepSession stores a session the run reported, with the chart so far.
+  function keepSession(bytes, step, steps) {
+    if (!store) return;
+    const config = readConfig(true) || {};
+    config.task = state.runTask || config.task;
+    store.putSession({ bytes, task: config.task, step, steps: steps || state.total, config, history: history.slice(), savedAt: Date.now() })
+      .then(() => (page.savedStep = step), storageFailed);
+  }
+
+  // saveSessionNow stores the workers' current model (after an import).
+  async function saveSessionNow() {
+    if (!store || !state.model) return;
+    try {
+      keepSession(await call("saveSession"), state.model.step, state.total);
+    } catch (err) {
+      storageFailed(err);
+    }
+  }
+
+  // offerSaved shows what a previous visit left, if anything.
+  async function offerSaved() {
+    store = await window.PretextStore.open();
+    page.store = store;
+    if (!store) return;
+    let session, photos, samples;
+    try {
+      [session, photos, samples] = await Promise.all([store.session(), store.photos(), store.samples()]);
+    } catch (err) {
+      storageFailed(err);
+      return;
+    }
+    const parts = [];
+    if (photos.length) parts.push(`your ${plural(photos.length, "photo")}`);
+    if (samples) parts.push("the sample photos");
+    if (session) parts.push(`the ${session.task} model at step ${session.step} of ${session.steps} (saved ${new Date(session.savedAt).toLocaleString()})`);
+    if (!parts.length) return;
+    el.savedText.textContent = `From your last visit, this browser kept ${parts.join(" and ")}. Restore them, or discard them from this browser's storage.`;
+    el.savedBox.hidden = false;
+    el.savedRestore.onclick = () => restoreSaved(session, photos, samples);
+  }
+
+  async function restoreSaved(session, photos, samples) {
+    el.savedBox.hidden = true;
+    if (samples) await addSamples();
+    if (photos.length) await addPhotos(photos, [], false);
+    if (!session) return;
+    let info;
+    try {
+      info = await call("restoreSession", session.bytes);
+    } catch (err) {
+      showMessage("Could not restore the saved run: " + errorText(err));
+      return;
+    }
+    const c = session.config || {};
+    if (state.tasks.some((t) => t.name === info.task)) {
+      el.task.value = info.task;
+      applyTaskDefaults();
+    }
+    for (const [input, v] of [[el.batch, c.batch], [el.lr, c.lr], [el.seed, c.seed], [el.holdout, c.holdout], [el.previewEvery, c.previewEvery]]) {
+      if (v !== undefined && v !== null) input.value = String(v);
+    }
+    if (c.optimizer) setOptimizer(c.optimizer);
+    if (c.width) el.width.value = c.width;
+    el.steps.value = String(session.steps);
+    history.splice(0, history.length, ...(session.history || []));
+    state.runWorkers = workersWanted(); // every worker holds the restored model
+    Object.assign(state, {
+      model: { task: info.task, step: info.step }, resumable: info.step < session.steps, runTask: info.task,
+      previewTask: info.task, last: null, heldOut: null, total: session.steps,
+    });
+    scheduleRender();
+    showModelInfo(`Restored the ${info.task} model at step ${info.step} of ${session.steps}.`);
+    setPhase(info.step < session.steps ? "stopped" : "done", info.step < session.steps
+      ? `Restored at step ${info.step} of ${session.steps}. Resume carries on where it was.`
+      : `Restored: the network trained on the ${info.task} puzzle for ${plural(info.step, "step")}.`);
+    if (state.photoCount > 0) await refreshPreviews();
+  }
+
+  async function discardSaved() {
+    el.savedBox.hidden = true;
+    if (store) await store.clear().catch(storageFailed);
   }
 
   // ---- Wiring -----------------------------------------------------------
@@ -798,6 +920,7 @@
   el.resume.addEventListener("click", () => train(true));
   el.stop.addEventListener("click", stop);
   el.exportButton.addEventListener("click", exportModel);
+  el.savedDiscard.addEventListener("click", discardSaved);
   el.importInput.addEventListener("change", () => {
     if (el.importInput.files[0]) importModel(el.importInput.files[0]);
   });

@@ -669,3 +669,79 @@ func TestBrowserWorkersWithoutIsolation(t *testing.T) {
 		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
 	}
 }
+
+// TestBrowserReloadResumes: a run stopped part-way is kept in the
+// browser's storage (photos, model, optimizer state, chart); after a reload
+// the page offers it back, and resuming carries the run on exactly: the
+// step counter continues and every loss is the native uninterrupted run's.
+func TestBrowserReloadResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	p := openPage(t, t.TempDir())
+	p.run("choose photos", chromedp.SetUploadFiles("#files", writeSamples(t), chromedp.ByQuery))
+	p.run("wait for thumbnails", chromedp.Poll(fmt.Sprintf(`document.querySelectorAll("#thumbs canvas").length === %d`, len(samples.Photos())),
+		nil, chromedp.WithPollingTimeout(30*time.Second)))
+	const steps = 12
+	p.set(map[string]string{"task": "rotation"})
+	p.set(map[string]string{"task": "rotation", "steps": fmt.Sprint(steps), "batch": "16", "workers": "2"})
+	p.run("click train", chromedp.Click("#train", chromedp.ByQuery))
+	p.run("wait for three steps", chromedp.Poll(`window.pretextPage.history.length >= 3`, nil, chromedp.WithPollingTimeout(time.Minute)))
+	p.run("click stop", chromedp.Click("#stop", chromedp.ByQuery))
+	p.waitState(time.Minute, "stopped")
+	var stoppedAt int
+	p.eval(`window.pretextPage.history.length`, &stoppedAt)
+	if stoppedAt >= steps {
+		t.Fatalf("the run finished before the stop (%d steps)", stoppedAt)
+	}
+	p.run("wait for the saved session", chromedp.Poll(fmt.Sprintf(`window.pretextPage.savedStep === %d`, stoppedAt), nil, chromedp.WithPollingTimeout(30*time.Second)))
+
+	p.run("reload", chromedp.Reload())
+	p.waitState(30*time.Second, "idle")
+	var offer string
+	p.run("wait for the offer", chromedp.Poll(`!document.querySelector("#saved-box").hidden && document.querySelector("#saved-text").textContent`,
+		&offer, chromedp.WithPollingTimeout(30*time.Second)))
+	if !strings.Contains(offer, fmt.Sprintf("step %d of %d", stoppedAt, steps)) || !strings.Contains(offer, fmt.Sprintf("%d photos", len(samples.Photos()))) {
+		t.Errorf("the offer says %q", offer)
+	}
+	p.run("restore", chromedp.Click("#saved-restore", chromedp.ByQuery))
+	p.waitState(time.Minute, "stopped")
+	var restored int
+	p.eval(`window.pretextPage.history.length`, &restored)
+	if restored != stoppedAt {
+		t.Errorf("the chart came back with %d steps, want %d", restored, stoppedAt)
+	}
+	p.run("click resume", chromedp.Click("#resume", chromedp.ByQuery))
+	p.waitState(10*time.Second, "training", "done")
+	p.waitState(5*time.Minute, "done")
+	var hist []point
+	p.eval(`window.pretextPage.history`, &hist)
+	native, _, _ := nativeRun(t, app.Settings{Task: "rotation", Steps: steps, Batch: 16})
+	if len(hist) != steps {
+		t.Fatalf("after the reload the chart has %d steps, want %d", len(hist), steps)
+	}
+	for i, q := range hist {
+		if q.Step != i+1 || !closeTo(q.Loss, native[i], 1e-4) {
+			t.Errorf("step %d (point %d): loss %.6f, the native uninterrupted run %.6f", q.Step, i+1, q.Loss, native[i])
+		}
+	}
+
+	// Discard empties the storage: the next reload offers nothing.
+	p.run("reload", chromedp.Reload())
+	p.waitState(30*time.Second, "idle")
+	p.run("wait for the offer", chromedp.Poll(`!document.querySelector("#saved-box").hidden`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+	p.run("discard", chromedp.Click("#saved-discard", chromedp.ByQuery))
+	p.run("reload", chromedp.Reload())
+	p.waitState(30*time.Second, "idle")
+	time.Sleep(time.Second) // the offer, if any, follows the workers' start
+	var hidden bool
+	p.eval(`document.querySelector("#saved-box").hidden`, &hidden)
+	if !hidden {
+		t.Error("after Discard the page still offers a saved run")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.problems) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
+	}
+}

@@ -15,8 +15,8 @@
 
   // Calls that change a worker's photos or model go to every worker, and
   // are replayed to workers started later.
-  const BROADCAST = new Set(["addFiles", "addSamples", "clearImages", "importModel", "stop"]);
-  const REPLAYED = new Set(["addFiles", "addSamples", "clearImages", "importModel"]);
+  const BROADCAST = new Set(["addFiles", "addSamples", "clearImages", "importModel", "restoreSession", "stop"]);
+  const REPLAYED = new Set(["addFiles", "addSamples", "clearImages", "importModel", "restoreSession"]);
 
   function errorText(err) {
     return err && err.message ? err.message : String(err);
@@ -116,7 +116,7 @@
       if (!this.members.length) throw new Error("the Pretext workers are not running");
       if (!BROADCAST.has(method)) return this.members[0].call(method, args);
       if (REPLAYED.has(method)) {
-        if (method === "clearImages") this.log = this.log.filter((c) => c.method === "importModel");
+        if (method === "clearImages") this.log = this.log.filter((c) => c.method === "importModel" || c.method === "restoreSession");
         this.log.push({ method, args });
       }
       const results = await Promise.allSettled(this.members.map((m) => m.call(method, args)));

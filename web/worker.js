@@ -36,7 +36,10 @@ async function addFiles(files) {
   const unreadable = [];
   for (const f of files) {
     try {
-      items.push({ name: f.webkitRelativePath || f.name, bytes: new Uint8Array(await f.arrayBuffer()) });
+      // A File, or {name, blob}: a photo the page kept across a reload.
+      const blob = f.blob || f;
+      const name = f.blob ? f.name : f.webkitRelativePath || f.name;
+      items.push({ name, bytes: new Uint8Array(await blob.arrayBuffer()) });
     } catch (err) {
       unreadable.push({ name: f.name, reason: "could not be read: " + (err && err.message ? err.message : err) });
     }

@@ -130,6 +130,10 @@ type Settings struct {
 	Holdout   *float64        `json:"holdout,omitempty"`
 	Config    json.RawMessage `json:"config,omitempty"`
 	Every     int             `json:"previewEvery"`
+	// SaveEvery, if positive, makes the run emit a "session" event (see
+	// SaveSession) every SaveEvery steps and when it ends, for the page to
+	// keep across a reload.
+	SaveEvery int `json:"saveEvery,omitempty"`
 	Resume    bool            `json:"resume"`
 	// Replica, if set, makes this app one replica of a data-parallel run
 	// (one per Web Worker): every replica must hold the same photos and
@@ -226,6 +230,8 @@ type Event struct {
 	// Message is a refresh's log line (Type "refresh": a clustering task
 	// relabelled the photos).
 	Message string `json:"message,omitempty"`
+	// Session is a saved session (Type "session", see Settings.SaveEvery).
+	Session []byte `json:"session,omitempty"`
 }
 
 // Preview is a task's visual output on one photo.
@@ -283,6 +289,7 @@ type model struct {
 	trainer  *core.Trainer
 	task     core.Task
 	rng      *rand.Rand // draws batches; carried across stop and resume
+	src      *rand.PCG  // rng's source, whose state a session saves
 }
 
 // App holds the page's photos and model. Its methods are safe for
@@ -484,6 +491,7 @@ func (a *App) prepare(s Settings) (*model, error) {
 		if s.Every > 0 {
 			ns.Every = s.Every
 		}
+		ns.SaveEvery = s.SaveEvery
 		m.settings = ns
 		m.trainer.Config.Steps = s.Steps // the schedule stretches to the new end
 		return m, nil
@@ -496,7 +504,8 @@ func (a *App) prepare(s Settings) (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(s.Seed, 0))
+	src := rand.NewPCG(s.Seed, 0)
+	rng := rand.New(src)
 	trunk, err := core.NewTrunk(tcfg, rng)
 	if err != nil {
 		return nil, err
@@ -509,7 +518,7 @@ func (a *App) prepare(s Settings) (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &model{settings: s, trainer: tr, task: task, rng: rng}, nil
+	return &model{settings: s, trainer: tr, task: task, rng: rng, src: src}, nil
 }
 
 func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event)) (Result, error) {
@@ -573,6 +582,9 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 		res.Step, res.Loss, res.Accuracy = st.Step, st.Loss, st.Accuracy
 		progress(Event{Type: "step", Step: st.Step, Steps: s.Steps, Loss: st.Loss, Accuracy: st.Accuracy, LR: st.LR,
 			ImagesPerSec: st.ImagesSec, Elapsed: elapsed, ETA: elapsed / float64(done) * float64(s.Steps-st.Step)})
+		if lead && s.SaveEvery > 0 && st.Step%s.SaveEvery == 0 && st.Step < s.Steps {
+			a.emitSession(m, progress)
+		}
 		if lead && st.Step%s.Every == 0 && st.Step < s.Steps {
 			if items, err := a.previews(m, sp.held, sp.train); err == nil {
 				progress(Event{Type: "preview", Step: st.Step, Steps: s.Steps, Items: items})
@@ -593,6 +605,9 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 	if !lead {
 		return res, nil
 	}
+	if s.SaveEvery > 0 {
+		a.emitSession(m, progress)
+	}
 	if len(sp.held) > 0 {
 		held := make([]*image.NRGBA, len(sp.held))
 		for i, p := range sp.held {
@@ -610,6 +625,18 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 		progress(Event{Type: "preview", Step: res.Step, Steps: s.Steps, Items: items})
 	}
 	return res, nil
+}
+
+// emitSession reports the model as a saved session, between steps.
+func (a *App) emitSession(m *model, progress func(Event)) {
+	a.modelMu.Lock()
+	b, err := session(m)
+	a.modelMu.Unlock()
+	if err != nil {
+		progress(Event{Type: "session", Step: m.trainer.Steps(), Steps: m.settings.Steps, Message: "could not save the session: " + err.Error()})
+		return
+	}
+	progress(Event{Type: "session", Step: m.trainer.Steps(), Steps: m.settings.Steps, Session: b})
 }
 
 // fingerprint hashes what a replica is about to train on: the training
@@ -816,7 +843,8 @@ func (a *App) Import(b []byte) (ModelInfo, error) {
 		return ModelInfo{}, ErrBusy
 	}
 	// Batches after a resume are drawn from the seed and the step reached.
-	a.model = &model{settings: s, trainer: tr, task: task, rng: rand.New(rand.NewPCG(s.Seed, uint64(tr.Steps())))}
+	src := rand.NewPCG(s.Seed, uint64(tr.Steps()))
+	a.model = &model{settings: s, trainer: tr, task: task, rng: rand.New(src), src: src}
 	return ModelInfo{Task: task.Name(), Step: tr.Steps(), Trunk: tr.Trunk.Config, Train: tr.Config}, nil
 }
 
