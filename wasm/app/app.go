@@ -133,8 +133,8 @@ type Settings struct {
 	// SaveEvery, if positive, makes the run emit a "session" event (see
 	// SaveSession) every SaveEvery steps and when it ends, for the page to
 	// keep across a reload.
-	SaveEvery int `json:"saveEvery,omitempty"`
-	Resume    bool            `json:"resume"`
+	SaveEvery int  `json:"saveEvery,omitempty"`
+	Resume    bool `json:"resume"`
 	// Replica, if set, makes this app one replica of a data-parallel run
 	// (one per Web Worker): every replica must hold the same photos and
 	// model and train with the same settings. They share each step's
