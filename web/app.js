@@ -884,7 +884,7 @@
 
   async function discardSaved() {
     el.savedBox.hidden = true;
-    if (store) await store.clear().catch(storageFailed);
+    if (store) await store.clear().then(() => (page.discarded = true), storageFailed);
   }
 
   // ---- Wiring -----------------------------------------------------------

@@ -532,8 +532,16 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("resumed run ended with %d points, want 40", len(hist))
 	}
 
-	// Nothing left the page's origin: DevTools saw every request of the
-	// page and of its worker.
+	p.checkPrivate()
+	t.Logf("%d requests, all to %s (the server served %d); screenshots in %s", len(p.requests), p.origin, len(p.served), shots)
+}
+
+// checkPrivate fails the test if the page or a worker requested anything
+// outside the page's origin (DevTools saw every request of the page and of
+// its workers) or logged an error.
+func (p *page) checkPrivate() {
+	t := p.t
+	t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.workers == 0 {
@@ -553,7 +561,6 @@ func TestBrowser(t *testing.T) {
 	if len(p.problems) > 0 {
 		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
 	}
-	t.Logf("%d requests, all to %s (the server served %d); screenshots in %s", len(p.requests), p.origin, len(p.served), shots)
 }
 
 // TestBrowserSIMD checks that in Chromium the worker loaded the simd128
@@ -661,13 +668,11 @@ func TestBrowserWorkersWithoutIsolation(t *testing.T) {
 		}
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.workers < 3 {
 		t.Errorf("%d workers watched, want 3", p.workers)
 	}
-	if len(p.problems) > 0 {
-		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
-	}
+	p.mu.Unlock()
+	p.checkPrivate()
 }
 
 // TestBrowserReloadResumes: a run stopped part-way is kept in the
@@ -731,6 +736,7 @@ func TestBrowserReloadResumes(t *testing.T) {
 	p.waitState(30*time.Second, "idle")
 	p.run("wait for the offer", chromedp.Poll(`!document.querySelector("#saved-box").hidden`, nil, chromedp.WithPollingTimeout(30*time.Second)))
 	p.run("discard", chromedp.Click("#saved-discard", chromedp.ByQuery))
+	p.run("wait for the storage to empty", chromedp.Poll(`window.pretextPage.discarded === true`, nil, chromedp.WithPollingTimeout(30*time.Second)))
 	p.run("reload", chromedp.Reload())
 	p.waitState(30*time.Second, "idle")
 	time.Sleep(time.Second) // the offer, if any, follows the workers' start
@@ -739,9 +745,5 @@ func TestBrowserReloadResumes(t *testing.T) {
 	if !hidden {
 		t.Error("after Discard the page still offers a saved run")
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.problems) > 0 {
-		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
-	}
+	p.checkPrivate()
 }
