@@ -221,7 +221,11 @@ func IsGrey(img *image.NRGBA) bool {
 	return sum < greySpread*uint64(b.Dx()*b.Dy())
 }
 
-// mb writes a byte count in megabytes (MiB) for messages.
+// mb writes a byte count in megabytes (MiB) for messages: to a tenth
+// below 10, whole above.
 func mb(n int64) string {
-	return fmt.Sprintf("%d MB", (n+(1<<20)-1)>>20)
+	if n < 10<<20 {
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d MB", (n+(1<<19))>>20)
 }

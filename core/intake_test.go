@@ -334,14 +334,14 @@ func TestIntakeLimits(t *testing.T) {
 			t.Fatalf("the third photo fits: %v", err)
 		}
 		_, err := in.Add("p3.png", photo)
-		if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "p3.png: the 3 photos taken hold 1 MB and decoding this 64x48 one needs 1 MB more: over the memory limit of 1 MB") {
+		if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "p3.png: the 3 photos taken hold 0.0 MB and decoding this 64x48 one needs 0.0 MB more: over the memory limit of 0.0 MB") {
 			t.Errorf("got %v", err)
 		}
 		if in.Photos != 3 {
 			t.Errorf("counted %d photos, want 3", in.Photos)
 		}
 		_, err = Decode("alone.png", photo, IntakeConfig{MaxBytes: 64*48*decodeBytesPerPixel - 1})
-		if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "alone.png: decoding 64x48 pixels needs 1 MB, more than the memory limit of 1 MB") {
+		if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "alone.png: decoding 64x48 pixels needs 0.0 MB, more than the memory limit of 0.0 MB") {
 			t.Errorf("got %v", err)
 		}
 	})
