@@ -102,6 +102,18 @@ func TestAddImagesCorpus(t *testing.T) {
 			t.Errorf("%s on the corpus: %d steps, warnings %q; want 2, none (one photo of %d is grey)", task, r.Step, r.Warnings, len(corpusTaken))
 		}
 	}
+	// Jigsaw cuts its puzzle from a 96-pixel crop (3x3 cells of 32): a
+	// 40x40 photo alone is scaled up to it, and trains.
+	small := New()
+	for _, f := range files {
+		if f.Name == "small-40.png" {
+			small.AddImages([]File{f})
+		}
+	}
+	none := 0.0
+	if r, err := small.Train(context.Background(), Settings{Task: "jigsaw", Steps: 1, Batch: 2, Holdout: &none}, nil); err != nil || r.Step != 1 {
+		t.Errorf("jigsaw on the 40x40 photo alone: step %d, %v", r.Step, err)
+	}
 }
 
 func TestLimits(t *testing.T) {
