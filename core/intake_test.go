@@ -438,6 +438,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(jpg.Bytes())
 	f.Add(gifBuf.Bytes())
 	f.Add(webp)
+	// Limits smaller than the defaults keep each run fast (a megapixel
+	// at most), so the fuzzer tries more inputs; the code is the same.
 	cfg := IntakeConfig{MaxSide: 128, MaxPixels: 1 << 20}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		img, err := Decode("fuzz", b, cfg)
