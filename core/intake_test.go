@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -13,6 +14,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -173,5 +175,325 @@ func TestDecodeRefuses(t *testing.T) {
 	}
 	if _, err := Decode("notes.txt", []byte("hello"), IntakeConfig{}); !errors.Is(err, ErrNotImage) {
 		t.Errorf("a text file gives %v, want ErrNotImage", err)
+	}
+}
+
+// near reports whether c is within tol of want in each of R, G, B.
+func near(c, want color.NRGBA, tol int) bool {
+	d := func(a, b uint8) bool { return int(a)-int(b) <= tol && int(b)-int(a) <= tol }
+	return d(c.R, want.R) && d(c.G, want.G) && d(c.B, want.B) && c.A == want.A
+}
+
+// Colours of the corpus (testdata/intake/gen.go).
+var (
+	corpusRed   = color.NRGBA{220, 20, 20, 255}
+	corpusBlue  = color.NRGBA{20, 20, 220, 255}
+	corpusWhite = color.NRGBA{255, 255, 255, 255}
+)
+
+// CorpusCase is what intake must make of one file of testdata/intake:
+// refused with a reason containing Refused, or taken at Size with the
+// colours of Pixels.
+type corpusCase struct {
+	Refused string
+	Limit   bool // refused by a limit (ErrLimit), not for its contents
+	Size    image.Point
+	Pixels  map[image.Point]color.NRGBA
+	Grey    bool
+}
+
+// corpus is the expectation for every file of testdata/intake. Tolerances
+// in TestIntakeCorpus allow for JPEG's loss.
+var corpus = map[string]corpusCase{
+	"truncated.jpg":   {Refused: "corrupt image"},
+	"bad-crc.png":     {Refused: "corrupt image: png: invalid format: invalid checksum"},
+	"empty.jpg":       {Refused: "the file is empty"},
+	"notes.jpg":       {Refused: "not a JPEG, PNG, GIF or WebP image"},
+	"huge-header.png": {Refused: "20000x20000 pixels is more than the limit of 50000000", Limit: true},
+	"one-pixel.png":   {Refused: "1x1 is smaller than 32 pixels on a side"},
+	// Larger than MinSide, smaller than jigsaw's 96-pixel puzzle (3x3
+	// cells of 32): taken, and the tasks' crops scale it up.
+	"small-40.png": {Size: image.Pt(40, 40), Pixels: map[image.Point]color.NRGBA{{5, 20}: corpusRed, {35, 20}: corpusBlue}},
+	"cmyk.jpg":     {Size: image.Pt(64, 48), Pixels: map[image.Point]color.NRGBA{{5, 20}: {255, 0, 0, 255}, {60, 20}: {0, 0, 255, 255}}},
+	// 16 bits a channel: the high byte is kept.
+	"deep-16bit.png": {Size: image.Pt(64, 48), Pixels: map[image.Point]color.NRGBA{{5, 20}: corpusRed, {60, 20}: corpusBlue}},
+	"paletted.png":   {Size: image.Pt(64, 48), Pixels: map[image.Point]color.NRGBA{{5, 20}: {221, 0, 0, 255}, {60, 20}: {0, 0, 221, 255}}},
+	// The transparent right half stores green under alpha 0: it becomes
+	// white, not green or black.
+	"transparent.png": {Size: image.Pt(64, 48), Pixels: map[image.Point]color.NRGBA{{5, 20}: corpusRed, {60, 20}: corpusWhite}},
+	// The first frame (red and blue), not the second (all blue).
+	"animated.gif": {Size: image.Pt(64, 48), Pixels: map[image.Point]color.NRGBA{{5, 20}: {221, 0, 0, 255}, {60, 20}: {0, 0, 221, 255}}},
+	// Usable, but grey: colorization must warn (IsGrey).
+	"grey.jpg": {Size: image.Pt(96, 64), Pixels: map[image.Point]color.NRGBA{{35, 25}: {30, 30, 30, 255}}, Grey: true},
+	// Stored 64x48 red-left with orientation 6: upright 48x64, red on top.
+	"rotated-exif6.jpg": {Size: image.Pt(48, 64), Pixels: map[image.Point]color.NRGBA{{24, 4}: corpusRed, {24, 60}: corpusBlue}},
+}
+
+// readCorpus reads every file of testdata/intake but gen.go, by name.
+func readCorpus(tb testing.TB) map[string][]byte {
+	tb.Helper()
+	entries, err := os.ReadDir(filepath.Join("testdata", "intake"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, e := range entries {
+		if e.Name() == "gen.go" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("testdata", "intake", e.Name()))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[e.Name()] = b
+	}
+	return out
+}
+
+func TestIntakeCorpus(t *testing.T) {
+	files := readCorpus(t)
+	if len(files) != len(corpus) {
+		t.Errorf("testdata/intake holds %d files, the table %d: regenerate it or update the table", len(files), len(corpus))
+	}
+	for name, want := range corpus {
+		t.Run(name, func(t *testing.T) {
+			b, ok := files[name]
+			if !ok {
+				t.Fatalf("testdata/intake/%s is missing", name)
+			}
+			img, err := Decode(name, b, IntakeConfig{})
+			if want.Refused != "" {
+				var ie *IntakeError
+				if !errors.As(err, &ie) || ie.Name != name || !strings.Contains(err.Error(), want.Refused) {
+					t.Fatalf("error %v, want an IntakeError naming %s and saying %q", err, name, want.Refused)
+				}
+				if errors.Is(err, ErrLimit) != want.Limit {
+					t.Errorf("errors.Is(err, ErrLimit) = %v, want %v", !want.Limit, want.Limit)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img.Rect != image.Rect(0, 0, want.Size.X, want.Size.Y) {
+				t.Fatalf("bounds %v, want %v", img.Rect, want.Size)
+			}
+			for i := 3; i < len(img.Pix); i += 4 {
+				if img.Pix[i] != 255 {
+					t.Fatalf("pixel %d has alpha %d: intake must make photos opaque", i/4, img.Pix[i])
+				}
+			}
+			for p, c := range want.Pixels {
+				if got := img.NRGBAAt(p.X, p.Y); !near(got, c, 12) {
+					t.Errorf("pixel %v is %v, want %v", p, got, c)
+				}
+			}
+			if IsGrey(img) != want.Grey {
+				t.Errorf("IsGrey = %v, want %v", !want.Grey, want.Grey)
+			}
+		})
+	}
+}
+
+func TestIntakeLimits(t *testing.T) {
+	photo := encodePNG(t, testPhoto(64, 48)) // 12 KB decoded, 24 KB to decode
+	t.Run("photos", func(t *testing.T) {
+		in := Intake{Config: IntakeConfig{MaxPhotos: 3}}
+		for i := range 4 {
+			_, err := in.Add(fmt.Sprintf("p%d.png", i), photo)
+			if i < 3 && err != nil {
+				t.Fatalf("photo %d: %v", i, err)
+			}
+			if i == 3 && (!errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "p3.png: the limit of 3 photos is reached")) {
+				t.Fatalf("the fourth photo gives %v", err)
+			}
+		}
+		if in.Photos != 3 || in.Bytes != 3*64*48*4 {
+			t.Errorf("counted %d photos, %d bytes; want 3, %d", in.Photos, in.Bytes, 3*64*48*4)
+		}
+	})
+	t.Run("pixels", func(t *testing.T) {
+		_, err := Decode("big.png", photo, IntakeConfig{MaxPixels: 64*48 - 1})
+		if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "big.png: 64x48 pixels is more than the limit of 3071") {
+			t.Errorf("got %v", err)
+		}
+		if _, err := Decode("ok.png", photo, IntakeConfig{MaxPixels: 64 * 48}); err != nil {
+			t.Errorf("at the limit: %v", err)
+		}
+	})
+	t.Run("memory", func(t *testing.T) {
+		// Room for the two photos held (24 KB) and one decoding (24 KB),
+		// not two: the third is refused from its header.
+		in := Intake{Config: IntakeConfig{MaxBytes: 2*64*48*4 + 64*48*decodeBytesPerPixel}}
+		for i := range 2 {
+			if _, err := in.Add(fmt.Sprintf("p%d.png", i), photo); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := in.Add("p2.png", photo); err != nil {
+			t.Fatalf("the third photo fits: %v", err)
+		}
+		_, err := in.Add("p3.png", photo)
+		if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "p3.png: the 3 photos taken hold 0.0 MB and decoding this 64x48 one needs 0.0 MB more: over the memory limit of 0.0 MB") {
+			t.Errorf("got %v", err)
+		}
+		if in.Photos != 3 {
+			t.Errorf("counted %d photos, want 3", in.Photos)
+		}
+		_, err = Decode("alone.png", photo, IntakeConfig{MaxBytes: 64*48*decodeBytesPerPixel - 1})
+		if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "alone.png: decoding 64x48 pixels needs 0.0 MB, more than the memory limit of 0.0 MB") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("default memory", func(t *testing.T) {
+		// The default holds the largest photo the pixel limit lets through.
+		cfg := IntakeConfig{}.withDefaults()
+		if need := int64(cfg.MaxPixels) * decodeBytesPerPixel; need > cfg.MaxBytes {
+			t.Errorf("decoding %d pixels needs %d bytes, over the default memory limit %d", cfg.MaxPixels, need, cfg.MaxBytes)
+		}
+	})
+}
+
+// TestIsGrey checks the grey threshold against grey images through
+// image/jpeg (whose chroma rounding leaves a small spread) and faint
+// colour.
+func TestIsGrey(t *testing.T) {
+	ramp := image.NewGray(image.Rect(0, 0, 64, 64))
+	for i := range ramp.Pix {
+		ramp.Pix[i] = uint8(i * 7)
+	}
+	asNRGBA := func(img image.Image) *image.NRGBA {
+		out := image.NewNRGBA(img.Bounds())
+		for y := range img.Bounds().Dy() {
+			for x := range img.Bounds().Dx() {
+				out.Set(x, y, img.At(x, y))
+			}
+		}
+		return out
+	}
+	for _, q := range []int{75, 95} {
+		var b bytes.Buffer
+		// As a colour JPEG: the grey goes through YCbCr.
+		if err := jpeg.Encode(&b, asNRGBA(ramp), &jpeg.Options{Quality: q}); err != nil {
+			t.Fatal(err)
+		}
+		img, err := Decode("grey.jpg", b.Bytes(), IntakeConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !IsGrey(img) {
+			t.Errorf("a grey ramp through a quality %d colour JPEG is not grey", q)
+		}
+		t.Logf("quality %d: mean spread %.2f", q, meanSpread(img))
+	}
+	if IsGrey(testPhoto(64, 48)) {
+		t.Error("red and blue is grey")
+	}
+	// A faint tint: every pixel's red 5 above its blue and green.
+	faint := asNRGBA(ramp)
+	for i := 0; i < len(faint.Pix); i += 4 {
+		faint.Pix[i+1] = min(faint.Pix[i+1], 250)
+		faint.Pix[i], faint.Pix[i+2] = faint.Pix[i+1]+5, faint.Pix[i+1]
+	}
+	if IsGrey(faint) {
+		t.Error("a faint red tint is grey")
+	}
+}
+
+func TestFlatten(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 3, 1))
+	img.SetNRGBA(0, 0, color.NRGBA{200, 0, 0, 255})
+	img.SetNRGBA(1, 0, color.NRGBA{200, 0, 0, 128}) // half over white
+	img.SetNRGBA(2, 0, color.NRGBA{0, 255, 0, 0})
+	flatten(img)
+	want := []color.NRGBA{{200, 0, 0, 255}, {227, 127, 127, 255}, {255, 255, 255, 255}}
+	for x, w := range want {
+		if got := img.NRGBAAt(x, 0); got != w {
+			t.Errorf("pixel %d: %v, want %v", x, got, w)
+		}
+	}
+}
+
+// FuzzDecode feeds intake any bytes: it must never panic, and what it
+// takes must be an opaque image within the limits. Seeds: the corpus of
+// testdata/intake and the formats of TestDecodeFormats; testdata/fuzz
+// holds what earlier runs found.
+func FuzzDecode(f *testing.F) {
+	for _, b := range readCorpus(f) {
+		f.Add(b)
+	}
+	photo := testPhoto(64, 48)
+	var gifBuf bytes.Buffer
+	if err := gif.Encode(&gifBuf, photo, nil); err != nil {
+		f.Fatal(err)
+	}
+	webp, err := os.ReadFile(filepath.Join("testdata", "blue-purple-pink.lossy.webp"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var jpg bytes.Buffer
+	if err := jpeg.Encode(&jpg, photo, nil); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(jpg.Bytes())
+	f.Add(gifBuf.Bytes())
+	f.Add(webp)
+	// Limits smaller than the defaults keep each run fast (a megapixel
+	// at most), so the fuzzer tries more inputs; the code is the same.
+	cfg := IntakeConfig{MaxSide: 128, MaxPixels: 1 << 20}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		img, err := Decode("fuzz", b, cfg)
+		if err != nil {
+			var ie *IntakeError
+			if !errors.As(err, &ie) || ie.Name != "fuzz" {
+				t.Fatalf("error %v is not an IntakeError naming the file", err)
+			}
+			return
+		}
+		s := img.Rect.Size()
+		if img.Rect.Min != (image.Point{}) || max(s.X, s.Y) > cfg.MaxSide || min(s.X, s.Y) < DefaultMinSide || len(img.Pix) != 4*s.X*s.Y {
+			t.Fatalf("took a %v image with %d bytes", img.Rect, len(img.Pix))
+		}
+		for i := 3; i < len(img.Pix); i += 4 {
+			if img.Pix[i] != 255 {
+				t.Fatalf("pixel %d has alpha %d", i/4, img.Pix[i])
+			}
+		}
+	})
+}
+
+// meanSpread is the mean of max(R,G,B)-min(R,G,B) over img, for logs.
+func meanSpread(img *image.NRGBA) float64 {
+	sum := 0
+	for i := 0; i < len(img.Pix); i += 4 {
+		r, g, b := img.Pix[i], img.Pix[i+1], img.Pix[i+2]
+		sum += int(max(r, g, b) - min(r, g, b))
+	}
+	return float64(sum) / float64(len(img.Pix)/4)
+}
+
+// TestDecodeAllocation checks the bound the memory limit is checked with:
+// decoding allocates at most decodeBytesPerPixel bytes a pixel of the
+// header's size, for the decoders whose images are largest (PNG's RGBA)
+// and for a turned JPEG (an NRGBA copy more).
+func TestDecodeAllocation(t *testing.T) {
+	p := testPhoto(2000, 1500)
+	cases := map[string][]byte{
+		"jpeg":         encodeJPEG(t, p),
+		"png":          encodePNG(t, p),
+		"rotated jpeg": withEXIFOrientation(encodeJPEG(t, p), 6),
+	}
+	for name, b := range cases {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if _, err := Decode(name, b, IntakeConfig{}); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		perPixel := float64(after.TotalAlloc-before.TotalAlloc) / (2000 * 1500)
+		t.Logf("%s: %.2f bytes allocated a pixel", name, perPixel)
+		if perPixel > decodeBytesPerPixel {
+			t.Errorf("%s: decoding allocated %.2f bytes a pixel, more than the %d the memory limit counts", name, perPixel, decodeBytesPerPixel)
+		}
 	}
 }

@@ -70,6 +70,16 @@ func api(a *app.App) js.Value {
 		if err != nil {
 			return nil, err
 		}
+		// Limits, if given, apply from these files on.
+		if l := arg(args, 1); !l.IsUndefined() && !l.IsNull() {
+			var limits app.Limits
+			if err := fromJSON(l, &limits); err != nil {
+				return nil, fmt.Errorf("addImages: bad limits: %w", err)
+			}
+			if err := a.SetLimits(limits); err != nil {
+				return nil, fmt.Errorf("addImages: %w", err)
+			}
+		}
 		return a.AddImages(files), nil
 	})
 	method("addSamples", func([]js.Value) (any, error) { return a.AddSamples(), nil })

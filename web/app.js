@@ -310,7 +310,7 @@
       let skipped = extraRejected.length;
       for (let i = 0; i < files.length; i += CHUNK) {
         const chunk = files.slice(i, i + CHUNK);
-        const res = await call("addFiles", chunk);
+        const res = await call("addFiles", chunk, photoLimits());
         if (keep) keepPhotos(chunk, res.added || []);
         added += (res.added || []).length;
         skipped += (res.rejected || []).length;
@@ -319,6 +319,16 @@
       }
       el.intakeNote.textContent = `Added ${plural(added, "photo")}` + (skipped ? `; ${skipped} skipped (see below).` : ".");
     });
+  }
+
+  // photoLimits reads the photo limits of the form; an empty (or not
+  // valid) field is 0, the default.
+  function photoLimits() {
+    const num = (id) => {
+      const v = Number($(id).value);
+      return $(id).value !== "" && Number.isFinite(v) && v > 0 ? v : 0;
+    };
+    return { maxPhotos: Math.floor(num("max-photos")), maxMegapixels: num("max-megapixels"), maxMegabytes: Math.floor(num("max-memory")) };
   }
 
   function addSamples() {
@@ -622,6 +632,8 @@
       state.model = { task: state.runTask, step: data.step };
       history.push({ step: data.step, loss: data.loss, accuracy: data.accuracy });
       scheduleRender();
+    } else if (data.type === "warning") {
+      showMessage(data.message, "info");
     } else if (data.type === "refresh") {
       // A clustering task relabelled the photos (new pseudo-labels).
       el.refreshNote.textContent = `Step ${data.step}: ${data.message}`;

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -24,6 +26,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+	"github.com/disintegration/imaging"
 
 	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/tasks"
@@ -746,4 +749,156 @@ func TestBrowserReloadResumes(t *testing.T) {
 		t.Error("after Discard the page still offers a saved run")
 	}
 	p.checkPrivate()
+}
+
+// badInput is what the page must say of each bad file of
+// core/testdata/intake (core's TestIntakeCorpus checks the good ones).
+var badInput = map[string]string{
+	"truncated.jpg":   "corrupt image",
+	"bad-crc.png":     "corrupt image: png: invalid format: invalid checksum",
+	"empty.jpg":       "the file is empty",
+	"notes.jpg":       "not a JPEG, PNG, GIF or WebP image",
+	"huge-header.png": "20000x20000 pixels is more than the limit of 50000000",
+	"one-pixel.png":   "1x1 is smaller than 32 pixels on a side",
+}
+
+// addFiles puts files in the page's file input and waits until they are
+// read; it returns the intake note.
+func (p *page) addFiles(paths []string) string {
+	p.t.Helper()
+	p.eval(`document.querySelector("#intake-note").textContent = ""; true`, nil)
+	p.run("choose photos", chromedp.SetUploadFiles("#files", paths, chromedp.ByQuery))
+	var note string
+	p.run("wait for the photos to be read", chromedp.Poll(`(() => { const t = document.querySelector("#intake-note").textContent; return t.startsWith("Added") ? t : null })()`,
+		&note, chromedp.WithPollingTimeout(60*time.Second)))
+	return note
+}
+
+// rejected is the page's list of skipped files, name to reason.
+func (p *page) rejected() map[string]string {
+	p.t.Helper()
+	var items [][2]string
+	p.eval(`Array.from(document.querySelectorAll("#rejected li")).map(li => [li.querySelector("strong").textContent, li.textContent.slice(li.querySelector("strong").textContent.length + 2)])`, &items)
+	out := map[string]string{}
+	for _, it := range items {
+		out[it[0]] = it[1]
+	}
+	return out
+}
+
+// TestBrowserBadInput puts the corpus of bad and unusual files through the
+// page's file input: each bad file is named with its reason, the good ones
+// appear and train; then colorization on grey photos warns, and the photo
+// limits typed on the page refuse photos with their reasons.
+func TestBrowserBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	p := openPage(t, t.TempDir())
+	corpusDir := filepath.Join("..", "core", "testdata", "intake")
+	entries, err := os.ReadDir(corpusDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, e := range entries {
+		if e.Name() != "gen.go" {
+			paths = append(paths, must(filepath.Abs(filepath.Join(corpusDir, e.Name()))))
+		}
+	}
+	good := len(paths) - len(badInput)
+	note := p.addFiles(paths)
+	if want := fmt.Sprintf("Added %d photos; %d skipped", good, len(badInput)); !strings.HasPrefix(note, want) {
+		t.Errorf("intake note %q, want %q", note, want)
+	}
+	var thumbs int
+	p.eval(`document.querySelectorAll("#thumbs canvas").length`, &thumbs)
+	if thumbs != good {
+		t.Errorf("%d thumbnails, want %d", thumbs, good)
+	}
+	rejected := p.rejected()
+	for name, want := range badInput {
+		if !strings.Contains(rejected[name], want) {
+			t.Errorf("the page says of %s %q, want %q", name, rejected[name], want)
+		}
+	}
+	if len(rejected) != len(badInput) {
+		t.Errorf("rejected %v, want %d files", rejected, len(badInput))
+	}
+	if hist := p.train(map[string]string{"task": "rotation", "steps": "3", "batch": "8", "workers": "1"}); len(hist) != 3 {
+		t.Errorf("training on the good files: %d steps, want 3", len(hist))
+	}
+	var shot []byte
+	p.run("screenshot", chromedp.FullScreenshot(&shot, 90))
+	if err := os.WriteFile(filepath.Join(artifacts(t), "browser-bad-input.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Colorization on grey photos warns.
+	dir := t.TempDir()
+	var grey []string
+	for _, ph := range samples.Photos()[:4] {
+		img, err := core.Decode(ph.Name, ph.Data, core.IntakeConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "grey-"+strings.TrimSuffix(ph.Name, filepath.Ext(ph.Name))+".png")
+		var b bytes.Buffer
+		if err := png.Encode(&b, imaging.Grayscale(img)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		grey = append(grey, path)
+	}
+	p.run("clear", chromedp.Click("#clear", chromedp.ByQuery))
+	p.addFiles(grey)
+	p.train(map[string]string{"task": "colorization", "steps": "2", "batch": "4", "holdout": "0"})
+	var msgs string
+	p.eval(`document.querySelector("#messages").textContent`, &msgs)
+	if !strings.Contains(msgs, "all 4 training photos are greyscale: grey photos teach colorization no colour") {
+		t.Errorf("no grey warning among the messages %q", msgs)
+	}
+
+	// Limits: the form's defaults are the app's, and each limit typed on
+	// the page refuses photos with its reason.
+	var placeholders []string
+	p.eval(`["max-photos", "max-megapixels", "max-memory"].map(id => document.getElementById(id).placeholder)`, &placeholders)
+	if want := []string{fmt.Sprint(core.DefaultMaxPhotos), fmt.Sprint(core.DefaultMaxPixels / 1_000_000), fmt.Sprint(core.DefaultMaxBytes >> 20)}; !slices.Equal(placeholders, want) {
+		t.Errorf("the limit fields show defaults %q, the app's are %q", placeholders, want)
+	}
+	p.run("clear", chromedp.Click("#clear", chromedp.ByQuery))
+	p.set(map[string]string{"max-photos": "2"})
+	note = p.addFiles(grey[:3])
+	if r := p.rejected(); !strings.HasPrefix(note, "Added 2 photos; 1 skipped") || r[filepath.Base(grey[2])] != "the limit of 2 photos is reached" {
+		t.Errorf("most photos 2: note %q, rejected %v", note, r)
+	}
+	big := filepath.Join(dir, "big.png")
+	var b bytes.Buffer
+	if err := png.Encode(&b, imaging.Resize(must(core.Decode("sample", samples.Photos()[0].Data, core.IntakeConfig{})), 1024, 768, imaging.Linear)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.set(map[string]string{"max-photos": "", "max-memory": "4"})
+	p.addFiles([]string{big})
+	if r := p.rejected()["big.png"]; !strings.HasSuffix(r, "decoding this 1024x768 one needs 6.0 MB more: over the memory limit of 4.0 MB") {
+		t.Errorf("memory 4 MB: big.png rejected with %q", r)
+	}
+	p.set(map[string]string{"max-memory": "", "max-megapixels": "0.5"})
+	p.addFiles([]string{big})
+	if r := p.rejected()["big.png"]; r != "1024x768 pixels is more than the limit of 500000" {
+		t.Errorf("largest photo 0.5 megapixels: big.png rejected with %q", r)
+	}
+	p.set(map[string]string{"max-megapixels": ""})
+	if note := p.addFiles([]string{big}); !strings.HasPrefix(note, "Added 1 photo") {
+		t.Errorf("with the default limits big.png gives %q", note)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.problems) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
+	}
 }

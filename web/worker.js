@@ -31,7 +31,7 @@ function post(message) {
 
 // addFiles reads File objects (from the picker or a drop) into bytes here,
 // off the page's thread, and hands them to Go.
-async function addFiles(files) {
+async function addFiles(files, limits) {
   const items = [];
   const unreadable = [];
   for (const f of files) {
@@ -44,7 +44,7 @@ async function addFiles(files) {
       unreadable.push({ name: f.name, reason: "could not be read: " + (err && err.message ? err.message : err) });
     }
   }
-  const res = await self.pretext.addImages(items);
+  const res = await self.pretext.addImages(items, limits);
   res.rejected = unreadable.concat(res.rejected);
   return res;
 }
@@ -76,7 +76,7 @@ async function call(method, args) {
   const api = self.pretext;
   switch (method) {
     case "addFiles":
-      return addFiles(args[0] || []);
+      return addFiles(args[0] || [], args[1]);
     case "version":
       return api.version;
     case "train": {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"image"
 	"io"
@@ -22,12 +23,15 @@ type photo struct {
 }
 
 // loadPhotos decodes every image file in dir (not recursing), or the
-// embedded sample photos when dir is empty. Files that are not images, or
-// images that cannot be used, are passed over with a note on log.
+// embedded sample photos when dir is empty, in name order, within the
+// limits of cfg (core.Intake: photos past MaxPhotos or MaxBytes are
+// refused from their headers, before decoding). Files that are not images,
+// or images that cannot be used, are passed over with a note on log. Files
+// are read one at a time, so only the decoded photos stay in memory.
 func loadPhotos(dir string, cfg core.IntakeConfig, log io.Writer) ([]photo, error) {
 	type file struct {
 		name string
-		data []byte
+		data []byte // nil: read from dir
 	}
 	var files []file
 	if dir == "" {
@@ -43,18 +47,22 @@ func loadPhotos(dir string, cfg core.IntakeConfig, log io.Writer) ([]photo, erro
 			if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 				continue
 			}
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				fmt.Fprintf(log, "skipping %s: %v\n", e.Name(), err)
-				continue
-			}
-			files = append(files, file{e.Name(), b})
+			files = append(files, file{name: e.Name()})
 		}
 	}
 	slices.SortFunc(files, func(a, b file) int { return strings.Compare(a.name, b.name) })
+	in := core.Intake{Config: cfg}
 	var out []photo
 	for _, f := range files {
-		img, err := core.Decode(f.name, f.data, cfg)
+		if f.data == nil {
+			b, err := os.ReadFile(filepath.Join(dir, f.name))
+			if err != nil {
+				fmt.Fprintf(log, "skipping %s: %v\n", f.name, err)
+				continue
+			}
+			f.data = b
+		}
+		img, err := in.Add(f.name, f.data)
 		if err != nil {
 			if errors.Is(err, core.ErrNotImage) {
 				fmt.Fprintf(log, "passing over %s: not an image\n", f.name)
@@ -73,6 +81,20 @@ func loadPhotos(dir string, cfg core.IntakeConfig, log io.Writer) ([]photo, erro
 		return nil, fmt.Errorf("no usable photos in %s", where)
 	}
 	return out, nil
+}
+
+// intakeFlags adds the photo limits' flags to fs; the function returned
+// gives the limits parsed.
+func intakeFlags(fs *flag.FlagSet) func() (core.IntakeConfig, error) {
+	maxPhotos := fs.Int("max-photos", core.DefaultMaxPhotos, "most photos read; those past it are skipped")
+	maxMP := fs.Float64("max-megapixels", core.DefaultMaxPixels/1e6, "largest photo read, in megapixels (from its header, before decoding)")
+	maxMB := fs.Int("max-memory", core.DefaultMaxBytes>>20, "memory for the photos, in MB: decoded photos and the one being decoded")
+	return func() (core.IntakeConfig, error) {
+		if *maxPhotos < 1 || !(*maxMP > 0) || *maxMB < 1 {
+			return core.IntakeConfig{}, fmt.Errorf("-max-photos %d, -max-megapixels %v and -max-memory %d must be positive", *maxPhotos, *maxMP, *maxMB)
+		}
+		return core.IntakeConfig{MaxPhotos: *maxPhotos, MaxPixels: int(*maxMP * 1e6), MaxBytes: int64(*maxMB) << 20}, nil
+	}
 }
 
 // splitPhotos holds back a fraction of photos by [tasks.Split].

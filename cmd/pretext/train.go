@@ -55,8 +55,13 @@ func train(args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "write the trained checkpoint to this file")
 	threads := fs.Int("threads", runtime.NumCPU(), "goroutines for the operators")
 	asJSON := fs.Bool("json", false, "print a JSON line every 10 steps and a final JSON result")
+	limits := intakeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	intake, err := limits()
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	src := dataSource{kind: "photos", dir: *dir}
 	if *data != "" {
@@ -80,7 +85,7 @@ func train(args []string, stdout io.Writer) error {
 		trainSet, heldSet = unnamed(train.imgs), unnamed(test.imgs)
 		rounds = 1
 	} else {
-		photos, err := loadPhotos(src.dir, core.IntakeConfig{}, log)
+		photos, err := loadPhotos(src.dir, intake, log)
 		if err != nil {
 			return err
 		}

@@ -215,7 +215,9 @@ func (s Settings) validate() error {
 }
 
 // Event is a training progress report: Type "step" after every step,
-// "preview" with Items every Settings.Every steps and at the end.
+// "preview" with Items every Settings.Every steps and at the end, and
+// "warning" with a Message before the first step when the photos cannot
+// teach the task what it learns (greyWarning).
 type Event struct {
 	Type         string    `json:"type"`
 	Step         int       `json:"step"`
@@ -228,7 +230,7 @@ type Event struct {
 	ETA          float64   `json:"eta"`
 	Items        []Preview `json:"items,omitempty"`
 	// Message is a refresh's log line (Type "refresh": a clustering task
-	// relabelled the photos).
+	// relabelled the photos) or a warning's text.
 	Message string `json:"message,omitempty"`
 	// Session is a saved session (Type "session", see Settings.SaveEvery).
 	Session []byte `json:"session,omitempty"`
@@ -263,6 +265,9 @@ type Result struct {
 	Stopped      bool         `json:"stopped"`
 	HeldOut      HeldOutScore `json:"heldOut"`
 	ImagesPerSec float64      `json:"imagesPerSec"`
+	// Warnings are the run's "warning" events' messages (e.g. grey
+	// photos for colorization).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Status is a snapshot of the app.
@@ -333,12 +338,15 @@ func (a *App) Tasks() []TaskInfo {
 }
 
 // AddImages decodes files (EXIF orientation honoured, downscaled) and keeps
-// the usable ones; the others are listed with the reason.
+// the usable ones; the others are listed with the reason. Files past the
+// limits (SetLimits) are refused from their headers, before decoding, and
+// may be added again once the limits allow them.
 func (a *App) AddImages(files []File) Added {
 	var res Added
 	var decoded []photo
 	a.mu.Lock()
 	seen := maps.Clone(a.seen)
+	in := core.Intake{Config: a.intake, Photos: len(a.photos), Bytes: a.heldBytes()}
 	a.mu.Unlock()
 	if seen == nil {
 		seen = map[fileKey]bool{}
@@ -349,12 +357,15 @@ func (a *App) AddImages(files []File) Added {
 			res.Rejected = append(res.Rejected, Rejected{Name: f.Name, Reason: "already added"})
 			continue
 		}
-		seen[key] = true
-		img, err := core.Decode(f.Name, f.Bytes, a.intake)
+		img, err := in.Add(f.Name, f.Bytes)
 		if err != nil {
 			res.Rejected = append(res.Rejected, Rejected{Name: f.Name, Reason: reason(err)})
+			if !errors.Is(err, core.ErrLimit) {
+				seen[key] = true
+			}
 			continue
 		}
+		seen[key] = true
 		decoded = append(decoded, photo{name: f.Name, img: img})
 	}
 	a.mu.Lock()
@@ -545,6 +556,10 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 		if err := core.AgreeOn(s.Replica, "photos, settings or model", fingerprint(m, sp.train)); err != nil {
 			return res, err
 		}
+	}
+	if msg := greyWarning(m.task, imgs); msg != "" && lead {
+		res.Warnings = append(res.Warnings, msg)
+		progress(Event{Type: "warning", Step: m.trainer.Steps(), Steps: s.Steps, Message: msg})
 	}
 	for m.trainer.Steps() < s.Steps {
 		if stop, err := agreeStop(ctx, s.Replica); err != nil {
