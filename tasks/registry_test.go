@@ -112,7 +112,10 @@ func fuzzSeeds(t testing.TB) [][]byte {
 // FuzzResolve loads arbitrary bytes as a checkpoint with the registry's
 // heads, as they are and with their checksum recomputed (so that mutated
 // task settings reach the constructors). It must never panic; what loads
-// must save to a checkpoint that loads again.
+// must save to a checkpoint that loads again. testdata/fuzz/FuzzResolve is
+// the corpus of a 10-minute run (go test -run '^$' -fuzz '^FuzzResolve$'
+// -fuzztime 10m -fuzzminimizetime 2s -parallel 1: 261,561 executions, no
+// failure), replayed by every go test.
 func FuzzResolve(f *testing.F) {
 	for _, raw := range fuzzSeeds(f) {
 		f.Add(raw)
