@@ -36,6 +36,11 @@ var checkpointMagic = [8]byte{'P', 'R', 'E', 'T', 'E', 'X', 'T', 0}
 // allocate more than this before the checksum is seen.
 const maxHeader = 1 << 20
 
+// maxCheckpointValues bounds the float32 values a checkpoint may declare:
+// 2^26 values, 256 MB. The largest named model, the wide trunk with Adam's
+// two buffers per parameter, holds about 3.4 million.
+const maxCheckpointValues = 1 << 26
+
 var (
 	// ErrNotCheckpoint is returned for data that does not start with the
 	// checkpoint magic.
@@ -48,10 +53,15 @@ var (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 type checkpointHeader struct {
-	Trunk   TrunkConfig    `json:"trunk"`
-	Head    HeadSpec       `json:"head"`
-	Train   TrainConfig    `json:"train"`
-	Step    int            `json:"step"`
+	Trunk TrunkConfig `json:"trunk"`
+	Head  HeadSpec    `json:"head"`
+	Train TrainConfig `json:"train"`
+	Step  int         `json:"step"`
+	// LRScale is the factor divergence recovery has lowered the schedule
+	// by (Trainer.LRScale); absent means 1, so checkpoints written before
+	// recovery existed load unchanged and version 1 still describes the
+	// format.
+	LRScale float64        `json:"lr_scale,omitempty"`
 	Tensors []tensorHeader `json:"tensors"`
 }
 
@@ -98,6 +108,9 @@ func (t *Trainer) tensors() []namedTensor {
 func (t *Trainer) Save(w io.Writer) error {
 	ts := t.tensors()
 	hdr := checkpointHeader{Trunk: t.Trunk.Config, Head: t.Head.Spec(), Train: t.Config, Step: t.step}
+	if s := t.LRScale(); s != 1 {
+		hdr.LRScale = s
+	}
 	for _, nt := range ts {
 		hdr.Tensors = append(hdr.Tensors, nt.tensorHeader)
 	}
@@ -136,9 +149,10 @@ func (t *Trainer) Save(w io.Writer) error {
 // LoadTrainer reads a checkpoint written by [Trainer.Save] and rebuilds the
 // trainer. resolve rebuilds the head the checkpoint names; nil knows only
 // core's own heads ([Classifier]). Truncated, altered or incompatible data is
-// refused with an error; nothing larger than the model the header describes
-// (within the trunk's size limits) is allocated before the checksum is
-// checked.
+// refused with an error. The model is built only once the checksum matches,
+// and what is read before grows with the data actually present, so a short
+// or corrupt file cannot make LoadTrainer allocate much more than its own
+// size, whatever sizes its header declares.
 func LoadTrainer(r io.Reader, resolve HeadResolver) (*Trainer, error) {
 	crc := crc32.New(castagnoli)
 	br := bufio.NewReader(r)
@@ -167,17 +181,32 @@ func LoadTrainer(r io.Reader, resolve HeadResolver) (*Trainer, error) {
 	if n > maxHeader {
 		return nil, fmt.Errorf("core: checkpoint header length %d exceeds %d (corrupt file?)", n, maxHeader)
 	}
-	js := make([]byte, n)
-	if _, err := io.ReadFull(tr, js); err != nil {
-		return nil, truncated(err)
+	js, err := readGrowing(tr, int(n))
+	if err != nil {
+		return nil, err
 	}
 	var hdr checkpointHeader
 	if err := json.Unmarshal(js, &hdr); err != nil {
 		return nil, fmt.Errorf("core: checkpoint header: %w", err)
 	}
+	values, err := hdr.check()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := readGrowing(tr, 4*values)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCRC(br, crc); err != nil {
+		return nil, err
+	}
 	t, err := trainerFromHeader(hdr, resolve)
 	if err != nil {
 		return nil, err
+	}
+	// Before tensors() adds the optimiser's buffers, as large again.
+	if v := modelValues(t.model()); v > values {
+		return nil, fmt.Errorf("core: checkpoint tensors hold %d values, the model it describes has %d parameters", values, v)
 	}
 	want := t.tensors()
 	if len(want) != len(hdr.Tensors) {
@@ -189,16 +218,71 @@ func LoadTrainer(r io.Reader, resolve HeadResolver) (*Trainer, error) {
 			return nil, fmt.Errorf("core: checkpoint tensor %d is %s %v, want %s %v", i, got.Name, got.Shape, nt.Name, nt.Shape)
 		}
 	}
-	if err := readTensors(tr, want); err != nil {
+	if err := decodeTensors(raw, want); err != nil {
 		return nil, err
 	}
-	return t, checkCRC(br, crc)
+	return t, nil
+}
+
+// check validates what the header says before anything it sizes is read
+// or built, and returns the number of float32 values its tensors declare.
+func (h *checkpointHeader) check() (int, error) {
+	if h.Step < 0 {
+		return 0, fmt.Errorf("core: checkpoint step %d is negative", h.Step)
+	}
+	if h.LRScale == 0 {
+		h.LRScale = 1
+	}
+	if !(h.LRScale > 0 && h.LRScale <= 1) {
+		return 0, fmt.Errorf("core: checkpoint learning-rate scale %v outside (0, 1]", h.LRScale)
+	}
+	trunk := h.Trunk.withDefaults()
+	if err := trunk.validate(); err != nil {
+		return 0, err
+	}
+	total := 0
+	for i, th := range h.Tensors {
+		size := 1
+		for _, d := range th.Shape {
+			if d < 1 || d > maxCheckpointValues || size > maxCheckpointValues/d {
+				return 0, fmt.Errorf("core: checkpoint tensor %d (%s) has shape %v: more than %d values or an empty side", i, th.Name, th.Shape, maxCheckpointValues)
+			}
+			size *= d
+		}
+		if total += size; total > maxCheckpointValues {
+			return 0, fmt.Errorf("core: checkpoint tensors hold more than %d values (corrupt file?)", maxCheckpointValues)
+		}
+	}
+	if v := trunk.values(); v > total {
+		return 0, fmt.Errorf("core: checkpoint tensors hold %d values, its trunk alone has %d", total, v)
+	}
+	return total, nil
+}
+
+func modelValues(m nn.Model) int {
+	n := 0
+	nn.ForEachParam(m, func(p *nn.Param) { n += p.Value().Size() })
+	return n
+}
+
+// readGrowing reads n bytes, growing its buffer only as the bytes arrive: a
+// length from a corrupt file costs memory only as far as the file goes.
+func readGrowing(r io.Reader, n int) ([]byte, error) {
+	const chunk = 1 << 16
+	buf := make([]byte, 0, min(n, chunk))
+	for len(buf) < n {
+		k := min(n-len(buf), chunk)
+		buf = slices.Grow(buf, k)
+		got, err := io.ReadFull(r, buf[len(buf):len(buf)+k])
+		buf = buf[:len(buf)+got]
+		if err != nil {
+			return nil, truncated(err)
+		}
+	}
+	return buf, nil
 }
 
 func trainerFromHeader(hdr checkpointHeader, resolve HeadResolver) (*Trainer, error) {
-	if hdr.Step < 0 {
-		return nil, fmt.Errorf("core: checkpoint step %d is negative", hdr.Step)
-	}
 	// The initial values are overwritten by the checkpoint's tensors.
 	trunk, err := NewTrunk(hdr.Trunk, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
@@ -220,23 +304,22 @@ func trainerFromHeader(hdr checkpointHeader, resolve HeadResolver) (*Trainer, er
 	if err != nil {
 		return nil, err
 	}
-	t.step = hdr.Step
+	t.step, t.lrScale = hdr.Step, hdr.LRScale
 	return t, nil
 }
 
-func readTensors(r io.Reader, ts []namedTensor) error {
-	buf := make([]byte, 1<<16)
+// decodeTensors fills ts from raw, little-endian float32 values in order,
+// refusing values that are not finite: no trainer saves them (divergence
+// recovery never keeps them), and a NaN would spread through every step.
+func decodeTensors(raw []byte, ts []namedTensor) error {
 	for _, nt := range ts {
-		vals := nt.values
-		for len(vals) > 0 {
-			k := min(len(vals), len(buf)/4)
-			if _, err := io.ReadFull(r, buf[:4*k]); err != nil {
-				return truncated(err)
+		for i := range nt.values {
+			v := math.Float32frombits(binary.LittleEndian.Uint32(raw))
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("core: checkpoint tensor %s holds %v at index %d", nt.Name, v, i)
 			}
-			for i := range k {
-				vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[4*i:]))
-			}
-			vals = vals[k:]
+			nt.values[i] = v
+			raw = raw[4:]
 		}
 	}
 	return nil

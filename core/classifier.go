@@ -34,11 +34,19 @@ type classifierConfig struct {
 	ClassWeights []float32 `json:"class_weights,omitempty"`
 }
 
+// MaxHeadValues bounds the parameters of one head, so that no head
+// configuration (from a checkpoint's header, say) can ask for gigabytes:
+// 2^24 values, 64 MB, as the trunk's own bound.
+const MaxHeadValues = 1 << 24
+
 // NewClassifier returns a linear head from features to classes initialised as
 // PyTorch's nn.Linear: weights and bias uniform in ±1/√features.
 func NewClassifier(features, classes int, rng *rand.Rand) (*Classifier, error) {
 	if features < 1 || classes < 2 || features > 1<<16 || classes > 1<<16 {
 		return nil, fmt.Errorf("core: classifier with %d features and %d classes; want features in [1, 65536] and classes in [2, 65536]", features, classes)
+	}
+	if n := (features + 1) * classes; n > MaxHeadValues {
+		return nil, fmt.Errorf("core: classifier with %d features and %d classes has %d parameters, at most %d allowed", features, classes, n, MaxHeadValues)
 	}
 	return &Classifier{
 		W: nn.NewParam(UniformFanIn(classes, features, features, rng)),

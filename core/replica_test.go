@@ -141,3 +141,70 @@ func TestLocalGroupOutOfStep(t *testing.T) {
 		t.Errorf("AllReduce64 after an error: %v %v, %v", errs[0], errs[1], sum)
 	}
 }
+
+// TestDataParallelDivergence: a blown-up pixel in the images of replica 1
+// alone makes every replica undo the same step (they decide on the same
+// loss and the same summed gradients and statistics), all of them back to
+// the same state bit for bit, at the same lowered rate, and they go on in
+// step with finite losses.
+func TestDataParallelDivergence(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	good := toyRotation(2, rng) // 8 images: replica 1 has 4 to 7
+	batches := [][]Example{good, blownUp(good, 7), good, good}
+	const n = 2
+	group := LocalGroup(n)
+	stats := make([][]StepStats, n)
+	trainers := make([]*Trainer, n)
+	after1 := make([]map[string][]float32, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := range n {
+		tr, _ := newRSTrainer(t, 5)
+		tr.Replica = group[r]
+		trainers[r] = tr
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, b := range batches {
+				st, err := tr.Step(context.Background(), b)
+				if err != nil {
+					errs[r] = err
+					return
+				}
+				stats[r] = append(stats[r], st)
+				if i == 0 {
+					after1[r] = state(tr)
+				}
+				if i == 1 {
+					if d := sameState(state(tr), after1[r]); d != "" {
+						errs[r] = fmt.Errorf("replica %d not restored: %s", r, d)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for r := range n {
+		st := stats[r]
+		if !st[1].Diverged || st[1].Step != 1 || st[1].LRScale != 0.5 {
+			t.Errorf("replica %d, blown-up step: %+v, want a divergence at step 1", r, st[1])
+		}
+		for _, i := range []int{0, 2, 3} {
+			if st[i].Diverged || math.IsNaN(st[i].Loss) || math.IsInf(st[i].Loss, 0) {
+				t.Errorf("replica %d, batch %d: %+v", r, i, st[i])
+			}
+			if st[i].Loss != stats[0][i].Loss || st[i].LR != stats[0][i].LR {
+				t.Errorf("replica %d, batch %d: loss %v at rate %v, replica 0 %v at %v", r, i, st[i].Loss, st[i].LR, stats[0][i].Loss, stats[0][i].LR)
+			}
+		}
+	}
+	if trainers[0].Steps() != 3 {
+		t.Errorf("%d steps done, want 3", trainers[0].Steps())
+	}
+	if d := sameState(state(trainers[1]), state(trainers[0])); d != "" {
+		t.Errorf("replicas differ after recovering: %s", d)
+	}
+}

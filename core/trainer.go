@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -94,7 +95,35 @@ type StepStats struct {
 	Images    int     `json:"images"` // examples in the batch
 	Seconds   float64 `json:"seconds"`
 	ImagesSec float64 `json:"images_per_sec"`
+	// LRScale is the factor divergence recovery has lowered the schedule
+	// by so far (1 until the first recovery); LR includes it.
+	LRScale float64 `json:"lr_scale"`
+	// Diverged reports a step undone because a value was not finite: the
+	// parameters, optimiser state and batch-norm statistics are back as
+	// they were before it, Step is unchanged, LR is the lowered rate the
+	// step is retried at, Loss and Accuracy are 0 (the loss was not a
+	// number to show), and Reason says what was not finite.
+	Diverged bool   `json:"diverged,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 }
+
+// DivergenceNote is one line for people about a diverged step, e.g.
+// "step 13 diverged (the loss is NaN): back to the state before it, learning
+// rate lowered to 0.025 (1/2 of the schedule)".
+func (s StepStats) DivergenceNote() string {
+	return fmt.Sprintf("step %d diverged (%s): back to the state before it, learning rate lowered to %.3g (1/%.0f of the schedule)",
+		s.Step+1, s.Reason, s.LR, 1/s.LRScale)
+}
+
+// ErrDiverged is returned by Step after maxRecoveries divergences in a
+// row: lowering the rate did not help, and the settings or data need a
+// look.
+var ErrDiverged = errors.New("core: training diverged")
+
+// maxRecoveries is how many divergences in a row Step recovers from, each
+// halving the rate, before it returns ErrDiverged: by then the rate is 1/16
+// of the schedule's.
+const maxRecoveries = 4
 
 // Trainer trains a trunk and a head together. It is not safe for concurrent
 // use.
@@ -112,6 +141,16 @@ type Trainer struct {
 	opt     Optimizer
 	step    int
 	gradBuf []float32 // the trunk's gradients, summed across replicas
+
+	// lrScale multiplies the schedule (0 means 1); each divergence halves it.
+	lrScale float64
+	// good is the state every step starts from, all finite: each tensor of
+	// tensors() (parameters, batch-norm statistics, optimiser buffers),
+	// copied into buffers kept from step to step, and the step number.
+	good     [][]float32
+	goodStep int
+	haveGood bool
+	streak   int // divergences since the last completed step
 }
 
 // trainerModel joins trunk and head so spago's traversal and NamedParams see
@@ -138,17 +177,42 @@ func NewTrainer(trunk *Trunk, head Objective, cfg TrainConfig) (*Trainer, error)
 // Steps returns the number of steps taken so far.
 func (t *Trainer) Steps() int { return t.step }
 
+// LRScale is the factor divergence recovery has lowered the learning-rate
+// schedule by: 1, then 1/2 after the first recovery, and so on. Checkpoints
+// keep it, so a resumed run goes on at the lowered rate.
+func (t *Trainer) LRScale() float64 {
+	if t.lrScale == 0 {
+		return 1
+	}
+	return t.lrScale
+}
+
 func (t *Trainer) model() nn.Model { return &trainerModel{Trunk: t.Trunk, Head: t.Head} }
 
 // Step runs one training step on batch: forward, backward, one optimiser
-// update at the scheduled learning rate. An error (cancelled context, bad
-// batch) leaves the parameters as they were.
+// update at the scheduled learning rate (times LRScale). An error (cancelled
+// context, bad batch) leaves the parameters as they were.
+//
+// A NaN or infinity in the loss, in a gradient (summed across replicas) or
+// in the updated parameters undoes the step: the trainer goes back to the
+// state the step started from, halves LRScale and returns stats with
+// Diverged set, so that the caller can tell the user and take the step
+// again with the next batch. After maxRecoveries of those in a row it
+// returns ErrDiverged instead, the trainer left in its last good state.
+// Every replica of a data-parallel group takes the same decision, since
+// they see the same loss and the same summed gradients.
 func (t *Trainer) Step(ctx context.Context, batch []Example) (StepStats, error) {
 	if err := ctx.Err(); err != nil {
 		return StepStats{}, err
 	}
+	if err := checkBatchFinite(batch); err != nil {
+		return StepStats{}, err
+	}
 	start := time.Now()
 	m := t.model()
+	if bad := t.keepGood(); bad != "" {
+		return t.recover(bad+" is not finite before the step", len(batch), start)
+	}
 	nn.ZeroGrad(m)
 	var replica *replicaStep
 	if t.Replica != nil && t.Replica.Size() > 1 {
@@ -160,6 +224,11 @@ func (t *Trainer) Step(ctx context.Context, batch []Example) (StepStats, error) 
 	if err != nil {
 		return StepStats{}, err
 	}
+	lossVal := float64(loss.Value().Item().F32())
+	if !finite(lossVal) {
+		// The forward pass may have put NaNs in batch-norm statistics.
+		return t.recover(fmt.Sprintf("the loss is %v", lossVal), len(batch), start)
+	}
 	if err := ag.Backward(loss); err != nil {
 		nn.ZeroGrad(m)
 		return StepStats{}, fmt.Errorf("core: backward: %w", err)
@@ -170,7 +239,11 @@ func (t *Trainer) Step(ctx context.Context, batch []Example) (StepStats, error) 
 			return StepStats{}, err
 		}
 	}
-	lr := t.Config.LRAt(t.step)
+	if bad := firstNonFinite(m, true); bad != "" {
+		nn.ZeroGrad(m)
+		return t.recover("the gradient of "+bad+" is not finite", len(batch), start)
+	}
+	lr := t.Config.LRAt(t.step) * t.LRScale()
 	t.opt.Prepare(lr, t.step+1)
 	var optErr error
 	nn.ForEachParam(m, func(p *nn.Param) {
@@ -181,17 +254,143 @@ func (t *Trainer) Step(ctx context.Context, batch []Example) (StepStats, error) 
 	if optErr != nil {
 		return StepStats{}, optErr
 	}
+	if bad := firstNonFinite(m, false); bad != "" {
+		return t.recover("the step made "+bad+" non-finite", len(batch), start)
+	}
 	t.step++
+	t.streak = 0
 	sec := time.Since(start).Seconds()
 	return StepStats{
 		Step:      t.step,
-		Loss:      float64(loss.Value().Item().F32()),
+		Loss:      lossVal,
 		Accuracy:  score.Accuracy,
 		LR:        lr,
 		Images:    len(batch),
 		Seconds:   sec,
 		ImagesSec: float64(len(batch)) / sec,
+		LRScale:   t.LRScale(),
 	}, nil
+}
+
+// recover undoes a diverged step: back to the last good state, the rate
+// halved, or ErrDiverged after maxRecoveries in a row.
+func (t *Trainer) recover(reason string, images int, start time.Time) (StepStats, error) {
+	nn.ZeroGrad(t.model())
+	if !t.haveGood {
+		return StepStats{}, fmt.Errorf("%w: %s, and there is no earlier state to go back to", ErrDiverged, reason)
+	}
+	if err := t.restoreGood(); err != nil {
+		return StepStats{}, err
+	}
+	t.streak++
+	if t.streak > maxRecoveries {
+		return StepStats{}, fmt.Errorf("%w: %d steps in a row, the last because %s, down to 1/%.0f of the scheduled learning rate; the model is kept as it was after step %d (try a lower learning rate)",
+			ErrDiverged, t.streak, reason, 1/t.LRScale(), t.step)
+	}
+	t.lrScale = t.LRScale() / 2
+	sec := time.Since(start).Seconds()
+	return StepStats{
+		Step:      t.step,
+		LR:        t.Config.LRAt(t.step) * t.lrScale,
+		Images:    images,
+		Seconds:   sec,
+		ImagesSec: float64(images) / sec,
+		LRScale:   t.lrScale,
+		Diverged:  true,
+		Reason:    reason,
+	}, nil
+}
+
+// keepGood copies the state into t.good if every value is finite, and
+// otherwise keeps the last good state and names the first tensor that is
+// not.
+func (t *Trainer) keepGood() string {
+	ts := t.tensors()
+	for _, nt := range ts {
+		if !allFinite(nt.values) {
+			return nt.Name
+		}
+	}
+	if len(t.good) != len(ts) {
+		t.good = make([][]float32, len(ts))
+	}
+	for i, nt := range ts {
+		t.good[i] = append(t.good[i][:0], nt.values...)
+	}
+	t.goodStep, t.haveGood = t.step, true
+	return ""
+}
+
+// restoreGood puts the last good state back.
+func (t *Trainer) restoreGood() error {
+	ts := t.tensors()
+	if len(ts) != len(t.good) {
+		return fmt.Errorf("core: the model changed from %d tensors to %d during training", len(t.good), len(ts))
+	}
+	for i, nt := range ts {
+		if len(nt.values) != len(t.good[i]) {
+			return fmt.Errorf("core: tensor %s changed size during training", nt.Name)
+		}
+		copy(nt.values, t.good[i])
+	}
+	t.step = t.goodStep
+	return nil
+}
+
+// firstNonFinite names the first parameter of m, batch-norm statistics
+// included (the forward pass updates them, and large activations can make
+// them overflow while the loss stays finite), or with grads the first
+// gradient, holding a NaN or an infinity; or it returns "".
+func firstNonFinite(m nn.Model, grads bool) string {
+	var bad *nn.Param
+	nn.ForEachParam(m, func(p *nn.Param) {
+		switch {
+		case bad != nil:
+		case grads:
+			if p.RequiresGrad() && p.HasGrad() && !allFinite(data(p.Grad())) {
+				bad = p
+			}
+		case !allFinite(data(p)):
+			bad = p
+		}
+	})
+	if bad == nil {
+		return ""
+	}
+	for _, np := range NamedParams(m) {
+		if np.Param == bad {
+			return np.Name
+		}
+	}
+	return "a parameter"
+}
+
+// checkBatchFinite refuses a batch holding a NaN or an infinity: it would
+// not be the rate's fault, and lowering it would not help.
+func checkBatchFinite(batch []Example) error {
+	for i, ex := range batch {
+		for v, p := range ex.Views {
+			if !allFinite(p.Pix) {
+				return fmt.Errorf("core: example %d, view %d has a pixel that is not a finite number", i, v)
+			}
+		}
+		if !allFinite(ex.Target) {
+			return fmt.Errorf("core: example %d has a target that is not a finite number", i)
+		}
+	}
+	return nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// allFinite reports whether xs holds no NaN and no infinity: x-x is 0 for
+// every finite x and NaN otherwise.
+func allFinite(xs []float32) bool {
+	var acc float32
+	for _, x := range xs {
+		acc += x - x
+	}
+	return acc == 0
 }
 
 // Evaluate returns the loss and score of batch in evaluation mode (running

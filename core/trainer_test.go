@@ -1,14 +1,18 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -222,5 +226,173 @@ func TestWorkloadMedianStep(t *testing.T) {
 	}
 	if _, err := w.MedianStep(context.Background(), 0, 0, nil); err == nil {
 		t.Error("zero timed steps accepted")
+	}
+}
+
+// state copies every tensor a checkpoint of tr holds (parameters,
+// batch-norm statistics, optimiser buffers), by name.
+func state(tr *Trainer) map[string][]float32 {
+	out := map[string][]float32{}
+	for _, nt := range tr.tensors() {
+		out[nt.Name] = slices.Clone(nt.values)
+	}
+	return out
+}
+
+// sameState reports the first tensor of got that differs, bit for bit,
+// from want, or "".
+func sameState(got, want map[string][]float32) string {
+	if len(got) != len(want) {
+		return fmt.Sprintf("%d tensors, want %d", len(got), len(want))
+	}
+	for name, w := range want {
+		g := got[name]
+		if len(g) != len(w) {
+			return name + " (length)"
+		}
+		for i := range w {
+			if math.Float32bits(g[i]) != math.Float32bits(w[i]) {
+				return fmt.Sprintf("%s[%d] = %v, want %v", name, i, g[i], w[i])
+			}
+		}
+	}
+	return ""
+}
+
+// blownUp returns a copy of batch whose example i has one pixel of 1e30:
+// finite, so accepted, but its square overflows float32 in batch-norm's
+// variance, which makes the running variance (and maybe the loss)
+// infinite.
+func blownUp(batch []Example, i int) []Example {
+	out := slices.Clone(batch)
+	v := out[i].Views[0]
+	pix := slices.Clone(v.Pix)
+	pix[len(pix)/2] = 1e30
+	v.Pix = pix
+	out[i].Views = []Planar{v}
+	return out
+}
+
+// TestDivergenceRecovers: a step that goes non-finite is undone (every
+// parameter, batch-norm statistic and Adam buffer bit for bit as before
+// it, the step count unchanged), the rate is halved and reported, and
+// training then goes on at the lowered rate with finite losses; a
+// checkpoint keeps the lowered rate.
+func TestDivergenceRecovers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 0))
+	trunk, err := NewTrunk(TrunkConfig{Widths: []int{8, 16, 32}}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := NewClassifier(trunk.Features(), 4, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(trunk, head, TrainConfig{Optimizer: "adam", Steps: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := toyRotation(2, rng)
+	for range 2 {
+		if _, err := tr.Step(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := state(tr)
+	st, err := tr.Step(context.Background(), blownUp(batch, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Diverged || st.Reason == "" || st.Step != 2 || tr.Steps() != 2 {
+		t.Fatalf("step on a blown-up batch: %+v, trainer at step %d; want a divergence at step 2", st, tr.Steps())
+	}
+	if st.LRScale != 0.5 || tr.LRScale() != 0.5 || st.LR != tr.Config.LRAt(2)*0.5 {
+		t.Errorf("after a divergence: scale %v (trainer %v), rate %v; want 0.5 and %v", st.LRScale, tr.LRScale(), st.LR, tr.Config.LRAt(2)*0.5)
+	}
+	if d := sameState(state(tr), before); d != "" {
+		t.Errorf("state not restored: %s", d)
+	}
+	t.Log(st.DivergenceNote())
+	for i := range 3 {
+		st, err := tr.Step(context.Background(), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Diverged || math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) || st.Step != 3+i {
+			t.Fatalf("step after recovery: %+v", st)
+		}
+		if want := tr.Config.LRAt(2+i) * 0.5; st.LR != want {
+			t.Errorf("step %d at rate %v, want %v", st.Step, st.LR, want)
+		}
+	}
+	loaded, err := LoadTrainer(bytes.NewReader(save(t, tr)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded.LRScale() != 0.5 {
+		t.Errorf("resumed at scale %v, want 0.5", loaded.LRScale())
+	}
+}
+
+// TestDivergenceGivesUp: at a rate of 1e30 every step overflows; the
+// trainer recovers maxRecoveries times, halving the rate each time, then
+// returns ErrDiverged, left exactly as it was before the first bad step.
+func TestDivergenceGivesUp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 0))
+	trunk, err := NewTrunk(TrunkConfig{Widths: []int{8, 16, 32}}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := NewClassifier(trunk.Features(), 4, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(trunk, head, TrainConfig{LR: 1e30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := toyRotation(2, rng)
+	var before map[string][]float32
+	var diverged int
+	for range 20 {
+		if tr.streak == 0 { // the last step completed
+			before = state(tr)
+		}
+		st, err := tr.Step(context.Background(), batch)
+		if errors.Is(err, ErrDiverged) {
+			t.Log(err)
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Diverged {
+			diverged++
+		}
+	}
+	if diverged != maxRecoveries {
+		t.Errorf("%d recoveries before giving up, want %d", diverged, maxRecoveries)
+	}
+	if s := tr.LRScale(); s != 1.0/16 {
+		t.Errorf("scale %v after giving up, want 1/16", s)
+	}
+	if d := sameState(state(tr), before); d != "" {
+		t.Errorf("state after giving up differs from the last good one: %s", d)
+	}
+}
+
+// TestStepRefusesNonFiniteBatch: a NaN pixel is the data's fault, not the
+// rate's: the step is refused with an error and nothing changes.
+func TestStepRefusesNonFiniteBatch(t *testing.T) {
+	tr, rng := newRSTrainer(t, 4)
+	batch := toyRotation(1, rng)
+	before := state(tr)
+	bad := blownUp(batch, 0)
+	bad[0].Views[0].Pix[3] = float32(math.NaN())
+	if _, err := tr.Step(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "pixel") {
+		t.Fatalf("error %v, want one about a pixel", err)
+	}
+	if d := sameState(state(tr), before); d != "" || tr.Steps() != 0 || tr.LRScale() != 1 {
+		t.Errorf("a refused batch changed the trainer: %s, step %d, scale %v", d, tr.Steps(), tr.LRScale())
 	}
 }

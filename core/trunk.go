@@ -45,6 +45,10 @@ const (
 	maxTrunkWidth  = 4096
 	maxTrunkStages = 8
 	maxTrunkDepth  = 16
+	// maxTrunkValues bounds the parameters of the whole trunk, which the
+	// limits above alone would let reach 19 billion: 2^24 values (64 MB),
+	// 15 times the wide trunk's 1.1 million.
+	maxTrunkValues = 1 << 24
 )
 
 // withDefaults returns c with its zero fields set to their defaults.
@@ -76,7 +80,24 @@ func (c TrunkConfig) validate() error {
 	if c.Depth < 1 || c.Depth > maxTrunkDepth {
 		return fmt.Errorf("core: trunk depth %d out of range [1, %d]", c.Depth, maxTrunkDepth)
 	}
+	if values := c.values(); values > maxTrunkValues {
+		return fmt.Errorf("core: trunk %v of depth %d has %d parameters, at most %d allowed", c.Widths, c.Depth, values, maxTrunkValues)
+	}
 	return nil
+}
+
+// values is the number of parameters (batch-norm statistics included) of
+// a trunk of c, whose fields are within their limits: each layer holds
+// in*9*width conv weights and 4 per-channel vectors.
+func (c TrunkConfig) values() int {
+	values, in := 0, c.InChannels
+	for _, w := range c.Widths {
+		for range c.Depth {
+			values += (in*9 + 4) * w
+			in = w
+		}
+	}
+	return values
 }
 
 // Trunk is the shared convolutional encoder every pretext task trains: stages

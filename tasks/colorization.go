@@ -137,6 +137,9 @@ func NewColorization(cfg ColorizationConfig, trunk *core.Trunk, rng *rand.Rand) 
 		return nil, fmt.Errorf("tasks: colorization: %w", err)
 	}
 	c, hid, q := out.C, cfg.Hidden, len(abBins)
+	if err := checkHead("colorization", (c+4)*hid+(hid+1)*q); err != nil {
+		return nil, err
+	}
 	w1 := core.HeNormal(hid, c, c, rng)
 	w2 := core.UniformFanIn(q, hid, hid, rng)
 	ones := func(n int) []float32 {

@@ -96,8 +96,17 @@ func newDecoder(trunk *core.Trunk, size, hidden int, mode string, skip bool, rng
 	if hidden < 1 || hidden > 1024 {
 		return nil, fmt.Errorf("hidden %d out of range [1, 1024]", hidden)
 	}
+	values, in := 0, fs.C
+	for i := range stages {
+		out := decoderWidth(hidden, i)
+		values += in*out*16 + 4*out // the kernel of "deconv", the larger
+		in = out
+	}
+	if values += (in + c) * c * 9; values > core.MaxHeadValues {
+		return nil, fmt.Errorf("the decoder would have %d parameters, at most %d allowed", values, core.MaxHeadValues)
+	}
 	d := &Decoder{mode: mode}
-	in := fs.C
+	in = fs.C
 	for i := range stages {
 		out := decoderWidth(hidden, i)
 		var w *mat.Dense[float32]

@@ -149,6 +149,9 @@ func NewJigsaw(cfg JigsawConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigsaw, er
 		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
 	}
 	in := jigsawTiles * trunk.Features()
+	if err := checkHead("jigsaw", mlpValues(in, cfg.Hidden, cfg.Perms)); err != nil {
+		return nil, err
+	}
 	return &Jigsaw{
 		W1:       nn.NewParam(core.UniformFanIn(cfg.Hidden, in, in, rng)),
 		B1:       nn.NewParam(core.UniformFanIn(cfg.Hidden, 1, in, rng)),

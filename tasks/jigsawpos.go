@@ -123,6 +123,9 @@ func NewJigsawPos(cfg JigsawPosConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigs
 	if err := fitsTrunk(trunk, cfg.Tile); err != nil {
 		return nil, fmt.Errorf("tasks: jigsaw-positions: %w", err)
 	}
+	if err := checkHead("jigsaw-positions", mlpValues(jigsawTiles*trunk.Features(), cfg.Hidden, jigsawTiles*jigsawTiles)); err != nil {
+		return nil, err
+	}
 	j := &JigsawPos{cfg: cfg, channels: trunk.Config.InChannels}
 	j.W1, j.B1, j.W2, j.B2 = newMLPParams(jigsawTiles*trunk.Features(), cfg.Hidden, jigsawTiles*jigsawTiles, rng)
 	return j, nil

@@ -121,6 +121,7 @@ func NewMultiTask(cfg MultiTaskConfig, trunk *core.Trunk, rng *rand.Rand) (*Mult
 	}
 	var b taskBuilder = registryBuilder{}
 	m := &MultiTask{cfg: MultiTaskConfig{Tasks: make([]SubTaskConfig, len(cfg.Tasks))}}
+	values := 0 // of the heads so far: together they are one head
 	for i, sc := range cfg.Tasks {
 		switch {
 		case sc.Name == multiTaskName:
@@ -131,6 +132,10 @@ func NewMultiTask(cfg MultiTaskConfig, trunk *core.Trunk, rng *rand.Rand) (*Mult
 		t, err := b.build(sc.Name, sc.Config, trunk, rng)
 		if err != nil {
 			return nil, fmt.Errorf("tasks: multi-task sub-task %d: %w", i, err)
+		}
+		nn.ForEachParam(t, func(p *nn.Param) { values += p.Value().Size() })
+		if err := checkHead("multi-task", values); err != nil {
+			return nil, fmt.Errorf("%w (with sub-task %d, %s)", err, i, sc.Name)
 		}
 		m.Tasks = append(m.Tasks, t)
 		// The spec keeps the sub-task's own normalised config, so a

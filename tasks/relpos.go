@@ -153,6 +153,9 @@ func NewRelPos(cfg RelPosConfig, trunk *core.Trunk, rng *rand.Rand) (*RelPos, er
 	if err := fitsTrunk(trunk, cfg.Patch); err != nil {
 		return nil, fmt.Errorf("tasks: relative-position: %w", err)
 	}
+	if err := checkHead("relative-position", mlpValues(2*trunk.Features(), cfg.Hidden, relPosClasses)); err != nil {
+		return nil, err
+	}
 	r := &RelPos{cfg: cfg, channels: trunk.Config.InChannels}
 	r.W1, r.B1, r.W2, r.B2 = newMLPParams(2*trunk.Features(), cfg.Hidden, relPosClasses, rng)
 	return r, nil

@@ -116,6 +116,9 @@ func NewSeLa(cfg SeLaConfig, trunk *core.Trunk, rng *rand.Rand) (*SeLa, error) {
 	case !(cfg.Lambda > 0) || cfg.Lambda > 1e4:
 		return nil, fmt.Errorf("tasks: sela lambda %v out of range (0, 10000]", cfg.Lambda)
 	}
+	if err := checkHead("sela", cfg.Heads*(trunk.Features()+1)*cfg.K); err != nil {
+		return nil, err
+	}
 	s := &SeLa{cfg: cfg, channels: trunk.Config.InChannels}
 	for h := range cfg.Heads {
 		head, err := core.NewClassifier(trunk.Features(), cfg.K, rng)

@@ -172,6 +172,9 @@ func NewSimCLR(cfg SimCLRConfig, trunk *core.Trunk, rng *rand.Rand) (*SimCLR, er
 		return nil, fmt.Errorf("tasks: simclr: %w", err)
 	}
 	in := trunk.Features()
+	if err := checkHead("simclr", mlpValues(in, cfg.Hidden, cfg.Proj)); err != nil {
+		return nil, err
+	}
 	return &SimCLR{
 		W1:       nn.NewParam(core.UniformFanIn(cfg.Hidden, in, in, rng)),
 		B1:       nn.NewParam(core.UniformFanIn(cfg.Hidden, 1, in, rng)),

@@ -637,6 +637,9 @@
     } else if (data.type === "refresh") {
       // A clustering task relabelled the photos (new pseudo-labels).
       el.refreshNote.textContent = `Step ${data.step}: ${data.message}`;
+    } else if (data.type === "diverged") {
+      // A step went NaN: Go undid it and lowered the rate; training goes on.
+      showMessage(`Training became unstable: ${data.message}.`, "info");
     } else if (data.type === "preview") {
       state.lastPreviewStep = data.step;
       showPreviews(data.items || [], data.step);

@@ -902,3 +902,28 @@ func TestBrowserBadInput(t *testing.T) {
 		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
 	}
 }
+
+// TestBrowserDivergence: at a learning rate of 1e30 every step overflows;
+// the page says each time that a step diverged and was undone at a lower
+// rate, then that training failed, with advice to lower the rate.
+func TestBrowserDivergence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	p := openPage(t, t.TempDir())
+	p.run("add the samples", chromedp.Click("#samples", chromedp.ByQuery))
+	p.run("wait for thumbnails", chromedp.Poll(fmt.Sprintf(`document.querySelectorAll("#thumbs canvas").length === %d`, len(samples.Photos())),
+		nil, chromedp.WithPollingTimeout(30*time.Second)))
+	p.set(map[string]string{"task": "rotation"})
+	p.set(map[string]string{"task": "rotation", "steps": "6", "batch": "8", "workers": "1", "lr": "1e30"})
+	p.run("click train", chromedp.Click("#train", chromedp.ByQuery))
+	var msgs string
+	p.run("wait for the failure", chromedp.Poll(`(() => { const t = document.querySelector("#messages").textContent; return t.includes("Training failed") ? t : null })()`,
+		&msgs, chromedp.WithPollingTimeout(2*time.Minute)))
+	if !strings.Contains(msgs, "Training became unstable: step ") || !strings.Contains(msgs, "learning rate lowered to 5e+29 (1/2 of the schedule)") {
+		t.Errorf("messages %q: want the divergences, the first halving the rate", msgs)
+	}
+	if !strings.Contains(msgs, "lower learning rate") {
+		t.Errorf("messages %q: the failure gives no advice", msgs)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -101,5 +102,33 @@ func TestLoadPhotosPassesOverNonImages(t *testing.T) {
 		if !strings.Contains(log.String(), name) {
 			t.Errorf("no note about %s in %q", name, log.String())
 		}
+	}
+}
+
+// TestTrainReportsDivergence: with -json, every undone step is a line
+// with "diverged" and its reason; at a rate of 1e30 the run then fails with
+// core.ErrDiverged.
+func TestTrainReportsDivergence(t *testing.T) {
+	var out bytes.Buffer
+	args := []string{"-task", "rotation", "-steps", "6", "-batch", "8", "-lr", "1e30", "-json", "-threads", "1", "-out", filepath.Join(t.TempDir(), "x.ckpt")}
+	err := train(args, &out)
+	if !errors.Is(err, core.ErrDiverged) {
+		t.Fatalf("err = %v, want core.ErrDiverged", err)
+	}
+	var diverged int
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var st core.StepStats
+		if err := json.Unmarshal([]byte(line), &st); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if st.Diverged {
+			if st.Reason == "" || st.LRScale >= 1 {
+				t.Errorf("diverged line %q", line)
+			}
+			diverged++
+		}
+	}
+	if diverged == 0 {
+		t.Errorf("no diverged line in %q", out.String())
 	}
 }

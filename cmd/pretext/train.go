@@ -131,6 +131,15 @@ func train(args []string, stdout io.Writer) error {
 		}
 		return tasks.Batch(t, imgs, *batch, rng)
 	}, func(st core.StepStats) {
+		if st.Diverged {
+			if *asJSON {
+				json.NewEncoder(stdout).Encode(st)
+			} else {
+				bar.clear()
+				fmt.Fprintln(log, st.DivergenceNote())
+			}
+			return
+		}
 		last = st
 		if st.Step > *steps*9/10 { // train accuracy: mean over the last tenth
 			accSum += st.Accuracy

@@ -215,9 +215,10 @@ func (s Settings) validate() error {
 }
 
 // Event is a training progress report: Type "step" after every step,
-// "preview" with Items every Settings.Every steps and at the end, and
+// "preview" with Items every Settings.Every steps and at the end,
 // "warning" with a Message before the first step when the photos cannot
-// teach the task what it learns (greyWarning).
+// teach the task what it learns (greyWarning), and "diverged" when a step
+// went non-finite and was undone (LR is then the lowered rate).
 type Event struct {
 	Type         string    `json:"type"`
 	Step         int       `json:"step"`
@@ -230,7 +231,8 @@ type Event struct {
 	ETA          float64   `json:"eta"`
 	Items        []Preview `json:"items,omitempty"`
 	// Message is a refresh's log line (Type "refresh": a clustering task
-	// relabelled the photos) or a warning's text.
+	// relabelled the photos), a warning's text, or what diverged and the
+	// new rate (Type "diverged").
 	Message string `json:"message,omitempty"`
 	// Session is a saved session (Type "session", see Settings.SaveEvery).
 	Session []byte `json:"session,omitempty"`
@@ -590,6 +592,11 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 		}
 		if err != nil {
 			return res, err
+		}
+		if st.Diverged {
+			// Undone and the rate lowered: the next batch retries the step.
+			progress(Event{Type: "diverged", Step: st.Step, Steps: s.Steps, LR: st.LR, Message: st.DivergenceNote()})
+			continue
 		}
 		images += st.Images
 		elapsed := time.Since(start).Seconds()

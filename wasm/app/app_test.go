@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/tasks/samples"
 )
 
@@ -322,4 +323,35 @@ func TestEveryTask(t *testing.T) {
 			t.Logf("%s: %d refreshes in 2 steps", ti.Name, refreshes)
 		})
 	}
+}
+
+// TestTrainReportsDivergence: at a learning rate of 1e30 the steps
+// overflow; every undone step is a "diverged" event saying so, with a
+// halved rate each time, and the run then fails with core.ErrDiverged and
+// a message that says what to do.
+func TestTrainReportsDivergence(t *testing.T) {
+	a := withSamples(t)
+	s := quick("rotation", 6)
+	s.LR = 1e30
+	var diverged []Event
+	_, err := a.Train(context.Background(), s, func(e Event) {
+		if e.Type == "diverged" {
+			diverged = append(diverged, e)
+		}
+	})
+	if !errors.Is(err, core.ErrDiverged) || !strings.Contains(err.Error(), "lower learning rate") {
+		t.Fatalf("err = %v, want core.ErrDiverged", err)
+	}
+	if len(diverged) == 0 {
+		t.Fatal("no diverged event")
+	}
+	for i, e := range diverged {
+		if !strings.Contains(e.Message, "diverged") || !strings.Contains(e.Message, "lowered") {
+			t.Errorf("event %d message %q", i, e.Message)
+		}
+		if i > 0 && e.LR != diverged[i-1].LR/2 {
+			t.Errorf("event %d rate %v, the one before %v: want halved", i, e.LR, diverged[i-1].LR)
+		}
+	}
+	t.Log(diverged[0].Message)
 }
