@@ -1,0 +1,289 @@
+package core
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/pretextlab/pretext/core/safetensors"
+)
+
+// Export layout: a safetensors file whose tensor names and shapes are those
+// of the state_dict of the PyTorch twin (interop/pytorch/pretext_twin.py):
+//
+//	trunk.layers.<i>.conv.weight             [out, in, 3, 3]
+//	trunk.layers.<i>.bn.weight, .bn.bias     [out]
+//	trunk.layers.<i>.bn.running_mean, .running_var  [out]
+//	trunk.layers.<i>.bn.num_batches_tracked  int64 scalar (the step count)
+//
+// and the head by its layout: "linear" (a [Classifier], alone or as a
+// task's Head field) as head.fc.weight [classes, features] and head.fc.bias
+// [classes]; "mlp" (W1, B1, W2, B2: jigsaw and the other perceptron heads)
+// as head.fc1 and head.fc2 likewise; "native" (any other head) as
+// head.<field path> in Pretext's own shapes, which the twin does not build.
+// The "__metadata__" map holds the rest as strings (see exportMetadata).
+// Optimiser state is not exported: a run continued elsewhere starts its
+// own.
+const ExportVersion = 1
+
+// exportFormat is the metadata's "format" value.
+const exportFormat = "pretext"
+
+// Head layouts of an export.
+const (
+	LayoutLinear = "linear"
+	LayoutMLP    = "mlp"
+	LayoutNative = "native"
+)
+
+// exportTensor is one exported parameter: its PyTorch name and shape and
+// the live parameter it aliases.
+type exportTensor struct {
+	name  string
+	shape []int
+	param *nn.Param
+}
+
+// exportTensors lists the trainer's parameters under their PyTorch names
+// and returns the head's layout.
+func (t *Trainer) exportTensors() ([]exportTensor, string) {
+	var out []exportTensor
+	for i, l := range t.Trunk.Layers {
+		p := "trunk.layers." + strconv.Itoa(i) + "."
+		sh := l.W.Shape()
+		out = append(out,
+			exportTensor{p + "conv.weight", []int{sh[0], sh[1] / 9, 3, 3}, l.W},
+			exportTensor{p + "bn.weight", []int{sh[0]}, l.Gamma},
+			exportTensor{p + "bn.bias", []int{sh[0]}, l.Beta},
+			exportTensor{p + "bn.running_mean", []int{sh[0]}, l.RunMean},
+			exportTensor{p + "bn.running_var", []int{sh[0]}, l.RunVar})
+	}
+	head := NamedParams(t.Head)
+	names := make([]string, len(head))
+	for i, np := range head {
+		names[i] = np.Name
+	}
+	linear := func(prefix string, w, b *nn.Param) []exportTensor {
+		return []exportTensor{
+			{prefix + ".weight", slices.Clone(w.Shape()), w},
+			{prefix + ".bias", []int{b.Shape()[0]}, b},
+		}
+	}
+	switch {
+	case (slices.Equal(names, []string{"W", "B"}) || slices.Equal(names, []string{"Head.W", "Head.B"})) && isLinear(head[0].Param, head[1].Param):
+		return append(out, linear("head.fc", head[0].Param, head[1].Param)...), LayoutLinear
+	case slices.Equal(names, []string{"W1", "B1", "W2", "B2"}) && isLinear(head[0].Param, head[1].Param) && isLinear(head[2].Param, head[3].Param):
+		out = append(out, linear("head.fc1", head[0].Param, head[1].Param)...)
+		return append(out, linear("head.fc2", head[2].Param, head[3].Param)...), LayoutMLP
+	}
+	for _, np := range head {
+		out = append(out, exportTensor{"head." + np.Name, slices.Clone(np.Param.Shape()), np.Param})
+	}
+	return out, LayoutNative
+}
+
+// isLinear reports whether w [out, in] and b [out, 1] are a linear layer's.
+func isLinear(w, b *nn.Param) bool {
+	ws, bs := w.Shape(), b.Shape()
+	return len(ws) == 2 && len(bs) == 2 && bs[0] == ws[0] && bs[1] == 1
+}
+
+// InputNorm describes the trunk's input for an export's metadata: how
+// 8-bit pixels become the values the trunk sees (see [TrunkInput]).
+type InputNorm struct {
+	Channels int        `json:"channels"`
+	Mean     [3]float32 `json:"mean"`
+	Std      [3]float32 `json:"std"`
+	// Grey, for one channel, is how a colour pixel becomes one value.
+	Grey string `json:"grey,omitempty"`
+}
+
+// inputNorm is the normalisation [TrunkInput] applies for channels.
+func inputNorm(channels int) InputNorm {
+	if channels == 1 {
+		return InputNorm{Channels: 1, Mean: GreyNorm.Mean, Std: GreyNorm.Std, Grey: "(299 R + 587 G + 114 B) / 1000, ITU-R BT.601"}
+	}
+	return InputNorm{Channels: channels, Mean: ImageNetNorm.Mean, Std: ImageNetNorm.Std}
+}
+
+// exportMetadata is the "__metadata__" map of an export: every value a
+// string, JSON where it is structured.
+func (t *Trainer) exportMetadata(layout string) (map[string]string, error) {
+	js := func(v any) string {
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	spec := t.Head.Spec()
+	m := map[string]string{
+		"format":         exportFormat,
+		"format_version": strconv.Itoa(ExportVersion),
+		"trunk":          js(t.Trunk.Config),
+		"task":           spec.Kind,
+		"head":           js(spec),
+		"head_layout":    layout,
+		"train":          js(t.Config),
+		"step":           strconv.Itoa(t.step),
+		"lr_scale":       strconv.FormatFloat(t.LRScale(), 'g', -1, 64),
+		"normalization":  js(inputNorm(t.Trunk.Config.InChannels)),
+		// BNOptions' defaults, which the trunk uses: PyTorch's.
+		"batch_norm": `{"eps":1e-05,"momentum":0.1}`,
+	}
+	if s, ok := t.Head.(interface{ InputSize() int }); ok {
+		m["input_size"] = strconv.Itoa(s.InputSize())
+	}
+	if layout == LayoutMLP {
+		// The perceptron reads the concatenated features of this many views.
+		in := t.Head.(nn.Model)
+		w1 := NamedParams(in)[0].Param.Shape()[1]
+		if f := t.Trunk.Features(); w1%f == 0 {
+			m["views"] = strconv.Itoa(w1 / f)
+		}
+	}
+	return m, nil
+}
+
+// ExportSafetensors writes the trainer's trunk and head (weights and
+// batch-norm statistics, no optimiser state) to w in the safetensors
+// layout, named for the PyTorch twin's state_dict (see [ExportVersion]).
+func (t *Trainer) ExportSafetensors(w io.Writer) error {
+	ts, layout := t.exportTensors()
+	meta, err := t.exportMetadata(layout)
+	if err != nil {
+		return err
+	}
+	f := &safetensors.File{Metadata: meta}
+	for _, et := range ts {
+		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: et.name, DType: safetensors.F32, Shape: et.shape, F32: data(et.param)})
+		if strings.HasSuffix(et.name, ".bn.running_var") {
+			bn := strings.TrimSuffix(et.name, "running_var")
+			f.Tensors = append(f.Tensors, safetensors.Tensor{Name: bn + "num_batches_tracked", DType: safetensors.I64, Shape: []int{}, I64: []int64{int64(t.step)}})
+		}
+	}
+	if err := safetensors.Write(w, f); err != nil {
+		return fmt.Errorf("core: export: %w", err)
+	}
+	return nil
+}
+
+// ImportSafetensors reads a file written by [Trainer.ExportSafetensors]
+// (or by the PyTorch twin's save) and rebuilds the trainer at the step
+// the metadata names, with a fresh optimiser state. resolve rebuilds the
+// head the metadata names, as for [LoadTrainer]. Every tensor of the model
+// must be present with its shape and finite values, and no other; the
+// batch-norm counters (num_batches_tracked) may be absent. Reading is
+// bounded as LoadTrainer's is.
+func ImportSafetensors(r io.Reader, resolve HeadResolver) (*Trainer, error) {
+	f, err := safetensors.Read(r, 4*maxCheckpointValues)
+	if err != nil {
+		return nil, fmt.Errorf("core: import: %w", err)
+	}
+	hdr, err := importHeader(f.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	t, err := trainerFromHeader(hdr, resolve)
+	if err != nil {
+		return nil, fmt.Errorf("core: import: %w", err)
+	}
+	want, layout := t.exportTensors()
+	if got := f.Metadata["head_layout"]; got != "" && got != layout {
+		return nil, fmt.Errorf("core: import: the file's head layout is %q, the %s head it names is %q", got, hdr.Head.Kind, layout)
+	}
+	seen := make(map[string]bool, len(want))
+	for _, et := range want {
+		st := f.Tensor(et.name)
+		if st == nil {
+			return nil, fmt.Errorf("core: import: tensor %s is missing", et.name)
+		}
+		if st.DType != safetensors.F32 || !slices.Equal(st.Shape, et.shape) {
+			return nil, fmt.Errorf("core: import: tensor %s is %s %v, want F32 %v", et.name, st.DType, st.Shape, et.shape)
+		}
+		for i, v := range st.F32 {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("core: import: tensor %s holds %v at index %d", et.name, v, i)
+			}
+		}
+		seen[et.name] = true
+	}
+	for _, st := range f.Tensors {
+		if seen[st.Name] {
+			continue
+		}
+		if bn, ok := strings.CutSuffix(st.Name, "num_batches_tracked"); ok && seen[bn+"running_var"] {
+			if st.DType != safetensors.I64 || len(st.Shape) != 0 || st.I64[0] < 0 {
+				return nil, fmt.Errorf("core: import: tensor %s is %s %v, want a non-negative I64 scalar", st.Name, st.DType, st.Shape)
+			}
+			continue
+		}
+		return nil, fmt.Errorf("core: import: tensor %s is not part of the %s model", st.Name, hdr.Head.Kind)
+	}
+	for _, et := range want {
+		copy(data(et.param), f.Tensor(et.name).F32)
+	}
+	return t, nil
+}
+
+// importHeader reads the trainer's settings from an export's metadata.
+func importHeader(meta map[string]string) (checkpointHeader, error) {
+	var hdr checkpointHeader
+	if meta == nil {
+		return hdr, fmt.Errorf("core: import: the file has no __metadata__: not a Pretext export (the twin's save writes one)")
+	}
+	if f := meta["format"]; f != exportFormat {
+		return hdr, fmt.Errorf("core: import: metadata format is %q, want %q", f, exportFormat)
+	}
+	v, err := strconv.Atoi(meta["format_version"])
+	switch {
+	case err != nil:
+		return hdr, fmt.Errorf("core: import: format_version %q is not a number", meta["format_version"])
+	case v > ExportVersion:
+		return hdr, fmt.Errorf("core: import: format version %d is newer than this build reads (%d); update Pretext", v, ExportVersion)
+	case v < 1:
+		return hdr, fmt.Errorf("core: import: format version %d is not supported (this build reads %d)", v, ExportVersion)
+	}
+	strict := func(key string, dst any, required bool) error {
+		s, ok := meta[key]
+		if !ok {
+			if required {
+				return fmt.Errorf("core: import: metadata has no %q", key)
+			}
+			return nil
+		}
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(dst); err != nil {
+			return fmt.Errorf("core: import: metadata %q: %w", key, err)
+		}
+		return nil
+	}
+	if err := strict("trunk", &hdr.Trunk, true); err != nil {
+		return hdr, err
+	}
+	if err := strict("head", &hdr.Head, true); err != nil {
+		return hdr, err
+	}
+	if err := strict("train", &hdr.Train, false); err != nil {
+		return hdr, err
+	}
+	if s, ok := meta["step"]; ok {
+		if hdr.Step, err = strconv.Atoi(s); err != nil || hdr.Step < 0 {
+			return hdr, fmt.Errorf("core: import: step %q is not a non-negative number", s)
+		}
+	}
+	hdr.LRScale = 1
+	if s, ok := meta["lr_scale"]; ok {
+		if hdr.LRScale, err = strconv.ParseFloat(s, 64); err != nil || !(hdr.LRScale > 0 && hdr.LRScale <= 1) {
+			return hdr, fmt.Errorf("core: import: lr_scale %q outside (0, 1]", s)
+		}
+	}
+	if err := hdr.Trunk.withDefaults().validate(); err != nil {
+		return hdr, fmt.Errorf("core: import: %w", err)
+	}
+	return hdr, nil
+}
