@@ -187,6 +187,14 @@ func ImportSafetensors(r io.Reader, resolve HeadResolver) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// As LoadTrainer does, build nothing the file's own data cannot fill.
+	values := 0
+	for _, st := range f.Tensors {
+		values += len(st.F32)
+	}
+	if v := hdr.Trunk.withDefaults().values(); v > values {
+		return nil, fmt.Errorf("core: import: the file holds %d values, the trunk it describes alone has %d", values, v)
+	}
 	t, err := trainerFromHeader(hdr, resolve)
 	if err != nil {
 		return nil, fmt.Errorf("core: import: %w", err)

@@ -5,6 +5,8 @@
 //	pretext predict -ckpt FILE.ckpt -in PHOTO -out OUT.png
 //	pretext eval -ckpt FILE.ckpt | -random | -supervised [-data fashion-mnist | photos:DIR] [-json]
 //	pretext report [-fashion DIR] [-photos DIR]
+//	pretext export -ckpt FILE.ckpt -format safetensors -out FILE.safetensors
+//	pretext import -in FILE.safetensors -out FILE.ckpt
 //	pretext tasks
 //	pretext bench [-workload rs|js|cs] [-threads N] [-browser] [-json]
 package main
@@ -20,6 +22,8 @@ import (
 var commands = map[string]func(args []string, stdout io.Writer) error{
 	"bench":   bench,
 	"eval":    evalCmd,
+	"export":  exportCmd,
+	"import":  importCmd,
 	"train":   train,
 	"predict": predict,
 	"report":  report,
@@ -41,6 +45,8 @@ commands:
   predict  show a trained task's output on one photo
   eval     probe a trunk's frozen features on labelled data (linear probe, k-NN)
   report   run the evaluation protocol end to end and write docs/RESULTS.md
+  export   write a checkpoint as safetensors, for PyTorch (interop/pytorch)
+  import   read a safetensors export back into a checkpoint
   tasks    list the pretext tasks
   bench    time training steps of a reference workload (default: rs)
 
