@@ -295,3 +295,17 @@ func importHeader(meta map[string]string) (checkpointHeader, error) {
 	}
 	return hdr, nil
 }
+
+// TorchParams lists the trainer's parameters (batch-norm statistics
+// included) under the names of the PyTorch twin's state_dict that
+// [Trainer.ExportSafetensors] writes them as. Each holds the same values in
+// the same order as the twin's tensor, whose shape may differ (a conv's
+// [out, in*9] is the twin's [out, in, 3, 3], a bias [out, 1] its [out]).
+func (t *Trainer) TorchParams() []NamedParam {
+	ts, _ := t.exportTensors()
+	out := make([]NamedParam, len(ts))
+	for i, et := range ts {
+		out[i] = NamedParam{Name: et.name, Param: et.param}
+	}
+	return out
+}
