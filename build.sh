@@ -3,7 +3,8 @@
 #   build      (the default) web/pretext.wasm with this Go toolchain, and that
 #              toolchain's wasm_exec.js beside it, and web/gemm.wasm (the
 #              simd128 kernels) with wat2wasm; then: go run serve.go
-#   test       everything CI runs: vet, native tests, the browser test in
+#   test       everything CI runs: vet, native tests (with the PyTorch
+#              cross-check when python3-torch is installed), the browser test in
 #              headless Chromium, core/tasks/app tests as wasm in Node, core's
 #              again with the simd128 kernel, the archsimd GEMM path (amd64)
 #   bench      native, wasm (Node, with and without simd128; Chromium with one
@@ -41,7 +42,11 @@ test)
 	# absence a failure rather than a skip.
 	# A generous timeout: the end-to-end tests train every task, and a
 	# loaded 2-core machine runs them several times slower than an idle one.
-	PRETEXT_BROWSER=1 PRETEXT_ARTIFACTS="${PRETEXT_ARTIFACTS:-$PWD/out}" go test -timeout 40m ./...
+	# The PyTorch cross-check (interop/pytorch) runs when Debian's python3
+	# imports torch; PRETEXT_TORCH=1 then makes any skip a failure.
+	torch=0
+	/usr/bin/python3 -c 'import torch' 2>/dev/null && torch=1
+	PRETEXT_TORCH=$torch PRETEXT_BROWSER=1 PRETEXT_ARTIFACTS="${PRETEXT_ARTIFACTS:-$PWD/out}" go test -timeout 40m ./...
 	wasm_test -timeout 40m ./core/... ./tasks/... ./wasm/...
 	# core once more with the simd128 kernel loaded as the page loads it;
 	# a core test fails if it is not in use.
