@@ -21,6 +21,15 @@
     savedBox: $("saved-box"), savedText: $("saved-text"), savedRestore: $("saved-restore"), savedDiscard: $("saved-discard"),
   };
 
+  // The safetensors export (for PyTorch, interop/pytorch) sits beside the
+  // checkpoint export; the import input takes either.
+  el.exportSafetensors = Object.assign(document.createElement("button"), {
+    type: "button", id: "export-safetensors", disabled: true, textContent: "Export for PyTorch (safetensors)",
+    title: "The weights, batch-norm statistics and architecture in the safetensors format, which interop/pytorch/pretext_twin.py loads",
+  });
+  el.exportButton.after(el.exportSafetensors);
+  el.importInput.accept = ".ckpt,.safetensors";
+
   const CHUNK = 24; // files per addFiles call, so thumbnails appear as a big folder is read
   const SAVE_EVERY = 25; // steps between the sessions a run saves for surviving a reload
   const FALLBACK_DEFAULTS = { steps: 300, batch: 32, lr: 0.001, optimizer: "adam" };
@@ -190,6 +199,7 @@
     el.resume.disabled = !(idle && !state.adding && state.photoCount > 0 && state.resumable && m &&
       m.task === el.task.value && m.step < Number(el.steps.value));
     el.exportButton.disabled = !(idle && m && m.step > 0);
+    el.exportSafetensors.disabled = el.exportButton.disabled;
     el.importInput.disabled = !idle;
   }
 
@@ -740,11 +750,14 @@
     el.modelInfo.classList.toggle("error", !!isError);
   }
 
-  async function exportModel() {
+  // exportModel downloads the model as a checkpoint, or with format
+  // "safetensors" in the layout the PyTorch twin reads (interop/pytorch).
+  async function exportModel(format) {
     const m = state.model;
+    const ext = format === "safetensors" ? "safetensors" : "ckpt";
     try {
-      const bytes = await call("exportModel");
-      const name = `pretext-${String(m.task).replace(/[^\w.-]+/g, "_")}-${m.step}.ckpt`;
+      const bytes = await call("exportModel", ext === "ckpt" ? undefined : format);
+      const name = `pretext-${String(m.task).replace(/[^\w.-]+/g, "_")}-${m.step}.${ext}`;
       const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
       const a = document.createElement("a");
       a.href = url;
@@ -934,7 +947,8 @@
   el.train.addEventListener("click", () => train(false));
   el.resume.addEventListener("click", () => train(true));
   el.stop.addEventListener("click", stop);
-  el.exportButton.addEventListener("click", exportModel);
+  el.exportButton.addEventListener("click", () => exportModel());
+  el.exportSafetensors.addEventListener("click", () => exportModel("safetensors"));
   el.savedDiscard.addEventListener("click", discardSaved);
   el.importInput.addEventListener("change", () => {
     if (el.importInput.files[0]) importModel(el.importInput.files[0]);

@@ -29,6 +29,7 @@ import (
 	"github.com/disintegration/imaging"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/core/safetensors"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
 	"github.com/pretextlab/pretext/wasm/app"
@@ -925,5 +926,104 @@ func TestBrowserDivergence(t *testing.T) {
 	}
 	if !strings.Contains(msgs, "lower learning rate") {
 		t.Errorf("messages %q: the failure gives no advice", msgs)
+	}
+}
+
+// TestBrowserSafetensors: the page exports its model as safetensors (a
+// real download, which imports natively), and imports one back through
+// its import input: the export after one SGD step of the PyTorch twin
+// (interop/pytorch) when Debian's python3 has torch (required with
+// PRETEXT_TORCH=1), else the export itself. The page then predicts what
+// the imported model predicts natively.
+func TestBrowserSafetensors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	downloads := t.TempDir()
+	p := openPage(t, downloads)
+	p.addFiles(writeSamples(t))
+	p.train(map[string]string{"task": "rotation", "steps": "3", "batch": "8", "workers": "1"})
+	p.run("export safetensors", chromedp.Click("#export-safetensors", chromedp.ByQuery))
+	exported := waitFile(t, downloads, 30*time.Second)
+	if !strings.HasSuffix(exported, ".safetensors") {
+		t.Fatalf("the download is %s", exported)
+	}
+	b := must(os.ReadFile(exported))
+	tr, err := core.ImportSafetensors(bytes.NewReader(b), tasks.Resolve)
+	if err != nil || tr.Steps() != 3 || tr.Head.Spec().Kind != "rotation" {
+		t.Fatalf("the page's safetensors export imports natively as %v, %v", tr, err)
+	}
+
+	file, steps := exported, 3
+	if exec.Command("/usr/bin/python3", "-c", "import torch").Run() == nil {
+		file, steps = filepath.Join(t.TempDir(), "stepped.safetensors"), 4
+		batch := filepath.Join(t.TempDir(), "batch.safetensors")
+		writeRotationBatch(t, tr, batch)
+		cmd := exec.Command("/usr/bin/python3", "pretext_twin.py", "sgd", exported, "--batch", batch, "--lr", "0.5", "--out", file)
+		cmd.Dir = filepath.Join("..", "interop", "pytorch")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("pretext_twin.py sgd: %v\n%s", err, out)
+		}
+	} else if os.Getenv("PRETEXT_TORCH") == "1" {
+		t.Fatal("PRETEXT_TORCH=1 but /usr/bin/python3 cannot import torch")
+	}
+	p.eval(`document.querySelector("#predictions").replaceChildren(); true`, nil)
+	p.run("import "+file, chromedp.SetUploadFiles("#import", []string{file}, chromedp.ByQuery))
+	p.run("wait for previews after import", chromedp.Poll(`document.querySelectorAll("#predictions .prediction").length > 0`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+	got := p.previews()
+	var info string
+	p.eval(`document.querySelector("#model-info").textContent`, &info)
+	if !strings.Contains(info, fmt.Sprintf("trained for %d steps", steps)) {
+		t.Errorf("model info after importing %s: %q", filepath.Base(file), info)
+	}
+	imported, err := core.ImportSafetensors(bytes.NewReader(must(os.ReadFile(file))), tasks.Resolve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ckpt bytes.Buffer
+	if err := imported.Save(&ckpt); err != nil {
+		t.Fatal(err)
+	}
+	nat := app.New()
+	nat.AddSamples()
+	if _, err := nat.Import(ckpt.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	want := must(nat.Previews())
+	if len(got) != len(want) {
+		t.Fatalf("%d previews in the page, %d natively", len(got), len(want))
+	}
+	for i, n := range want {
+		for k := range n.Probs {
+			if got[i].Name != n.Name || !closeTo(got[i].Probs[k], n.Probs[k], 1e-5) {
+				t.Errorf("%s: %v in the page, %s: %v natively", got[i].Name, got[i].Probs, n.Name, n.Probs)
+				break
+			}
+		}
+	}
+}
+
+// writeRotationBatch writes the rotation examples of two sample photos as
+// the twin's batch file: "x" [N, C, H, W] and "labels".
+func writeRotationBatch(t *testing.T, tr *core.Trainer, path string) {
+	task := tr.Head.(core.Task)
+	rng := rand.New(rand.NewPCG(3, 0))
+	var ex []core.Example
+	for _, ph := range samples.Photos()[:2] {
+		ex = must(task.Examples(ex, must(core.Decode(ph.Name, ph.Data, core.IntakeConfig{})), rng))
+	}
+	v := ex[0].Views[0]
+	x := safetensors.Tensor{Name: "x", DType: safetensors.F32, Shape: []int{len(ex), v.C, v.H, v.W}}
+	y := safetensors.Tensor{Name: "labels", DType: safetensors.I64, Shape: []int{len(ex)}}
+	for _, e := range ex {
+		x.F32 = append(x.F32, e.Views[0].Pix...)
+		y.I64 = append(y.I64, int64(e.Class))
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, &safetensors.File{Tensors: []safetensors.Tensor{x, y}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
