@@ -114,7 +114,7 @@ func inputNorm(channels int) InputNorm {
 
 // exportMetadata is the "__metadata__" map of an export: every value a
 // string, JSON where it is structured.
-func (t *Trainer) exportMetadata(layout string) (map[string]string, error) {
+func (t *Trainer) exportMetadata(layout string) map[string]string {
 	js := func(v any) string {
 		b, _ := json.Marshal(v)
 		return string(b)
@@ -139,13 +139,12 @@ func (t *Trainer) exportMetadata(layout string) (map[string]string, error) {
 	}
 	if layout == LayoutMLP {
 		// The perceptron reads the concatenated features of this many views.
-		in := t.Head.(nn.Model)
-		w1 := NamedParams(in)[0].Param.Shape()[1]
+		w1 := NamedParams(t.Head)[0].Param.Shape()[1]
 		if f := t.Trunk.Features(); w1%f == 0 {
 			m["views"] = strconv.Itoa(w1 / f)
 		}
 	}
-	return m, nil
+	return m
 }
 
 // ExportSafetensors writes the trainer's trunk and head (weights and
@@ -153,11 +152,7 @@ func (t *Trainer) exportMetadata(layout string) (map[string]string, error) {
 // layout, named for the PyTorch twin's state_dict (see [ExportVersion]).
 func (t *Trainer) ExportSafetensors(w io.Writer) error {
 	ts, layout := t.exportTensors()
-	meta, err := t.exportMetadata(layout)
-	if err != nil {
-		return err
-	}
-	f := &safetensors.File{Metadata: meta}
+	f := &safetensors.File{Metadata: t.exportMetadata(layout)}
 	for _, et := range ts {
 		f.Tensors = append(f.Tensors, safetensors.Tensor{Name: et.name, DType: safetensors.F32, Shape: et.shape, F32: data(et.param)})
 		if strings.HasSuffix(et.name, ".bn.running_var") {

@@ -10,9 +10,10 @@ module back in the same layout, which `pretext import` reads.
 The trunk is Pretext's: stages of (conv 3x3, padding 1, no bias; batch-norm,
 eps 1e-5, momentum 0.1; ReLU) x depth, a 2x2 max-pool of stride 2 after every
 stage but the last, then global average pooling. Heads: "linear" (rotation,
-exemplar, deepcluster, keypoint-clusters, the plain classifier: logits of
-each example's one view) and "mlp" (jigsaw, relative-position: the features
-of `views` views per example concatenated, fc1, ReLU, fc2). A batch is
+exemplar, keypoint-clusters, the plain classifier: logits of each example's
+one view) and "mlp" (jigsaw, relative-position, jigsaw-positions, SimCLR's
+projection: the features of `views` views per example concatenated, fc1,
+ReLU, fc2). A batch is
 [N*views, C, H, W], example n's views in rows n*views..n*views+views-1.
 
 Only torch is needed. Command line:
