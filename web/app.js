@@ -16,19 +16,10 @@
     width: $("width"), holdout: $("holdout"), previewEvery: $("preview-every"), workers: $("workers"),
     train: $("train"), stop: $("stop"), resume: $("resume"),
     status: $("status"), progress: $("progress-bar"), stats: $("stats"), result: $("result"), refreshNote: $("refresh-note"), taskConfig: $("task-config"),
-    exportButton: $("export"), importInput: $("import"), modelInfo: $("model-info"),
+    exportButton: $("export"), exportSafetensors: $("export-safetensors"), importInput: $("import"), modelInfo: $("model-info"),
     chart: $("chart"), predictionsNote: $("predictions-note"), predictions: $("predictions"),
     savedBox: $("saved-box"), savedText: $("saved-text"), savedRestore: $("saved-restore"), savedDiscard: $("saved-discard"),
   };
-
-  // The safetensors export (for PyTorch, interop/pytorch) sits beside the
-  // checkpoint export; the import input takes either.
-  el.exportSafetensors = Object.assign(document.createElement("button"), {
-    type: "button", id: "export-safetensors", disabled: true, textContent: "Export for PyTorch (safetensors)",
-    title: "The weights, batch-norm statistics and architecture in the safetensors format, which interop/pytorch/pretext_twin.py loads",
-  });
-  el.exportButton.after(el.exportSafetensors);
-  el.importInput.accept = ".ckpt,.safetensors";
 
   const CHUNK = 24; // files per addFiles call, so thumbnails appear as a big folder is read
   const SAVE_EVERY = 25; // steps between the sessions a run saves for surviving a reload
