@@ -15,6 +15,8 @@ import (
 	"slices"
 
 	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/pretextlab/pretext/internal/bounded"
 )
 
 // Checkpoint layout (all integers little-endian):
@@ -265,21 +267,13 @@ func modelValues(m nn.Model) int {
 	return n
 }
 
-// readGrowing reads n bytes, growing its buffer only as the bytes arrive: a
-// length from a corrupt file costs memory only as far as the file goes.
+// readGrowing reads n bytes of an untrusted length (bounded.ReadFull).
 func readGrowing(r io.Reader, n int) ([]byte, error) {
-	const chunk = 1 << 16
-	buf := make([]byte, 0, min(n, chunk))
-	for len(buf) < n {
-		k := min(n-len(buf), chunk)
-		buf = slices.Grow(buf, k)
-		got, err := io.ReadFull(r, buf[len(buf):len(buf)+k])
-		buf = buf[:len(buf)+got]
-		if err != nil {
-			return nil, truncated(err)
-		}
+	b, err := bounded.ReadFull(r, n)
+	if err != nil {
+		return nil, truncated(err)
 	}
-	return buf, nil
+	return b, nil
 }
 
 func trainerFromHeader(hdr checkpointHeader, resolve HeadResolver) (*Trainer, error) {

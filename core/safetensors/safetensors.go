@@ -19,6 +19,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/pretextlab/pretext/internal/bounded"
 )
 
 // Dtypes this package reads and writes, as the format names them.
@@ -293,20 +295,13 @@ func Read(r io.Reader, limit int) (*File, error) {
 	return f, nil
 }
 
-// readGrowing reads n bytes, growing its buffer only as they arrive.
+// readGrowing reads n bytes of an untrusted length (bounded.ReadFull).
 func readGrowing(r io.Reader, n int) ([]byte, error) {
-	const chunk = 1 << 16
-	buf := make([]byte, 0, min(n, chunk))
-	for len(buf) < n {
-		k := min(n-len(buf), chunk)
-		buf = slices.Grow(buf, k)
-		m, err := io.ReadFull(r, buf[len(buf):len(buf)+k])
-		buf = buf[:len(buf)+m]
-		if err != nil {
-			return nil, truncated(err)
-		}
+	b, err := bounded.ReadFull(r, n)
+	if err != nil {
+		return nil, truncated(err)
 	}
-	return buf, nil
+	return b, nil
 }
 
 func truncated(err error) error {
