@@ -893,15 +893,22 @@ func TestBrowserBadInput(t *testing.T) {
 	if r := p.rejected()["big.png"]; r != "1024x768 pixels is more than the limit of 500000" {
 		t.Errorf("largest photo 0.5 megapixels: big.png rejected with %q", r)
 	}
-	p.set(map[string]string{"max-megapixels": ""})
+	// A file larger than the whole memory limit is refused by the worker
+	// before it reads it.
+	huge := filepath.Join(dir, "huge.jpg")
+	if err := os.WriteFile(huge, make([]byte, 3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.set(map[string]string{"max-megapixels": "", "max-memory": "2"})
+	p.addFiles([]string{huge})
+	if r := p.rejected()["huge.jpg"]; r != "the file is 3 MB, more than the 2 MB allowed for all photos" {
+		t.Errorf("memory 2 MB: huge.jpg rejected with %q", r)
+	}
+	p.set(map[string]string{"max-memory": ""})
 	if note := p.addFiles([]string{big}); !strings.HasPrefix(note, "Added 1 photo") {
 		t.Errorf("with the default limits big.png gives %q", note)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.problems) > 0 {
-		t.Errorf("the page logged errors:\n%s", strings.Join(p.problems, "\n"))
-	}
+	p.checkPrivate()
 }
 
 // TestBrowserDivergence: at a learning rate of 1e30 every step overflows;

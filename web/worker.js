@@ -29,16 +29,27 @@ function post(message) {
   self.postMessage(message, transferables(message));
 }
 
+// DEFAULT_MAX_MIB is the app's default memory limit for photos (wasm/app
+// limits.go: core.DefaultMaxBytes), used when the page sends none.
+const DEFAULT_MAX_MIB = 512;
+
 // addFiles reads File objects (from the picker or a drop) into bytes here,
 // off the page's thread, and hands them to Go.
 async function addFiles(files, limits) {
   const items = [];
   const unreadable = [];
+  // A file larger than the whole memory allowed for photos cannot fit once
+  // decoded: refuse it before reading it into the worker at all.
+  const maxMiB = (limits && limits.maxMegabytes) || DEFAULT_MAX_MIB;
   for (const f of files) {
     try {
       // A File, or {name, blob}: a photo the page kept across a reload.
       const blob = f.blob || f;
       const name = f.blob ? f.name : f.webkitRelativePath || f.name;
+      if (blob.size > maxMiB * 1048576) {
+        unreadable.push({ name, reason: `the file is ${Math.round(blob.size / 1048576)} MB, more than the ${maxMiB} MB allowed for all photos` });
+        continue;
+      }
       items.push({ name, bytes: new Uint8Array(await blob.arrayBuffer()) });
     } catch (err) {
       unreadable.push({ name: f.name, reason: "could not be read: " + (err && err.message ? err.message : err) });
