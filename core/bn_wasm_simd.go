@@ -5,7 +5,8 @@ package core
 import (
 	"runtime"
 	"syscall/js"
-	"unsafe"
+
+	"github.com/pretextlab/pretext/internal/jsmem"
 )
 
 // The batch-norm loops in simd128: gemm.wat's bn_normalize, bn_grad_x,
@@ -49,8 +50,6 @@ func bnSIMDLookup(g js.Value) {
 	bnSIMD.res, bnSIMD.ok = new([2]float64), true
 }
 
-func offsetOf(x []float32) uintptr { return uintptr(unsafe.Pointer(&x[0])) }
-
 func boolArg(b bool) int {
 	if b {
 		return 1
@@ -63,9 +62,7 @@ func bnSIMDNormalize(out, x []float32, mu, a, b float32, relu bool) bool {
 	if len(x) < bnMinSIMD || len(out) < len(x) || !bnSIMDLoaded() {
 		return false
 	}
-	heapOnly(out)
-	heapOnly(x)
-	bnSIMD.normalize.Invoke(offsetOf(out), offsetOf(x), len(x), mu, a, b, boolArg(relu))
+	bnSIMD.normalize.Invoke(jsmem.Offset(out), jsmem.Offset(x), len(x), mu, a, b, boolArg(relu))
 	runtime.KeepAlive(out)
 	runtime.KeepAlive(x)
 	return true
@@ -77,11 +74,7 @@ func bnSIMDGradX(out, x, dy, y []float32, mu, k, c2, c1 float32, relu bool) bool
 	if n < bnMinSIMD || len(out) < n || len(dy) < n || len(y) < n || !bnSIMDLoaded() {
 		return false
 	}
-	heapOnly(out)
-	heapOnly(x)
-	heapOnly(dy)
-	heapOnly(y)
-	bnSIMD.gradX.Invoke(offsetOf(out), offsetOf(x), offsetOf(dy), offsetOf(y), n, mu, k, c2, c1, boolArg(relu))
+	bnSIMD.gradX.Invoke(jsmem.Offset(out), jsmem.Offset(x), jsmem.Offset(dy), jsmem.Offset(y), n, mu, k, c2, c1, boolArg(relu))
 	runtime.KeepAlive(out)
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(dy)
@@ -95,10 +88,7 @@ func bnSIMDGradSums(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX fl
 	if n < bnMinSIMD || len(dy) < n || len(y) < n || !bnSIMDLoaded() {
 		return 0, 0, false
 	}
-	heapOnly(x)
-	heapOnly(dy)
-	heapOnly(y)
-	bnSIMD.gradSums.Invoke(uintptr(unsafe.Pointer(bnSIMD.res)), offsetOf(x), offsetOf(dy), offsetOf(y), n, float64(mu), boolArg(relu))
+	bnSIMD.gradSums.Invoke(jsmem.Offset(bnSIMD.res[:]), jsmem.Offset(x), jsmem.Offset(dy), jsmem.Offset(y), n, float64(mu), boolArg(relu))
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(dy)
 	runtime.KeepAlive(y)
@@ -110,8 +100,7 @@ func bnSIMDSums(row []float32, shift float64) (sum, squares float64, ok bool) {
 	if len(row) < bnMinSIMD || !bnSIMDLoaded() {
 		return 0, 0, false
 	}
-	heapOnly(row)
-	bnSIMD.sums.Invoke(uintptr(unsafe.Pointer(bnSIMD.res)), offsetOf(row), len(row), shift)
+	bnSIMD.sums.Invoke(jsmem.Offset(bnSIMD.res[:]), jsmem.Offset(row), len(row), shift)
 	runtime.KeepAlive(row)
 	return bnSIMD.res[0], bnSIMD.res[1], true
 }

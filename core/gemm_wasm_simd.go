@@ -7,7 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"syscall/js"
-	"unsafe"
+
+	"github.com/pretextlab/pretext/internal/jsmem"
 )
 
 // Go's wasm port emits no SIMD instructions, so js/wasm multiplies with a
@@ -71,11 +72,7 @@ func gemmSIMDBlock(kc int, a, b, c []float32, ldc, mp, np int, load bool) {
 	if kc <= 0 || mp <= 0 || np <= 0 || len(a) < mp*mr*kc || len(b) < np*nr*kc || ldc < np*nr || len(c) < (mp*mr-1)*ldc+np*nr {
 		panic(fmt.Sprintf("core: simd128 block kc=%d mp=%d np=%d ldc=%d with len(a)=%d len(b)=%d len(c)=%d", kc, mp, np, ldc, len(a), len(b), len(c)))
 	}
-	heapOnly(a)
-	heapOnly(b)
-	heapOnly(c)
-	gemmSIMD.block.Invoke(kc, mp, np,
-		uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&c[0])),
+	gemmSIMD.block.Invoke(kc, mp, np, jsmem.Offset(a), jsmem.Offset(b), jsmem.Offset(c),
 		ldc, load)
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
@@ -121,30 +118,10 @@ func gemmSIMDPack(dst, src []float32, ld int, alongX bool, p0, kc, x0, nx, w int
 	if len(dst) < full*kc || first < 0 || last >= len(src) {
 		panic(fmt.Sprintf("core: simd128 pack of %d panels of %d x %d (alongX %v, ld %d, p0 %d, x0 %d) into %d values from %d", panels, kc, w, alongX, ld, p0, x0, len(dst), len(src)))
 	}
-	heapOnly(dst)
-	heapOnly(src)
-	fn.Invoke(uintptr(unsafe.Pointer(&dst[0])), uintptr(unsafe.Pointer(&src[first])), ld, kc, panels, w)
+	fn.Invoke(jsmem.Offset(dst), jsmem.Offset(src[first:]), ld, kc, panels, w)
 	runtime.KeepAlive(dst)
 	runtime.KeepAlive(src)
 	if full < nx {
 		gemmPack(dst[full*kc:], src, ld, alongX, p0, kc, x0+full, nx-full, w)
-	}
-}
-
-// The module reads and writes Go's memory through plain offsets, which the
-// garbage collector and the stack copier do not know about. Heap memory
-// stays put (Go's collector does not move objects), but a goroutine's stack
-// is copied elsewhere when it grows, which a call into JavaScript can make
-// happen: a small slice the compiler kept on the caller's stack would then
-// be written at its old place. heapOnly makes every slice passed to it
-// escape, so the compiler puts it on the heap; escapeSink is never written.
-var (
-	escapeSink  []float32
-	escapeNever bool
-)
-
-func heapOnly(x []float32) {
-	if escapeNever {
-		escapeSink = x
 	}
 }

@@ -199,18 +199,30 @@ func (t *Trunk) OutShape(in Shape) (Shape, error) {
 // batch-norm (and updates the running statistics) instead of the running
 // statistics.
 func (t *Trunk) Maps(x mat.Tensor, in Shape, train bool) (mat.Tensor, Shape, error) {
-	if _, err := t.OutShape(in); err != nil {
+	return t.run(x, in, train, false)
+}
+
+// run is Maps, or with pool Forward (the maps' global average).
+func (t *Trunk) run(x mat.Tensor, in Shape, train, pool bool) (mat.Tensor, Shape, error) {
+	out, err := t.OutShape(in)
+	if err != nil {
 		return nil, Shape{}, err
 	}
 	if err := in.check("trunk input", x); err != nil {
 		return nil, Shape{}, err
 	}
 	if t.replica != nil {
-		out, _ := t.OutShape(in)
-		y, err := t.replica.run(t, x, in, out, train, false)
+		// A replica runs its share of the images; pooling its own maps
+		// first leaves far fewer values to gather.
+		y, err := t.replica.run(t, x, in, out, train, pool)
 		return y, out, err
 	}
-	return t.layers(x, in, train, nil)
+	y, s, err := t.layers(x, in, train, nil)
+	if err != nil || !pool {
+		return y, s, err
+	}
+	y, err = GlobalAvgPool(y, s)
+	return y, s, err
 }
 
 // layers runs the layers; with r, batch-norm statistics are those of the
@@ -229,23 +241,8 @@ func (t *Trunk) layers(x mat.Tensor, in Shape, train bool, r *replicaStep) (mat.
 // Forward runs the trunk and global average pooling: the result is [N, F]
 // with F = t.Features(), one feature vector per image.
 func (t *Trunk) Forward(x mat.Tensor, in Shape, train bool) (mat.Tensor, error) {
-	if t.replica != nil {
-		// Replicas pool their own maps and gather the feature vectors,
-		// far fewer values than the maps.
-		out, err := t.OutShape(in)
-		if err != nil {
-			return nil, err
-		}
-		if err := in.check("trunk input", x); err != nil {
-			return nil, err
-		}
-		return t.replica.run(t, x, in, out, train, true)
-	}
-	y, s, err := t.Maps(x, in, train)
-	if err != nil {
-		return nil, err
-	}
-	return GlobalAvgPool(y, s)
+	y, _, err := t.run(x, in, train, true)
+	return y, err
 }
 
 // Forward applies the layer to x with geometry in.

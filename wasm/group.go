@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"runtime"
 	"syscall/js"
-	"unsafe"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/internal/jsmem"
 )
 
 // jsGroup is core.Collective over the page's workers. The worker's group
@@ -57,8 +57,7 @@ func reduceSlice[T float32 | float64](g *jsGroup, kind string, buf []T) error {
 	if len(buf) == 0 {
 		return g.reduce(kind, 0, 0)
 	}
-	heapOnly(buf)
-	err := g.reduce(kind, uintptr(unsafe.Pointer(&buf[0])), len(buf))
+	err := g.reduce(kind, jsmem.Offset(buf), len(buf))
 	runtime.KeepAlive(buf)
 	return err
 }
@@ -100,21 +99,4 @@ func jsError(r any) error {
 		return errors.New(e.Value.Call("toString").String())
 	}
 	return fmt.Errorf("%v", r)
-}
-
-// JavaScript writes the sums through a plain offset into this module's
-// memory. Heap memory stays put, but a goroutine's stack moves when it
-// grows, or shrinks while the goroutine waits for a Promise: a small buffer
-// the compiler kept on the caller's stack would be written at its old place.
-// heapOnly makes the buffers passed to it escape, so they are on the heap;
-// escapeSink is never written.
-var (
-	escapeSink  any
-	escapeNever bool
-)
-
-func heapOnly[T float32 | float64](x []T) {
-	if escapeNever {
-		escapeSink = x
-	}
 }

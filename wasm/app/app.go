@@ -615,10 +615,6 @@ func (a *App) run(ctx context.Context, m *model, sp split, progress func(Event))
 		if a.Yield != nil {
 			a.Yield()
 		}
-		if s.Replica == nil && ctx.Err() != nil {
-			res.Stopped = true
-			break
-		}
 	}
 	res.Step = m.trainer.Steps()
 	if sec := time.Since(start).Seconds(); sec > 0 {
