@@ -24,19 +24,7 @@ import (
 // Adam, so its checkpoint holds non-trivial weights, BN statistics and
 // optimiser state while staying small enough to commit.
 func smallTrainer(t testing.TB) (*Trainer, []Example) {
-	rng := rand.New(rand.NewPCG(11, 0))
-	trunk, err := NewTrunk(TrunkConfig{Widths: []int{8, 16, 32}}, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, err := NewClassifier(trunk.Features(), 4, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := NewTrainer(trunk, head, TrainConfig{Optimizer: "adam", WarmupSteps: 2, Steps: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, rng := newTrainer(t, 11, TrunkConfig{Widths: []int{8, 16, 32}}, TrainConfig{Optimizer: "adam", WarmupSteps: 2, Steps: 10})
 	data := toyRotation(2, rng)
 	for range 3 {
 		if _, err := tr.Step(context.Background(), data); err != nil {

@@ -64,8 +64,15 @@ func rotate90(p Planar) Planar {
 }
 
 func newRSTrainer(t testing.TB, seed uint64) (*Trainer, *rand.Rand) {
+	return newTrainer(t, seed, TrunkConfig{}, TrainConfig{})
+}
+
+// newTrainer is a trunk of cfg with a 4-class classifier, trained with tc,
+// both drawn from a rng seeded with seed, which it returns for the data.
+func newTrainer(t testing.TB, seed uint64, cfg TrunkConfig, tc TrainConfig) (*Trainer, *rand.Rand) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 0))
-	trunk, err := NewTrunk(TrunkConfig{}, rng)
+	trunk, err := NewTrunk(cfg, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +80,7 @@ func newRSTrainer(t testing.TB, seed uint64) (*Trainer, *rand.Rand) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := NewTrainer(trunk, head, TrainConfig{})
+	tr, err := NewTrainer(trunk, head, tc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,19 +286,7 @@ func blownUp(batch []Example, i int) []Example {
 // training then goes on at the lowered rate with finite losses; a
 // checkpoint keeps the lowered rate.
 func TestDivergenceRecovers(t *testing.T) {
-	rng := rand.New(rand.NewPCG(21, 0))
-	trunk, err := NewTrunk(TrunkConfig{Widths: []int{8, 16, 32}}, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, err := NewClassifier(trunk.Features(), 4, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := NewTrainer(trunk, head, TrainConfig{Optimizer: "adam", Steps: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, rng := newTrainer(t, 21, TrunkConfig{Widths: []int{8, 16, 32}}, TrainConfig{Optimizer: "adam", Steps: 20})
 	batch := toyRotation(2, rng)
 	for range 2 {
 		if _, err := tr.Step(context.Background(), batch); err != nil {
@@ -338,19 +333,7 @@ func TestDivergenceRecovers(t *testing.T) {
 // trainer recovers maxRecoveries times, halving the rate each time, then
 // returns ErrDiverged, left exactly as it was before the first bad step.
 func TestDivergenceGivesUp(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 0))
-	trunk, err := NewTrunk(TrunkConfig{Widths: []int{8, 16, 32}}, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, err := NewClassifier(trunk.Features(), 4, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := NewTrainer(trunk, head, TrainConfig{LR: 1e30})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, rng := newTrainer(t, 3, TrunkConfig{Widths: []int{8, 16, 32}}, TrainConfig{LR: 1e30})
 	batch := toyRotation(2, rng)
 	var before map[string][]float32
 	var diverged int
