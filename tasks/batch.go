@@ -12,7 +12,7 @@ import (
 // task makes from them until there are n; a task that makes several
 // examples per photo (rotation: 4) keeps them together, except that the
 // last photo's are cut at n.
-func Batch(task core.Task, photos []*image.NRGBA, n int, rng *rand.Rand) ([]core.Example, error) {
+func Batch(task Task, photos []*image.NRGBA, n int, rng *rand.Rand) ([]core.Example, error) {
 	if len(photos) == 0 {
 		return nil, fmt.Errorf("tasks: no photos to train on")
 	}
@@ -55,7 +55,7 @@ type HeldOut struct {
 // passes over the photos, examples drawn with a rng seeded by seed (so the
 // figure is reproducible), evaluated in batches of at most batch in
 // evaluation mode. Loss and accuracy are means over all examples.
-func HeldOutScore(tr *core.Trainer, task core.Task, photos []*image.NRGBA, rounds, batch int, seed uint64) (HeldOut, error) {
+func HeldOutScore(tr *core.Trainer, task Task, photos []*image.NRGBA, rounds, batch int, seed uint64) (HeldOut, error) {
 	if err := prepareHeldOut(task, tr.Trunk, photos); err != nil {
 		return HeldOut{}, err
 	}

@@ -11,7 +11,7 @@ import (
 // trainRefreshing is trainLosses for the clustering tasks: tasks.Prepare
 // runs before every step, as in pretext train and the page. It returns the
 // losses, the trainer and the refreshes' log lines.
-func trainRefreshing(t testing.TB, trunk *core.Trunk, task core.Task, photos []*image.NRGBA, cfg core.TrainConfig, steps, batch int, seed uint64) ([]float64, *core.Trainer, []string) {
+func trainRefreshing(t testing.TB, trunk *core.Trunk, task Task, photos []*image.NRGBA, cfg core.TrainConfig, steps, batch int, seed uint64) ([]float64, *core.Trainer, []string) {
 	t.Helper()
 	tr, err := core.NewTrainer(trunk, task, cfg)
 	if err != nil {

@@ -59,7 +59,7 @@ type Colorization struct {
 	channels int        // the trunk's input channels
 }
 
-var _ core.Task = &Colorization{}
+var _ Task = &Colorization{}
 
 func init() { gob.Register(&Colorization{}) }
 
@@ -168,10 +168,10 @@ func matrix(rows, cols int, values []float32) *mat.Dense[float32] {
 	return mat.NewDense[float32](mat.WithShape(rows, cols), mat.WithBacking(values))
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (c *Colorization) Name() string { return "colorization" }
 
-// InputSize implements core.Task.
+// InputSize implements Task.
 func (c *Colorization) InputSize() int { return c.cfg.Size }
 
 // Config returns the task's settings with defaults filled in.
@@ -256,7 +256,7 @@ func areaMean(dst []float32, plane []float64, w, h, oh, ow int) {
 	}
 }
 
-// Examples implements core.Task: one example, a random crop (and flip) of
+// Examples implements Task: one example, a random crop (and flip) of
 // the photo as its grey lightness, with the crop's ab at the trunk's output
 // resolution as target. (Training steps add the targets to Prior, in Loss.)
 func (c *Colorization) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
@@ -532,18 +532,18 @@ func bilinear(plane []float64, sw, sh, dw, dh int) []float64 {
 	return out
 }
 
-// Predict implements core.Task: the photo, scaled so its shorter side is
+// Predict implements Task: the photo, scaled so its shorter side is
 // Size (its longer at most 4·Size), is shown to the trunk as grey; the
 // annealed-mean ab at the trunk's output resolution is upsampled
 // (bilinear) to the photo's size and joined to the photo's own L*.
 // Image is the colourised photo, Input the grey photo, and Summary the mean
 // colour error (CIE76 ΔE) against the original, beside the grey photo's.
-func (c *Colorization) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (c *Colorization) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	if err := needPhoto(img); err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	if trunk == nil {
-		return core.Prediction{}, fmt.Errorf("tasks: colorization predict needs a trunk")
+		return Prediction{}, fmt.Errorf("tasks: colorization predict needs a trunk")
 	}
 	src := imaging.Clone(img) // Min at (0, 0)
 	w, h := src.Rect.Dx(), src.Rect.Dy()
@@ -558,7 +558,7 @@ func (c *Colorization) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Ra
 	sl, _, _ := labPlanes(small)
 	z, zs, err := c.logits(trunk, []core.Planar{core.TrunkInput(greyImage(sl, iw, ih), trunk.Config.InChannels)}, false)
 	if err != nil {
-		return core.Prediction{}, fmt.Errorf("tasks: colorization predict: %w", err)
+		return Prediction{}, fmt.Errorf("tasks: colorization predict: %w", err)
 	}
 	pa, pb := annealedMean(mat.Data[float32](z.Value()), zs.H*zs.W, c.cfg.Temperature)
 	ua, ub := bilinear(pa, zs.W, zs.H, w, h), bilinear(pb, zs.W, zs.H, w, h)
@@ -573,7 +573,7 @@ func (c *Colorization) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Ra
 		errGrey += math.Hypot(a[i], b[i])
 	}
 	n := float64(len(l))
-	return core.Prediction{
+	return Prediction{
 		Image:   out,
 		Input:   greyImage(l, w, h),
 		Summary: fmt.Sprintf("colourised: mean ΔE %.1f from the original (grey: %.1f)", errColour/n, errGrey/n),

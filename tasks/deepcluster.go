@@ -50,8 +50,8 @@ type DeepCluster struct {
 }
 
 var (
-	_ core.Task     = &DeepCluster{}
-	_ core.Assigner = &DeepCluster{}
+	_ Task     = &DeepCluster{}
+	_ Assigner = &DeepCluster{}
 )
 
 func init() { gob.Register(&DeepCluster{}) }
@@ -179,10 +179,10 @@ func NewDeepCluster(cfg DeepClusterConfig, trunk *core.Trunk, rng *rand.Rand) (*
 	}, nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (d *DeepCluster) Name() string { return "deepcluster" }
 
-// InputSize implements core.Task.
+// InputSize implements Task.
 func (d *DeepCluster) InputSize() int { return d.cfg.Size }
 
 // Config returns the task's settings with defaults filled in.
@@ -194,7 +194,7 @@ func (d *DeepCluster) Spec() core.HeadSpec {
 	return core.HeadSpec{Kind: d.Name(), Config: cfg}
 }
 
-// NeedsRefresh implements core.Refresher: before the first batch, then every
+// NeedsRefresh implements Refresher: before the first batch, then every
 // Config().Every steps.
 func (d *DeepCluster) NeedsRefresh(step int) bool { return d.sched.needs(step) }
 
@@ -204,7 +204,7 @@ func (d *DeepCluster) features(trunk *core.Trunk, photos []*image.NRGBA) ([][]fl
 	return embedPhotos(trunk, photos, d.cfg.Size)
 }
 
-// Refresh implements core.Refresher: one DeepCluster round.
+// Refresh implements Refresher: one DeepCluster round.
 func (d *DeepCluster) Refresh(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (string, error) {
 	if len(photos) == 0 {
 		return "", fmt.Errorf("tasks: deepcluster has no photos to cluster")
@@ -304,7 +304,7 @@ func (d *DeepCluster) setWeights(size []int, n int) {
 	}
 }
 
-// Assign implements core.Assigner: each photo's nearest centroid in the
+// Assign implements Assigner: each photo's nearest centroid in the
 // last round's whitened feature space.
 func (d *DeepCluster) Assign(trunk *core.Trunk, photos []*image.NRGBA) error {
 	if d.centroids == nil {
@@ -323,7 +323,7 @@ func (d *DeepCluster) Assign(trunk *core.Trunk, photos []*image.NRGBA) error {
 	return nil
 }
 
-// Examples implements core.Task: one augmented crop of the photo labelled
+// Examples implements Task: one augmented crop of the photo labelled
 // with its cluster.
 func (d *DeepCluster) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := needPhoto(img); err != nil {
@@ -365,28 +365,28 @@ func (d *DeepCluster) Loss(trunk *core.Trunk, batch []core.Example, train bool) 
 	return loss, core.Score{Accuracy: acc}, nil
 }
 
-// Predict implements core.Task: the head's cluster for the photo's centre
+// Predict implements Task: the head's cluster for the photo's centre
 // crop, shown as a gallery of the clustered photos in it; Input is the
 // photo.
-func (d *DeepCluster) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (d *DeepCluster) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	return predictCluster(trunk, d.Head, &d.labels, d.cfg.Size, img)
 }
 
 // predictCluster is the prediction of the photo-clustering tasks: head's
 // most likely cluster for img's centre crop and a gallery of up to
 // GalleryMax refreshed photos labelled with it (by the first head).
-func predictCluster(trunk *core.Trunk, head *core.Classifier, labels *photoLabels, size int, img *image.NRGBA) (core.Prediction, error) {
+func predictCluster(trunk *core.Trunk, head *core.Classifier, labels *photoLabels, size int, img *image.NRGBA) (Prediction, error) {
 	if err := needPhoto(img); err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	if trunk == nil {
-		return core.Prediction{}, fmt.Errorf("tasks: predict needs a trunk")
+		return Prediction{}, fmt.Errorf("tasks: predict needs a trunk")
 	}
 	crop := core.CenterCrop(img, size)
 	ex := []core.Example{{Views: []core.Planar{core.TrunkInput(crop, trunk.Config.InChannels)}}}
 	logits, err := head.Logits(trunk, ex, false)
 	if err != nil {
-		return core.Prediction{}, fmt.Errorf("tasks: predict: %w", err)
+		return Prediction{}, fmt.Errorf("tasks: predict: %w", err)
 	}
 	probs := classProbs(mat.Data[float32](logits.Value()))
 	k := topClass(probs)
@@ -402,7 +402,7 @@ func predictCluster(trunk *core.Trunk, head *core.Classifier, labels *photoLabel
 	default:
 		summary += fmt.Sprintf(", %d clustered photos shown", len(members))
 	}
-	return core.Prediction{
+	return Prediction{
 		Image:   gallery(members, gallerySide),
 		Input:   imaging.Clone(img),
 		Summary: summary,

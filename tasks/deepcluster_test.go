@@ -206,7 +206,7 @@ func TestDeepClusterSpecCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	loaded := checkpointRoundTrip(t, tr, batch)
-	if !loaded.Head.(core.Refresher).NeedsRefresh(tr.Steps()) {
+	if !loaded.Head.(Refresher).NeedsRefresh(tr.Steps()) {
 		t.Errorf("a loaded task does not ask for a refresh")
 	}
 }

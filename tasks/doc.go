@@ -5,15 +5,15 @@
 //
 // Adding a task:
 //
-//  1. One file, tasks/<name>.go: a type that implements core.Task. Its
+//  1. One file, tasks/<name>.go: a type that implements Task. Its
 //     Examples makes every input together with its label from one call; all
 //     randomness from the rng it is given; a photo it cannot use returns an
 //     error. Its head is an nn.Model struct of *nn.Param fields registered
 //     with gob; Spec returns its JSON config so checkpoints can rebuild it.
 //     A task whose labels depend on the whole photo set or the current
-//     trunk (clustering, surrogate classes) is also a core.Refresher: the
+//     trunk (clustering, surrogate classes) is also a Refresher: the
 //     training loops call Prepare before each batch, which refreshes it
-//     when it asks; it implements core.Assigner to label held-out photos.
+//     when it asks; it implements Assigner to label held-out photos.
 //  2. One registry line in registry.go.
 //  3. Its test, <name>_test.go: labels checked against an independent
 //     construction, and the loss falling within a few dozen steps on the

@@ -59,9 +59,9 @@ type Exemplar struct {
 }
 
 var (
-	_ core.Task      = &Exemplar{}
-	_ core.Refresher = &Exemplar{}
-	_ core.Assigner  = &Exemplar{}
+	_ Task      = &Exemplar{}
+	_ Refresher = &Exemplar{}
+	_ Assigner  = &Exemplar{}
 )
 
 func init() { gob.Register(&Exemplar{}) }
@@ -165,10 +165,10 @@ func NewExemplar(cfg ExemplarConfig, trunk *core.Trunk, rng *rand.Rand) (*Exempl
 	return &Exemplar{Head: head, cfg: cfg, channels: trunk.Config.InChannels}, nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (e *Exemplar) Name() string { return "exemplar" }
 
-// InputSize implements core.Task.
+// InputSize implements Task.
 func (e *Exemplar) InputSize() int { return e.cfg.Size }
 
 // Config returns the task's settings with defaults filled in.
@@ -205,7 +205,7 @@ type exemplarState struct {
 	active int // classes with a seed
 }
 
-// NeedsRefresh implements core.Refresher: only until the first Refresh.
+// NeedsRefresh implements Refresher: only until the first Refresh.
 func (e *Exemplar) NeedsRefresh(int) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -222,7 +222,7 @@ func (e *Exemplar) checkPhoto(img *image.NRGBA) error {
 	return nil
 }
 
-// Refresh implements core.Refresher: it chooses the seeds and their
+// Refresh implements Refresher: it chooses the seeds and their
 // classes (see Exemplar); trunk and rng are not used.
 func (e *Exemplar) Refresh(_ *core.Trunk, photos []*image.NRGBA, _ *rand.Rand) (string, error) {
 	if len(photos) == 0 {
@@ -458,7 +458,7 @@ func (e *Exemplar) view(ctx *image.NRGBA, channels int, rng *rand.Rand) core.Pla
 	return p
 }
 
-// Examples implements core.Task: one transformed view of one of img's
+// Examples implements Task: one transformed view of one of img's
 // seeds (drawn with rng), labelled with its class. img must be one of the
 // photos of the last Refresh or Assign.
 func (e *Exemplar) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
@@ -496,7 +496,7 @@ func (e *Exemplar) embed(trunk *core.Trunk, patches []*image.NRGBA) ([][]float32
 	return f, nil
 }
 
-// Assign implements core.Assigner: each photo's best seed is labelled with
+// Assign implements Assigner: each photo's best seed is labelled with
 // the class whose seed patch is nearest (cosine, first on ties) in trunk's
 // features (evaluation mode). The refreshed photos' classes are not
 // changed; the assigned photos replace those of the last Assign.
@@ -546,18 +546,18 @@ func (e *Exemplar) Assign(trunk *core.Trunk, photos []*image.NRGBA) error {
 	return nil
 }
 
-// Predict implements core.Task: the photo's seed (its first seed if it is
+// Predict implements Task: the photo's seed (its first seed if it is
 // one of the refreshed photos, else its best square) is classified.
 // Input shows the seed beside three transformed views drawn with rng;
 // Image shows the seed beside the seed patch of the predicted class (the
 // seed alone when the task has not been refreshed, as after loading a
 // checkpoint without its photos). Probs are the classes' probabilities.
-func (e *Exemplar) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (e *Exemplar) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	if err := e.checkPhoto(img); err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	if trunk == nil {
-		return core.Prediction{}, fmt.Errorf("tasks: exemplar predict needs a trunk")
+		return Prediction{}, fmt.Errorf("tasks: exemplar predict needs a trunk")
 	}
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(0, 0))
@@ -577,7 +577,7 @@ func (e *Exemplar) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) 
 	ex := []core.Example{{Views: []core.Planar{core.TrunkInput(seed, trunk.Config.InChannels)}}}
 	logits, err := e.Head.Logits(trunk, ex, false)
 	if err != nil {
-		return core.Prediction{}, fmt.Errorf("tasks: exemplar predict: %w", err)
+		return Prediction{}, fmt.Errorf("tasks: exemplar predict: %w", err)
 	}
 	probs := classProbs(mat.Data[float32](logits.Value()))
 	k := topClass(probs)
@@ -598,7 +598,7 @@ func (e *Exemplar) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) 
 			summary += fmt.Sprintf(": wrong, its own is class %d", own)
 		}
 	}
-	return core.Prediction{
+	return Prediction{
 		Image:   out,
 		Input:   board(shown, len(shown), e.cfg.Size),
 		Summary: summary,

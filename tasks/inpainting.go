@@ -80,7 +80,7 @@ type Discriminator struct {
 }
 
 var (
-	_ core.Task = &Inpainting{}
+	_ Task = &Inpainting{}
 	_ nn.Model  = &Discriminator{}
 )
 
@@ -191,10 +191,10 @@ func NewInpainting(cfg InpaintingConfig, trunk *core.Trunk, rng *rand.Rand) (*In
 	return t, nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (t *Inpainting) Name() string { return "inpainting" }
 
-// InputSize implements core.Task.
+// InputSize implements Task.
 func (t *Inpainting) InputSize() int { return t.cfg.Size }
 
 // Config returns the task's settings with defaults filled in.
@@ -267,7 +267,7 @@ func (t *Inpainting) example(crop *image.NRGBA, m []bool) core.Example {
 	return core.Example{Views: []core.Planar{view}, Target: target}
 }
 
-// Examples implements core.Task: one example, a random crop (and flip) of
+// Examples implements Task: one example, a random crop (and flip) of
 // the photo with its hole filled by the mean.
 func (t *Inpainting) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := needPhoto(img); err != nil {
@@ -450,19 +450,19 @@ func (d *Discriminator) loss(x mat.Tensor, s core.Shape, class int) (mat.Tensor,
 	return l, err
 }
 
-// Predict implements core.Task: the photo's centre crop with a hole (the
+// Predict implements Task: the photo's centre crop with a hole (the
 // central square, or blocks drawn from rng) is inpainted. Input is the
 // masked crop, Image the crop with the prediction pasted into the hole, and
 // Summary the hole's PSNR against the original beside the mean fill's.
-func (t *Inpainting) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (t *Inpainting) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	if err := needPhoto(img); err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	if trunk == nil {
-		return core.Prediction{}, fmt.Errorf("tasks: inpainting predict needs a trunk")
+		return Prediction{}, fmt.Errorf("tasks: inpainting predict needs a trunk")
 	}
 	if trunk.Config.InChannels != t.channels {
-		return core.Prediction{}, fmt.Errorf("tasks: inpainting predict: trunk takes %d channels, the task %d", trunk.Config.InChannels, t.channels)
+		return Prediction{}, fmt.Errorf("tasks: inpainting predict: trunk takes %d channels, the task %d", trunk.Config.InChannels, t.channels)
 	}
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(0, 0))
@@ -470,11 +470,11 @@ func (t *Inpainting) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand
 	ex := t.example(core.CenterCrop(img, t.cfg.Size), t.holeMask(rng))
 	b, err := t.stack([]core.Example{ex})
 	if err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	r, _, err := t.residual(trunk, b, false)
 	if err != nil {
-		return core.Prediction{}, fmt.Errorf("tasks: inpainting predict: %w", err)
+		return Prediction{}, fmt.Errorf("tasks: inpainting predict: %w", err)
 	}
 	rd := mat.Data[float32](r.Value())
 	view := ex.Views[0]
@@ -492,7 +492,7 @@ func (t *Inpainting) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand
 	// PSNR over the hole only: channel c's hole values are contiguous.
 	asPlanar := func(v []float32) core.Planar { return core.Planar{C: view.C, H: 1, W: len(v) / view.C, Pix: v} }
 	pOut, pFill := psnr(asPlanar(holeOut), asPlanar(holeOrig), norm), psnr(asPlanar(holeFill), asPlanar(holeOrig), norm)
-	return core.Prediction{
+	return Prediction{
 		Image:   out.Image(norm),
 		Input:   view.Image(norm),
 		Summary: fmt.Sprintf("inpainted: hole PSNR %.1f dB (mean fill %.1f dB)", pOut, pFill),

@@ -51,7 +51,7 @@ type Jigsaw struct {
 	channels int // the trunk's input channels
 }
 
-var _ core.Task = &Jigsaw{}
+var _ Task = &Jigsaw{}
 
 func init() { gob.Register(&Jigsaw{}) }
 
@@ -162,10 +162,10 @@ func NewJigsaw(cfg JigsawConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigsaw, er
 	}, nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (j *Jigsaw) Name() string { return "jigsaw" }
 
-// InputSize implements core.Task: the side of one tile.
+// InputSize implements Task: the side of one tile.
 func (j *Jigsaw) InputSize() int { return j.cfg.Tile }
 
 // Config returns the task's settings with defaults filled in.
@@ -245,7 +245,7 @@ func normalizeTile(p core.Planar) {
 	}
 }
 
-// Examples implements core.Task: one puzzle from a random crop of the photo,
+// Examples implements Task: one puzzle from a random crop of the photo,
 // which must be at least MinPhotoSide pixels on a side.
 func (j *Jigsaw) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := j.checkPhoto(img); err != nil {
@@ -346,12 +346,12 @@ func (j *Jigsaw) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.
 	return loss, core.Score{Accuracy: acc}, nil
 }
 
-// Predict implements core.Task: the photo's centre crop is shuffled by a
+// Predict implements Task: the photo's centre crop is shuffled by a
 // random permutation, the head predicts which, and the tiles are put back by
 // the prediction.
-func (j *Jigsaw) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (j *Jigsaw) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	if err := j.checkPhoto(img); err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(0, 0))
@@ -373,7 +373,7 @@ func (j *Jigsaw) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 	}
 	logits, err := j.Logits(trunk, []core.Example{ex}, false)
 	if err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	probs := classProbs(mat.Data[float32](logits.Value()))
 	k := topClass(probs)
@@ -386,7 +386,7 @@ func (j *Jigsaw) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 	if k != c {
 		verdict = fmt.Sprintf("wrong: shuffled with %d", c)
 	}
-	return core.Prediction{
+	return Prediction{
 		Image:   tileBoard(views, solved, j.cfg.Tile),
 		Input:   tileBoard(views, shown, j.cfg.Tile),
 		Summary: fmt.Sprintf("permutation %d of %d (p=%.2f): %s", k, j.cfg.Perms, probs[k], verdict),

@@ -50,7 +50,7 @@ type JigsawPos struct {
 	channels int // the trunk's input channels
 }
 
-var _ core.Task = &JigsawPos{}
+var _ Task = &JigsawPos{}
 
 func init() { gob.Register(&JigsawPos{}) }
 
@@ -131,10 +131,10 @@ func NewJigsawPos(cfg JigsawPosConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigs
 	return j, nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (j *JigsawPos) Name() string { return "jigsaw-positions" }
 
-// InputSize implements core.Task: the side of one tile.
+// InputSize implements Task: the side of one tile.
 func (j *JigsawPos) InputSize() int { return j.cfg.Tile }
 
 // Config returns the task's settings with defaults filled in.
@@ -212,7 +212,7 @@ func tilesIn[T any](tiles [jigsawTiles]T, perm [jigsawTiles]int) [jigsawTiles]T 
 	return out
 }
 
-// Examples implements core.Task: one puzzle from a random crop of the photo,
+// Examples implements Task: one puzzle from a random crop of the photo,
 // which must be at least MinPhotoSide pixels on a side.
 func (j *JigsawPos) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := j.checkPhoto(img); err != nil {
@@ -327,19 +327,19 @@ func bestAssignment(p [jigsawTiles][jigsawTiles]float64) [jigsawTiles]int {
 	return best
 }
 
-// Predict implements core.Task: the photo's centre crop (tiles from the
+// Predict implements Task: the photo's centre crop (tiles from the
 // middle of their cells) is shuffled by a random permutation drawn from
 // rng and shown (Input); the head's nine position distributions are turned
 // into the most likely one-to-one placement (bestAssignment, so the board
 // is a permutation) and the tiles are laid out by it (Image). Probs holds
 // the 81 probabilities, row-major: Probs[9i+p] is view i's probability of
 // position p (each row sums to 1).
-func (j *JigsawPos) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (j *JigsawPos) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	if err := j.checkPhoto(img); err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	if trunk == nil {
-		return core.Prediction{}, fmt.Errorf("tasks: jigsaw-positions predict needs a trunk")
+		return Prediction{}, fmt.Errorf("tasks: jigsaw-positions predict needs a trunk")
 	}
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(0, 0))
@@ -362,7 +362,7 @@ func (j *JigsawPos) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand)
 	}
 	logits, err := j.Logits(trunk, []core.Example{ex}, false)
 	if err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	z := mat.Data[float32](logits.Value())
 	var p [jigsawTiles][jigsawTiles]float64
@@ -381,7 +381,7 @@ func (j *JigsawPos) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand)
 			right++
 		}
 	}
-	return core.Prediction{
+	return Prediction{
 		Image:   tileBoard(views, placed, j.cfg.Tile),
 		Input:   tileBoard(views, shown, j.cfg.Tile),
 		Summary: fmt.Sprintf("%d of %d tiles placed right", right, jigsawTiles),

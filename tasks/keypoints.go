@@ -49,8 +49,8 @@ type labelledPoint struct {
 }
 
 var (
-	_ core.Task     = &KeypointClusters{}
-	_ core.Assigner = &KeypointClusters{}
+	_ Task     = &KeypointClusters{}
+	_ Assigner = &KeypointClusters{}
 )
 
 func init() { gob.Register(&KeypointClusters{}) }
@@ -128,10 +128,10 @@ func NewKeypointClusters(cfg KeypointConfig, trunk *core.Trunk, rng *rand.Rand) 
 	return &KeypointClusters{Head: head, cfg: cfg, channels: trunk.Config.InChannels}, nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (k *KeypointClusters) Name() string { return "keypoint-clusters" }
 
-// InputSize implements core.Task.
+// InputSize implements Task.
 func (k *KeypointClusters) InputSize() int { return k.cfg.Size }
 
 // Config returns the task's settings with defaults filled in.
@@ -143,7 +143,7 @@ func (k *KeypointClusters) Spec() core.HeadSpec {
 	return core.HeadSpec{Kind: k.Name(), Config: cfg}
 }
 
-// NeedsRefresh implements core.Refresher: once, before the first batch.
+// NeedsRefresh implements Refresher: once, before the first batch.
 func (k *KeypointClusters) NeedsRefresh(step int) bool { return k.sched.needs(step) }
 
 // margin is the distance keypoints keep from the border so a shifted patch
@@ -191,7 +191,7 @@ func (k *KeypointClusters) patch(img *image.NRGBA, x, y int) *image.NRGBA {
 	return imaging.Resize(c, k.cfg.Size, k.cfg.Size, imaging.Linear)
 }
 
-// Refresh implements core.Refresher: keypoints of every photo, k-means of
+// Refresh implements Refresher: keypoints of every photo, k-means of
 // all their descriptors.
 func (k *KeypointClusters) Refresh(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (string, error) {
 	if len(photos) == 0 {
@@ -240,7 +240,7 @@ func (k *KeypointClusters) Refresh(trunk *core.Trunk, photos []*image.NRGBA, rng
 		len(all), len(photos), nk, used, res.EmptyFixed), nil
 }
 
-// Assign implements core.Assigner: the keypoints of each photo labelled with
+// Assign implements Assigner: the keypoints of each photo labelled with
 // their descriptors' nearest centroids.
 func (k *KeypointClusters) Assign(trunk *core.Trunk, photos []*image.NRGBA) error {
 	if k.centroids == nil {
@@ -263,7 +263,7 @@ func (k *KeypointClusters) Assign(trunk *core.Trunk, photos []*image.NRGBA) erro
 	return nil
 }
 
-// Examples implements core.Task: the patch around one of the photo's
+// Examples implements Task: the patch around one of the photo's
 // keypoints, picked at random and shifted by up to Shift pixels, labelled
 // with the keypoint's cluster.
 func (k *KeypointClusters) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
@@ -294,23 +294,23 @@ func (k *KeypointClusters) Loss(trunk *core.Trunk, batch []core.Example, train b
 	return k.Head.Loss(trunk, batch, train)
 }
 
-// Predict implements core.Task: the photo's strongest keypoint is shown to
+// Predict implements Task: the photo's strongest keypoint is shown to
 // the trunk and head; Input is the photo with its keypoints marked (the
 // predicted one in red, the others in yellow, as squares of the patch
 // size) and Image a gallery of training patches of the predicted cluster.
-func (k *KeypointClusters) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (k *KeypointClusters) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	if err := k.checkPhoto(img); err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	if trunk == nil {
-		return core.Prediction{}, fmt.Errorf("tasks: keypoint-clusters predict needs a trunk")
+		return Prediction{}, fmt.Errorf("tasks: keypoint-clusters predict needs a trunk")
 	}
 	kps, _ := k.detect(img)
 	top := kps[0]
 	ex := []core.Example{{Views: []core.Planar{core.TrunkInput(k.patch(img, top.X, top.Y), trunk.Config.InChannels)}}}
 	logits, err := k.Head.Logits(trunk, ex, false)
 	if err != nil {
-		return core.Prediction{}, fmt.Errorf("tasks: keypoint-clusters predict: %w", err)
+		return Prediction{}, fmt.Errorf("tasks: keypoint-clusters predict: %w", err)
 	}
 	probs := classProbs(mat.Data[float32](logits.Value()))
 	c := topClass(probs)
@@ -335,7 +335,7 @@ func (k *KeypointClusters) Predict(trunk *core.Trunk, img *image.NRGBA, rng *ran
 		members = k.examples[c]
 		summary += fmt.Sprintf(", %d training patches shown", len(members))
 	}
-	return core.Prediction{
+	return Prediction{
 		Image:   gallery(members, gallerySide),
 		Input:   marked,
 		Summary: summary,

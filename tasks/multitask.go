@@ -37,7 +37,7 @@ type MultiTask struct {
 	// Tasks are the sub-tasks in config order. Their heads are this
 	// objective's parameters: spago's traversal and core.NamedParams look
 	// into the slice's interface values ("Tasks.0.Head.W").
-	Tasks []core.Task
+	Tasks []Task
 
 	cfg MultiTaskConfig // defaults filled in, each sub-config its task's spec
 	// step is the step of the last NeedsRefresh call, which Refresh asks
@@ -46,9 +46,9 @@ type MultiTask struct {
 }
 
 var (
-	_ core.Task      = &MultiTask{}
-	_ core.Refresher = &MultiTask{}
-	_ core.Assigner  = &MultiTask{}
+	_ Task      = &MultiTask{}
+	_ Refresher = &MultiTask{}
+	_ Assigner  = &MultiTask{}
 	_ Baseliner      = &MultiTask{}
 )
 
@@ -99,13 +99,13 @@ func (c MultiTaskConfig) withDefaults() MultiTaskConfig {
 // compiler refuses (dependencies are not traced through interface method
 // calls).
 type taskBuilder interface {
-	build(name string, config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error)
+	build(name string, config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (Task, error)
 }
 
 // registryBuilder is the taskBuilder of the registry.
 type registryBuilder struct{}
 
-func (registryBuilder) build(name string, config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error) {
+func (registryBuilder) build(name string, config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (Task, error) {
 	return New(name, config, trunk, rng)
 }
 
@@ -145,10 +145,10 @@ func NewMultiTask(cfg MultiTaskConfig, trunk *core.Trunk, rng *rand.Rand) (*Mult
 	return m, nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (m *MultiTask) Name() string { return multiTaskName }
 
-// InputSize implements core.Task: the largest of the sub-tasks' sizes.
+// InputSize implements Task: the largest of the sub-tasks' sizes.
 func (m *MultiTask) InputSize() int {
 	size := 0
 	for _, t := range m.Tasks {
@@ -167,7 +167,7 @@ func (m *MultiTask) Spec() core.HeadSpec {
 	return core.HeadSpec{Kind: m.Name(), Config: cfg}
 }
 
-// Examples implements core.Task: every sub-task's examples of the photo,
+// Examples implements Task: every sub-task's examples of the photo,
 // in sub-task order, each with Head set to its sub-task's index.
 func (m *MultiTask) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	for k, t := range m.Tasks {
@@ -252,26 +252,26 @@ func (m *MultiTask) BaselineLoss(batch []core.Example) float64 {
 	return sum
 }
 
-// NeedsRefresh implements core.Refresher: whether any sub-task that is a
+// NeedsRefresh implements Refresher: whether any sub-task that is a
 // Refresher needs refreshing before step.
 func (m *MultiTask) NeedsRefresh(step int) bool {
 	m.step = step
 	need := false
 	for _, t := range m.Tasks {
-		if r, ok := t.(core.Refresher); ok && r.NeedsRefresh(step) {
+		if r, ok := t.(Refresher); ok && r.NeedsRefresh(step) {
 			need = true
 		}
 	}
 	return need
 }
 
-// Refresh implements core.Refresher: it refreshes the sub-tasks that need
+// Refresh implements Refresher: it refreshes the sub-tasks that need
 // it at the step of the last NeedsRefresh call (0 if none) and joins their
 // log lines.
 func (m *MultiTask) Refresh(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (string, error) {
 	var msgs []string
 	for _, t := range m.Tasks {
-		r, ok := t.(core.Refresher)
+		r, ok := t.(Refresher)
 		if !ok || !r.NeedsRefresh(m.step) {
 			continue
 		}
@@ -286,15 +286,15 @@ func (m *MultiTask) Refresh(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.
 	return strings.Join(msgs, "; "), nil
 }
 
-// Assign implements core.Assigner: the Refresher sub-tasks label the
+// Assign implements Assigner: the Refresher sub-tasks label the
 // held-out photos; one that cannot (is no Assigner) is an error, as
 // tasks.HeldOutScore reports for such a task on its own.
 func (m *MultiTask) Assign(trunk *core.Trunk, photos []*image.NRGBA) error {
 	for _, t := range m.Tasks {
-		if _, ok := t.(core.Refresher); !ok {
+		if _, ok := t.(Refresher); !ok {
 			continue
 		}
-		a, ok := t.(core.Assigner)
+		a, ok := t.(Assigner)
 		if !ok {
 			return fmt.Errorf("tasks: multi-task %s cannot label held-out photos", t.Name())
 		}
@@ -305,16 +305,16 @@ func (m *MultiTask) Assign(trunk *core.Trunk, photos []*image.NRGBA) error {
 	return nil
 }
 
-// Predict implements core.Task: the first sub-task's prediction (its
+// Predict implements Task: the first sub-task's prediction (its
 // images and probabilities), with a summary joining every sub-task's,
 // "rotation: upright (p=0.93); jigsaw: ...".
-func (m *MultiTask) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
-	var out core.Prediction
+func (m *MultiTask) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
+	var out Prediction
 	summaries := make([]string, len(m.Tasks))
 	for k, t := range m.Tasks {
 		p, err := t.Predict(trunk, img, rng)
 		if err != nil {
-			return core.Prediction{}, fmt.Errorf("tasks: multi-task %s: %w", t.Name(), err)
+			return Prediction{}, fmt.Errorf("tasks: multi-task %s: %w", t.Name(), err)
 		}
 		if k == 0 {
 			out = p

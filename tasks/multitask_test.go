@@ -33,13 +33,13 @@ func newTestMulti(t *testing.T, trunk *core.Trunk, config string) *MultiTask {
 
 // subTasks builds the sub-tasks of config on their own, as the registry
 // does.
-func subTasks(t *testing.T, trunk *core.Trunk, config string) []core.Task {
+func subTasks(t *testing.T, trunk *core.Trunk, config string) []Task {
 	t.Helper()
 	var cfg MultiTaskConfig
 	if err := json.Unmarshal([]byte(config), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	var out []core.Task
+	var out []Task
 	for _, sc := range cfg.Tasks {
 		task, err := New(sc.Name, sc.Config, trunk, testRNG(1))
 		if err != nil {

@@ -9,12 +9,12 @@ import (
 )
 
 // Prepare readies task for the 0-based step of a training run on photos:
-// a [core.Refresher] (a clustering task) is refreshed when it says it needs
+// a [Refresher] (a clustering task) is refreshed when it says it needs
 // to be. It returns the refresh's log line, or "" when nothing ran. Every
 // training loop (pretext train, the page, tests) calls it before drawing
 // each batch.
-func Prepare(task core.Task, trunk *core.Trunk, photos []*image.NRGBA, step int, rng *rand.Rand) (string, error) {
-	r, ok := task.(core.Refresher)
+func Prepare(task Task, trunk *core.Trunk, photos []*image.NRGBA, step int, rng *rand.Rand) (string, error) {
+	r, ok := task.(Refresher)
 	if !ok || !r.NeedsRefresh(step) {
 		return "", nil
 	}
@@ -29,13 +29,13 @@ func Prepare(task core.Task, trunk *core.Trunk, photos []*image.NRGBA, step int,
 }
 
 // prepareHeldOut labels held-out photos for tasks whose labels come from the
-// training photos (an [core.Assigner]); other Refreshers cannot score
+// training photos (an [Assigner]); other Refreshers cannot score
 // held-out photos and report so.
-func prepareHeldOut(task core.Task, trunk *core.Trunk, photos []*image.NRGBA) error {
-	if _, ok := task.(core.Refresher); !ok {
+func prepareHeldOut(task Task, trunk *core.Trunk, photos []*image.NRGBA) error {
+	if _, ok := task.(Refresher); !ok {
 		return nil
 	}
-	a, ok := task.(core.Assigner)
+	a, ok := task.(Assigner)
 	if !ok {
 		return fmt.Errorf("tasks: %s cannot label held-out photos", task.Name())
 	}

@@ -13,7 +13,7 @@ import (
 // entry builds a task from its JSON config (nil or empty: defaults) for a
 // trunk, drawing the head's initial weights from rng.
 type entry struct {
-	new     func(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error)
+	new     func(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (Task, error)
 	summary string
 }
 
@@ -49,7 +49,7 @@ func Summary(name string) string { return registry[name].summary }
 
 // New builds the named task with its default settings, or with config (the
 // task's JSON settings) when given.
-func New(name string, config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error) {
+func New(name string, config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (Task, error) {
 	e, ok := registry[name]
 	if !ok {
 		return nil, fmt.Errorf("tasks: unknown task %q (have %s)", name, strings.Join(Names(), ", "))
@@ -67,8 +67,8 @@ func Resolve(spec core.HeadSpec, trunk *core.Trunk) (core.Objective, error) {
 
 // fromConfig adapts a task's typed constructor to the registry: it decodes
 // the task's JSON config (strictly; empty means the defaults) and builds.
-func fromConfig[C any, T core.Task](name string, build func(C, *core.Trunk, *rand.Rand) (T, error)) func(json.RawMessage, *core.Trunk, *rand.Rand) (core.Task, error) {
-	return func(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (core.Task, error) {
+func fromConfig[C any, T Task](name string, build func(C, *core.Trunk, *rand.Rand) (T, error)) func(json.RawMessage, *core.Trunk, *rand.Rand) (Task, error) {
+	return func(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (Task, error) {
 		var cfg C
 		if err := decodeConfig(name, config, &cfg); err != nil {
 			return nil, err

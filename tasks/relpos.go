@@ -57,7 +57,7 @@ type RelPos struct {
 	channels int // the trunk's input channels
 }
 
-var _ core.Task = &RelPos{}
+var _ Task = &RelPos{}
 
 func init() { gob.Register(&RelPos{}) }
 
@@ -161,10 +161,10 @@ func NewRelPos(cfg RelPosConfig, trunk *core.Trunk, rng *rand.Rand) (*RelPos, er
 	return r, nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (r *RelPos) Name() string { return "relative-position" }
 
-// InputSize implements core.Task: the side of one patch.
+// InputSize implements Task: the side of one patch.
 func (r *RelPos) InputSize() int { return r.cfg.Patch }
 
 // Config returns the task's settings with defaults filled in.
@@ -241,7 +241,7 @@ func (r *RelPos) view(patch *image.NRGBA, channels int) core.Planar {
 	return p
 }
 
-// Examples implements core.Task: one centre-neighbour pair from a random
+// Examples implements Task: one centre-neighbour pair from a random
 // crop of the photo, which must be at least MinPhotoSide pixels on a side.
 func (r *RelPos) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := r.checkPhoto(img); err != nil {
@@ -300,17 +300,17 @@ func (r *RelPos) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.
 	return loss, core.Score{Accuracy: acc}, nil
 }
 
-// Predict implements core.Task: the centre patch of the photo's centre crop
+// Predict implements Task: the centre patch of the photo's centre crop
 // and a neighbour chosen with rng (no jitter, colour kept) are shown side by
 // side (Input); Image is a 3x3 board with the centre patch in the middle
 // and the neighbour where the head places it, the true cell outlined in red
 // when that is wrong. Probs are the eight classes' probabilities.
-func (r *RelPos) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (r *RelPos) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	if err := r.checkPhoto(img); err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	if trunk == nil {
-		return core.Prediction{}, fmt.Errorf("tasks: relative-position predict needs a trunk")
+		return Prediction{}, fmt.Errorf("tasks: relative-position predict needs a trunk")
 	}
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(0, 0))
@@ -321,7 +321,7 @@ func (r *RelPos) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 	ex := core.Example{Views: []core.Planar{r.view(centre, trunk.Config.InChannels), r.view(neighbour, trunk.Config.InChannels)}}
 	logits, err := r.Logits(trunk, []core.Example{ex}, false)
 	if err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	probs := classProbs(mat.Data[float32](logits.Value()))
 	k := topClass(probs)
@@ -329,7 +329,7 @@ func (r *RelPos) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 	if k != truth {
 		verdict = "wrong: it is " + relPosNames[truth]
 	}
-	return core.Prediction{
+	return Prediction{
 		Image:   relPosBoard(centre, neighbour, k, truth, r.cfg.Patch),
 		Input:   board([]*image.NRGBA{centre, neighbour}, 2, r.cfg.Patch),
 		Summary: fmt.Sprintf("%s (p=%.2f): %s", relPosNames[k], probs[k], verdict),

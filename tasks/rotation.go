@@ -31,7 +31,7 @@ type Rotation struct {
 	channels int // the trunk's input channels
 }
 
-var _ core.Task = &Rotation{}
+var _ Task = &Rotation{}
 
 func init() { gob.Register(&Rotation{}) }
 
@@ -103,10 +103,10 @@ func needPhoto(img *image.NRGBA) error {
 	return nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (r *Rotation) Name() string { return "rotation" }
 
-// InputSize implements core.Task.
+// InputSize implements Task.
 func (r *Rotation) InputSize() int { return r.cfg.Size }
 
 // Config returns the task's settings with defaults filled in.
@@ -154,7 +154,7 @@ func rotationExamples(dst []core.Example, crop *image.NRGBA, channels int) []cor
 	return dst
 }
 
-// Examples implements core.Task: four examples, one random crop in its four
+// Examples implements Task: four examples, one random crop in its four
 // rotations.
 func (r *Rotation) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := needPhoto(img); err != nil {
@@ -163,20 +163,20 @@ func (r *Rotation) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand
 	return rotationExamples(dst, r.rotationCrop(img, rng), r.channels), nil
 }
 
-// Predict implements core.Task: the centre crop's rotation is predicted and
+// Predict implements Task: the centre crop's rotation is predicted and
 // undone on the whole photo.
-func (r *Rotation) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (r *Rotation) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	if err := needPhoto(img); err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	if trunk == nil {
-		return core.Prediction{}, fmt.Errorf("tasks: rotation predict needs a trunk")
+		return Prediction{}, fmt.Errorf("tasks: rotation predict needs a trunk")
 	}
 	crop := core.CenterCrop(img, r.cfg.Size)
 	ex := []core.Example{{Views: []core.Planar{core.TrunkInput(crop, trunk.Config.InChannels)}}}
 	logits, err := r.Head.Logits(trunk, ex, false)
 	if err != nil {
-		return core.Prediction{}, fmt.Errorf("tasks: rotation predict: %w", err)
+		return Prediction{}, fmt.Errorf("tasks: rotation predict: %w", err)
 	}
 	probs := classProbs(mat.Data[float32](logits.Value()))
 	k := topClass(probs)
@@ -184,7 +184,7 @@ func (r *Rotation) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) 
 	if k > 0 {
 		summary = fmt.Sprintf("rotated %d° counter-clockwise (p=%.2f)", 90*k, probs[k])
 	}
-	return core.Prediction{
+	return Prediction{
 		Image:   rotateCCW(imaging.Clone(img), 4-k),
 		Input:   crop,
 		Summary: summary,

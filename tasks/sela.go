@@ -44,8 +44,8 @@ type SeLa struct {
 }
 
 var (
-	_ core.Task     = &SeLa{}
-	_ core.Assigner = &SeLa{}
+	_ Task     = &SeLa{}
+	_ Assigner = &SeLa{}
 )
 
 func init() { gob.Register(&SeLa{}) }
@@ -130,10 +130,10 @@ func NewSeLa(cfg SeLaConfig, trunk *core.Trunk, rng *rand.Rand) (*SeLa, error) {
 	return s, nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (s *SeLa) Name() string { return "sela" }
 
-// InputSize implements core.Task.
+// InputSize implements Task.
 func (s *SeLa) InputSize() int { return s.cfg.Size }
 
 // Config returns the task's settings with defaults filled in.
@@ -145,7 +145,7 @@ func (s *SeLa) Spec() core.HeadSpec {
 	return core.HeadSpec{Kind: s.Name(), Config: cfg}
 }
 
-// NeedsRefresh implements core.Refresher: before the first batch, then every
+// NeedsRefresh implements Refresher: before the first batch, then every
 // Config().Every steps.
 func (s *SeLa) NeedsRefresh(step int) bool { return s.sched.needs(step) }
 
@@ -183,7 +183,7 @@ func (s *SeLa) logProbs(trunk *core.Trunk, photos []*image.NRGBA) ([][][]float64
 	return out, nil
 }
 
-// Refresh implements core.Refresher: one round of self-labelling.
+// Refresh implements Refresher: one round of self-labelling.
 func (s *SeLa) Refresh(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (string, error) {
 	if len(photos) == 0 {
 		return "", fmt.Errorf("tasks: sela has no photos to label")
@@ -251,7 +251,7 @@ func (s *SeLa) Refresh(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand)
 		s.rounds, len(photos), s.cfg.K, lo, hi, used, float64(iters)/hn, 100*agree/hn, change), nil
 }
 
-// Assign implements core.Assigner: each head's most likely cluster for each
+// Assign implements Assigner: each head's most likely cluster for each
 // photo (no equipartition: the held-out photos are labelled one by one).
 func (s *SeLa) Assign(trunk *core.Trunk, photos []*image.NRGBA) error {
 	if s.labels.index == nil {
@@ -272,7 +272,7 @@ func (s *SeLa) Assign(trunk *core.Trunk, photos []*image.NRGBA) error {
 	return nil
 }
 
-// Examples implements core.Task: one augmented crop of the photo with its
+// Examples implements Task: one augmented crop of the photo with its
 // labels.
 func (s *SeLa) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := needPhoto(img); err != nil {
@@ -348,10 +348,10 @@ func (s *SeLa) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.Te
 	return loss, core.Score{Accuracy: acc / float64(len(s.Heads))}, nil
 }
 
-// Predict implements core.Task: the first head's cluster for the photo's
+// Predict implements Task: the first head's cluster for the photo's
 // centre crop, shown as a gallery of the labelled photos in it; Input is
 // the photo.
-func (s *SeLa) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (s *SeLa) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	return predictCluster(trunk, s.Heads[0], &s.labels, s.cfg.Size, img)
 }
 

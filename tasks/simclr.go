@@ -45,7 +45,7 @@ import (
 //
 // Predict shows the nearest neighbours of a photo by cosine similarity of
 // the trunk's features among the photos of the last Refresh (the training
-// set: SimCLR is a core.Refresher only to keep them).
+// set: SimCLR is a Refresher only to keep them).
 type SimCLR struct {
 	nn.Module
 	// W1 [Hidden, F], B1 [Hidden, 1], W2 [Proj, Hidden] and B2 [Proj, 1]
@@ -60,9 +60,9 @@ type SimCLR struct {
 }
 
 var (
-	_ core.Task      = &SimCLR{}
-	_ core.Refresher = &SimCLR{}
-	_ core.Assigner  = &SimCLR{}
+	_ Task      = &SimCLR{}
+	_ Refresher = &SimCLR{}
+	_ Assigner  = &SimCLR{}
 	_ Baseliner      = &SimCLR{}
 )
 
@@ -185,10 +185,10 @@ func NewSimCLR(cfg SimCLRConfig, trunk *core.Trunk, rng *rand.Rand) (*SimCLR, er
 	}, nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (s *SimCLR) Name() string { return "simclr" }
 
-// InputSize implements core.Task.
+// InputSize implements Task.
 func (s *SimCLR) InputSize() int { return s.cfg.Size }
 
 // Config returns the task's settings with defaults filled in.
@@ -279,7 +279,7 @@ func hsvToRGB(h, s, v float64) (r, g, b uint8) {
 	return u8(rf), u8(gf), u8(bf)
 }
 
-// Examples implements core.Task: one example, two independently augmented
+// Examples implements Task: one example, two independently augmented
 // views of the photo.
 func (s *SimCLR) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := needPhoto(img); err != nil {
@@ -352,12 +352,12 @@ func (s *SimCLR) BaselineLoss(batch []core.Example) float64 {
 	return math.Log(float64(max(2*len(batch)-1, 1)))
 }
 
-// NeedsRefresh implements core.Refresher: SimCLR's examples need no labels,
+// NeedsRefresh implements Refresher: SimCLR's examples need no labels,
 // so it only keeps the photo set, before the first step of a run (and
 // after a checkpoint is loaded, when it has none).
 func (s *SimCLR) NeedsRefresh(step int) bool { return step == 0 || s.gallery == nil }
 
-// Refresh implements core.Refresher: it keeps photos (the first maxGallery;
+// Refresh implements Refresher: it keeps photos (the first maxGallery;
 // by pointer, not copied) for Predict's nearest-neighbour search. Unlike a
 // clustering task's, Examples accepts any photo afterwards.
 func (s *SimCLR) Refresh(_ *core.Trunk, photos []*image.NRGBA, _ *rand.Rand) (string, error) {
@@ -368,7 +368,7 @@ func (s *SimCLR) Refresh(_ *core.Trunk, photos []*image.NRGBA, _ *rand.Rand) (st
 	return fmt.Sprintf("kept %d photos for the nearest-neighbour previews", len(s.gallery)), nil
 }
 
-// Assign implements core.Assigner as a no-op: SimCLR's examples carry no
+// Assign implements Assigner as a no-op: SimCLR's examples carry no
 // labels that depend on the photo set, so held-out photos need none for
 // tasks.HeldOutScore (which asks Refreshers to label them first).
 func (s *SimCLR) Assign(*core.Trunk, []*image.NRGBA) error { return nil }
@@ -376,19 +376,19 @@ func (s *SimCLR) Assign(*core.Trunk, []*image.NRGBA) error { return nil }
 // thumbSide is the side of each photo on Predict's montage.
 const thumbSide = 64
 
-// Predict implements core.Task: the photo's nearest neighbours among the
+// Predict implements Task: the photo's nearest neighbours among the
 // photos of the last Refresh, by cosine similarity of the trunk's pooled
 // features (evaluation mode) of centre crops at Size. Image is a montage,
 // the photo first and then its neighbours, most similar first; Input is the
 // centre crop the trunk saw. The summary names the neighbours by their
 // 0-based index in the refreshed photo set. Before any Refresh (a
 // checkpoint just loaded) the montage holds the photo alone.
-func (s *SimCLR) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (s *SimCLR) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	if err := needPhoto(img); err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	if trunk == nil {
-		return core.Prediction{}, fmt.Errorf("tasks: simclr predict needs a trunk")
+		return Prediction{}, fmt.Errorf("tasks: simclr predict needs a trunk")
 	}
 	crop := core.CenterCrop(img, s.cfg.Size)
 	// The photo itself, if it is in the set, is not its own neighbour.
@@ -399,7 +399,7 @@ func (s *SimCLR) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 		}
 	}
 	if len(cand) == 0 {
-		return core.Prediction{
+		return Prediction{
 			Image:   montage([]*image.NRGBA{img}),
 			Input:   crop,
 			Summary: "no photos to search yet: neighbours come from the training photos",
@@ -411,7 +411,7 @@ func (s *SimCLR) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 	}
 	feats, err := embedViews(trunk, views)
 	if err != nil {
-		return core.Prediction{}, fmt.Errorf("tasks: simclr predict: %w", err)
+		return Prediction{}, fmt.Errorf("tasks: simclr predict: %w", err)
 	}
 	sim := make([]float64, len(cand))
 	for k := range cand {
@@ -440,7 +440,7 @@ func (s *SimCLR) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (c
 		names[k] = fmt.Sprintf("#%d", cand[o])
 		sims[k] = fmt.Sprintf("%.2f", sim[o])
 	}
-	return core.Prediction{
+	return Prediction{
 		Image:   montage(shown),
 		Input:   crop,
 		Summary: fmt.Sprintf("nearest: photos %s (cosine %s)", strings.Join(names, ", "), strings.Join(sims, ", ")),

@@ -48,7 +48,7 @@ type SuperResolution struct {
 	channels int
 }
 
-var _ core.Task = &SuperResolution{}
+var _ Task = &SuperResolution{}
 
 func init() { gob.Register(&SuperResolution{}) }
 
@@ -127,10 +127,10 @@ func NewSuperResolution(cfg SuperResolutionConfig, trunk *core.Trunk, rng *rand.
 	return &SuperResolution{Decoder: dec, cfg: cfg, channels: trunk.Config.InChannels}, nil
 }
 
-// Name implements core.Task.
+// Name implements Task.
 func (s *SuperResolution) Name() string { return "super-resolution" }
 
-// InputSize implements core.Task.
+// InputSize implements Task.
 func (s *SuperResolution) InputSize() int { return s.cfg.Size }
 
 // Config returns the task's settings with defaults filled in.
@@ -250,7 +250,7 @@ func (s *SuperResolution) example(crop *image.NRGBA) (core.Example, core.Planar)
 	return core.Example{Views: []core.Planar{bicubicUp(lr, hr.H, hr.W)}, Target: hr.Pix}, lr
 }
 
-// Examples implements core.Task: one example, a random crop (and flip) of
+// Examples implements Task: one example, a random crop (and flip) of
 // the photo shrunk and enlarged again as the view, the crop as the target.
 func (s *SuperResolution) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := needPhoto(img); err != nil {
@@ -354,24 +354,24 @@ func (s *SuperResolution) PSNR(trunk *core.Trunk, photos []*image.NRGBA, rng *ra
 	return model / n, bicubic / n, nil
 }
 
-// Predict implements core.Task: the photo's centre crop is shrunk by Factor
+// Predict implements Task: the photo's centre crop is shrunk by Factor
 // and super-resolved. Input is the small crop enlarged by pixel repetition
 // (nearest neighbour, for display), Image the super-resolved crop, Summary
 // its PSNR against the original beside bicubic's.
-func (s *SuperResolution) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (core.Prediction, error) {
+func (s *SuperResolution) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	if err := needPhoto(img); err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	if trunk == nil {
-		return core.Prediction{}, fmt.Errorf("tasks: super-resolution predict needs a trunk")
+		return Prediction{}, fmt.Errorf("tasks: super-resolution predict needs a trunk")
 	}
 	if trunk.Config.InChannels != s.channels {
-		return core.Prediction{}, fmt.Errorf("tasks: super-resolution predict: trunk takes %d channels, the task %d", trunk.Config.InChannels, s.channels)
+		return Prediction{}, fmt.Errorf("tasks: super-resolution predict: trunk takes %d channels, the task %d", trunk.Config.InChannels, s.channels)
 	}
 	ex, lr := s.example(core.CenterCrop(img, s.cfg.Size))
 	r, _, sh, err := s.residual(trunk, []core.Example{ex}, false)
 	if err != nil {
-		return core.Prediction{}, err
+		return Prediction{}, err
 	}
 	rd := mat.Data[float32](r.Value())
 	view := ex.Views[0]
@@ -381,7 +381,7 @@ func (s *SuperResolution) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand
 	}
 	norm := normFor(s.channels)
 	orig := core.Planar{C: sh.C, H: sh.H, W: sh.W, Pix: ex.Target}
-	return core.Prediction{
+	return Prediction{
 		Image:   sr.Image(norm),
 		Input:   nearestUp(lr, s.cfg.Factor).Image(norm),
 		Summary: fmt.Sprintf("super-resolved %dx: PSNR %.1f dB (bicubic %.1f dB)", s.cfg.Factor, psnr(sr, orig, norm), psnr(view, orig, norm)),

@@ -62,7 +62,7 @@ func smallTrunk(t testing.TB, seed uint64) *core.Trunk {
 
 // trainLosses trains task on trunk for steps steps of batches of batch
 // examples drawn from photos (tasks.Batch) and returns each step's loss.
-func trainLosses(t testing.TB, trunk *core.Trunk, task core.Task, photos []*image.NRGBA, cfg core.TrainConfig, steps, batch int, seed uint64) ([]float64, *core.Trainer) {
+func trainLosses(t testing.TB, trunk *core.Trunk, task Task, photos []*image.NRGBA, cfg core.TrainConfig, steps, batch int, seed uint64) ([]float64, *core.Trainer) {
 	t.Helper()
 	tr, err := core.NewTrainer(trunk, task, cfg)
 	if err != nil {
@@ -135,7 +135,7 @@ func checkpointRoundTrip(t testing.TB, tr *core.Trainer, batch []core.Example) *
 
 // checkPrediction checks a prediction's images are present and its Probs a
 // distribution over classes classes.
-func checkPrediction(t testing.TB, p core.Prediction, classes int) {
+func checkPrediction(t testing.TB, p Prediction, classes int) {
 	t.Helper()
 	if p.Image == nil || p.Image.Bounds().Empty() {
 		t.Errorf("prediction has no image")

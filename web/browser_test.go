@@ -496,7 +496,7 @@ func TestBrowser(t *testing.T) {
 		if pv := p.previews(); len(pv) == 0 {
 			t.Errorf("%s: no predictions rendered", task)
 		}
-		if r, ok := must(tasks.New(task, nil, must(core.NewTrunk(core.TrunkConfig{}, rand.New(rand.NewPCG(1, 1)))), rand.New(rand.NewPCG(1, 1)))).(core.Refresher); ok && r.NeedsRefresh(0) {
+		if r, ok := must(tasks.New(task, nil, must(core.NewTrunk(core.TrunkConfig{}, rand.New(rand.NewPCG(1, 1)))), rand.New(rand.NewPCG(1, 1)))).(tasks.Refresher); ok && r.NeedsRefresh(0) {
 			// A clustering task's relabelling is shown on the page.
 			var note string
 			p.eval(`document.querySelector("#refresh-note").textContent`, &note)
@@ -1013,7 +1013,7 @@ func TestBrowserSafetensors(t *testing.T) {
 // writeRotationBatch writes the rotation examples of two sample photos as
 // the twin's batch file: "x" [N, C, H, W] and "labels".
 func writeRotationBatch(t *testing.T, tr *core.Trainer, path string) {
-	task := tr.Head.(core.Task)
+	task := tr.Head.(tasks.Task)
 	rng := rand.New(rand.NewPCG(3, 0))
 	var ex []core.Example
 	for _, ph := range samples.Photos()[:2] {

@@ -37,7 +37,7 @@ func predict(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	task, ok := tr.Head.(core.Task)
+	task, ok := tr.Head.(tasks.Task)
 	if !ok {
 		return fmt.Errorf("predict: %s holds a %s head, not a pretext task", *ckpt, tr.Head.Spec().Kind)
 	}

@@ -294,7 +294,7 @@ type ModelInfo struct {
 type model struct {
 	settings Settings
 	trainer  *core.Trainer
-	task     core.Task
+	task     tasks.Task
 	rng      *rand.Rand // draws batches; carried across stop and resume
 	src      *rand.PCG  // rng's source, whose state a session saves
 }
@@ -844,7 +844,7 @@ func (a *App) Import(b []byte) (ModelInfo, error) {
 	if err != nil {
 		return ModelInfo{}, err
 	}
-	task, ok := tr.Head.(core.Task)
+	task, ok := tr.Head.(tasks.Task)
 	if !ok {
 		return ModelInfo{}, fmt.Errorf("the checkpoint holds a %s head, not a pretext task", tr.Head.Spec().Kind)
 	}

@@ -69,7 +69,7 @@ func (a *App) heldBytes() int64 {
 
 // learnsColour reports whether a task (or a sub-task of a multi-task)
 // predicts colour from grey, so that grey photos teach it nothing.
-func learnsColour(t core.Task) bool {
+func learnsColour(t tasks.Task) bool {
 	if mt, ok := t.(*tasks.MultiTask); ok {
 		for _, st := range mt.Config().Tasks {
 			if st.Name == "colorization" {
@@ -83,7 +83,7 @@ func learnsColour(t core.Task) bool {
 
 // greyWarning is the warning for a colour-learning task whose training
 // photos are mostly (more than half) greyscale, or "".
-func greyWarning(t core.Task, imgs []*image.NRGBA) string {
+func greyWarning(t tasks.Task, imgs []*image.NRGBA) string {
 	if !learnsColour(t) || len(imgs) == 0 {
 		return ""
 	}

@@ -111,7 +111,7 @@ func (a *App) RestoreSession(b []byte) (ModelInfo, error) {
 	if err != nil {
 		return ModelInfo{}, err
 	}
-	task, ok := tr.Head.(core.Task)
+	task, ok := tr.Head.(tasks.Task)
 	if !ok || task.Name() != hdr.Settings.Task {
 		return ModelInfo{}, fmt.Errorf("the saved session's model is not its %q task", hdr.Settings.Task)
 	}

@@ -1,27 +1,29 @@
-package core
+package tasks
 
 import (
 	"image"
 	"math/rand/v2"
+
+	"github.com/pretextlab/pretext/core"
 )
 
 // Task is a pretext task: it invents labels from unlabelled photos and owns
 // the head that predicts them. Implementations live in package tasks, one
 // file each.
 type Task interface {
-	Objective
+	core.Objective
 	// Name is the task's registry key, e.g. "rotation".
 	Name() string
 	// InputSize is the side of the square inputs the trunk sees.
 	InputSize() int
 	// Examples appends the examples made from one photo (decoded, upright,
-	// downscaled by [Decode]); input and label come from this one call.
+	// downscaled by [core.Decode]); input and label come from this one call.
 	// All randomness comes from rng. A photo that cannot serve the task (too
 	// small) is an error, not a panic.
-	Examples(dst []Example, img *image.NRGBA, rng *rand.Rand) ([]Example, error)
+	Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error)
 	// Predict runs the trained trunk and head (evaluation mode) on one photo
 	// and returns the task's visual output.
-	Predict(trunk *Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error)
+	Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error)
 }
 
 // Prediction is a task's visual output for one photo.
@@ -52,11 +54,11 @@ type Refresher interface {
 	// Refresh recomputes the labels of photos with trunk (in evaluation
 	// mode; trunk is not changed) and returns one line for the log, e.g.
 	// "k-means: 3 empty clusters, NMI 0.71 with the last round".
-	Refresh(trunk *Trunk, photos []*image.NRGBA, rng *rand.Rand) (string, error)
+	Refresh(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (string, error)
 }
 
 // Assigner is a Refresher that can label photos outside the refreshed set
 // without changing its labels (the nearest centroid, for held-out photos).
 type Assigner interface {
-	Assign(trunk *Trunk, photos []*image.NRGBA) error
+	Assign(trunk *core.Trunk, photos []*image.NRGBA) error
 }
