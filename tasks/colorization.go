@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
@@ -53,10 +52,9 @@ type Colorization struct {
 	// Examples has seen, [Q, 1]; it takes no gradient.
 	Prior *nn.Param
 
-	cfg      ColorizationConfig
-	out      core.Shape // the trunk's output geometry for one input
-	priorMu  sync.Mutex // guards Prior's values
-	channels int        // the trunk's input channels
+	base[ColorizationConfig]
+	out     core.Shape // the trunk's output geometry for one input
+	priorMu sync.Mutex // guards Prior's values
 }
 
 var _ Task = &Colorization{}
@@ -150,16 +148,15 @@ func NewColorization(cfg ColorizationConfig, trunk *core.Trunk, rng *rand.Rand) 
 		return v
 	}
 	return &Colorization{
-		W1:       nn.NewParam(w1),
-		Gamma:    nn.NewParam(matrix(hid, 1, ones(hid))),
-		Beta:     nn.NewParam(matrix(hid, 1, make([]float32, hid))),
-		RunMean:  nn.NewParam(matrix(hid, 1, make([]float32, hid))).WithGrad(false),
-		RunVar:   nn.NewParam(matrix(hid, 1, ones(hid))).WithGrad(false),
-		W2:       nn.NewParam(w2),
-		Prior:    nn.NewParam(matrix(q, 1, make([]float32, q))).WithGrad(false),
-		cfg:      cfg,
-		out:      out,
-		channels: trunk.Config.InChannels,
+		W1:      nn.NewParam(w1),
+		Gamma:   nn.NewParam(matrix(hid, 1, ones(hid))),
+		Beta:    nn.NewParam(matrix(hid, 1, make([]float32, hid))),
+		RunMean: nn.NewParam(matrix(hid, 1, make([]float32, hid))).WithGrad(false),
+		RunVar:  nn.NewParam(matrix(hid, 1, ones(hid))).WithGrad(false),
+		W2:      nn.NewParam(w2),
+		Prior:   nn.NewParam(matrix(q, 1, make([]float32, q))).WithGrad(false),
+		base:    newBase("colorization", cfg, trunk),
+		out:     out,
 	}, nil
 }
 
@@ -168,24 +165,12 @@ func matrix(rows, cols int, values []float32) *mat.Dense[float32] {
 	return mat.NewDense[float32](mat.WithShape(rows, cols), mat.WithBacking(values))
 }
 
-// Name implements Task.
-func (c *Colorization) Name() string { return "colorization" }
-
 // InputSize implements Task.
 func (c *Colorization) InputSize() int { return c.cfg.Size }
-
-// Config returns the task's settings with defaults filled in.
-func (c *Colorization) Config() ColorizationConfig { return c.cfg }
 
 // TargetSize returns the h x w grid of the targets: the trunk's output maps
 // for one input.
 func (c *Colorization) TargetSize() (h, w int) { return c.out.H, c.out.W }
-
-// Spec implements core.Objective.
-func (c *Colorization) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(c.cfg)
-	return core.HeadSpec{Kind: c.Name(), Config: cfg}
-}
 
 // labPlanes converts img to L*a*b*: three w*h row-major planes.
 func labPlanes(img *image.NRGBA) (l, a, b []float64) {

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
@@ -39,7 +38,7 @@ type DeepCluster struct {
 	// Weights are the loss weights of the clusters, [K, 1]; not trained.
 	Weights *nn.Param
 
-	cfg      DeepClusterConfig
+	base[DeepClusterConfig]
 	channels int
 
 	sched     schedule
@@ -172,27 +171,14 @@ func NewDeepCluster(cfg DeepClusterConfig, trunk *core.Trunk, rng *rand.Rand) (*
 		ones[i] = 1
 	}
 	return &DeepCluster{
-		Head:     head,
-		Weights:  nn.NewParam(mat.NewDense[float32](mat.WithShape(cfg.K, 1), mat.WithBacking(ones))).WithGrad(false),
-		cfg:      cfg,
-		channels: trunk.Config.InChannels,
+		Head:    head,
+		Weights: nn.NewParam(mat.NewDense[float32](mat.WithShape(cfg.K, 1), mat.WithBacking(ones))).WithGrad(false),
+		base:    newBase("deepcluster", cfg, trunk),
 	}, nil
 }
 
-// Name implements Task.
-func (d *DeepCluster) Name() string { return "deepcluster" }
-
 // InputSize implements Task.
 func (d *DeepCluster) InputSize() int { return d.cfg.Size }
-
-// Config returns the task's settings with defaults filled in.
-func (d *DeepCluster) Config() DeepClusterConfig { return d.cfg }
-
-// Spec implements core.Objective.
-func (d *DeepCluster) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(d.cfg)
-	return core.HeadSpec{Kind: d.Name(), Config: cfg}
-}
 
 // NeedsRefresh implements Refresher: before the first batch, then every
 // Config().Every steps.

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
@@ -51,8 +50,7 @@ type Exemplar struct {
 	// Head is the Classes-way linear classifier with its cross-entropy.
 	Head *core.Classifier
 
-	cfg      ExemplarConfig
-	channels int // the trunk's input channels
+	base[ExemplarConfig]
 
 	mu sync.Mutex     // guards st
 	st *exemplarState // nil until Refresh
@@ -162,26 +160,14 @@ func NewExemplar(cfg ExemplarConfig, trunk *core.Trunk, rng *rand.Rand) (*Exempl
 	if err != nil {
 		return nil, fmt.Errorf("tasks: exemplar head: %w", err)
 	}
-	return &Exemplar{Head: head, cfg: cfg, channels: trunk.Config.InChannels}, nil
+	return &Exemplar{Head: head, base: newBase("exemplar", cfg, trunk)}, nil
 }
-
-// Name implements Task.
-func (e *Exemplar) Name() string { return "exemplar" }
 
 // InputSize implements Task.
 func (e *Exemplar) InputSize() int { return e.cfg.Size }
 
-// Config returns the task's settings with defaults filled in.
-func (e *Exemplar) Config() ExemplarConfig { return e.cfg }
-
 // MinPhotoSide is the shortest photo side the task accepts: half a seed.
 func (e *Exemplar) MinPhotoSide() int { return max(1, e.cfg.Size/2) }
-
-// Spec implements core.Objective.
-func (e *Exemplar) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(e.cfg)
-	return core.HeadSpec{Kind: e.Name(), Config: cfg}
-}
 
 // Loss implements core.Objective.
 func (e *Exemplar) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, core.Score, error) {

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
@@ -64,8 +63,7 @@ type Inpainting struct {
 	// AdvWeight is 0.
 	Disc *Discriminator
 
-	cfg      InpaintingConfig
-	channels int // the trunk's input channels
+	base[InpaintingConfig]
 }
 
 // Discriminator is the inpainting adversary: two 4x4 convolutions of stride
@@ -80,8 +78,8 @@ type Discriminator struct {
 }
 
 var (
-	_ Task = &Inpainting{}
-	_ nn.Model  = &Discriminator{}
+	_ Task     = &Inpainting{}
+	_ nn.Model = &Discriminator{}
 )
 
 func init() {
@@ -171,7 +169,7 @@ func NewInpainting(cfg InpaintingConfig, trunk *core.Trunk, rng *rand.Rand) (*In
 	if err != nil {
 		return nil, fmt.Errorf("tasks: inpainting: %w", err)
 	}
-	t := &Inpainting{Decoder: dec, cfg: cfg, channels: trunk.Config.InChannels}
+	t := &Inpainting{Decoder: dec, base: newBase("inpainting", cfg, trunk)}
 	if cfg.AdvWeight > 0 {
 		c := t.channels
 		s := core.Shape{N: 1, C: c, H: cfg.Size, W: cfg.Size}
@@ -191,20 +189,8 @@ func NewInpainting(cfg InpaintingConfig, trunk *core.Trunk, rng *rand.Rand) (*In
 	return t, nil
 }
 
-// Name implements Task.
-func (t *Inpainting) Name() string { return "inpainting" }
-
 // InputSize implements Task.
 func (t *Inpainting) InputSize() int { return t.cfg.Size }
-
-// Config returns the task's settings with defaults filled in.
-func (t *Inpainting) Config() InpaintingConfig { return t.cfg }
-
-// Spec implements core.Objective.
-func (t *Inpainting) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(t.cfg)
-	return core.HeadSpec{Kind: t.Name(), Config: cfg}
-}
 
 // holeMask returns the size x size hole mask (true in the hole) of the
 // configured kind; "blocks" draws the blocks from rng.

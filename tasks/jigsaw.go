@@ -4,7 +4,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
@@ -47,8 +46,7 @@ type Jigsaw struct {
 	// perceptron's layers (PyTorch's nn.Linear layout).
 	W1, B1, W2, B2 *nn.Param
 
-	cfg      JigsawConfig
-	channels int // the trunk's input channels
+	base[JigsawConfig]
 }
 
 var _ Task = &Jigsaw{}
@@ -153,34 +151,21 @@ func NewJigsaw(cfg JigsawConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigsaw, er
 		return nil, err
 	}
 	return &Jigsaw{
-		W1:       nn.NewParam(core.UniformFanIn(cfg.Hidden, in, in, rng)),
-		B1:       nn.NewParam(core.UniformFanIn(cfg.Hidden, 1, in, rng)),
-		W2:       nn.NewParam(core.UniformFanIn(cfg.Perms, cfg.Hidden, cfg.Hidden, rng)),
-		B2:       nn.NewParam(core.UniformFanIn(cfg.Perms, 1, cfg.Hidden, rng)),
-		cfg:      cfg,
-		channels: trunk.Config.InChannels,
+		W1:   nn.NewParam(core.UniformFanIn(cfg.Hidden, in, in, rng)),
+		B1:   nn.NewParam(core.UniformFanIn(cfg.Hidden, 1, in, rng)),
+		W2:   nn.NewParam(core.UniformFanIn(cfg.Perms, cfg.Hidden, cfg.Hidden, rng)),
+		B2:   nn.NewParam(core.UniformFanIn(cfg.Perms, 1, cfg.Hidden, rng)),
+		base: newBase("jigsaw", cfg, trunk),
 	}, nil
 }
 
-// Name implements Task.
-func (j *Jigsaw) Name() string { return "jigsaw" }
-
 // InputSize implements Task: the side of one tile.
 func (j *Jigsaw) InputSize() int { return j.cfg.Tile }
-
-// Config returns the task's settings with defaults filled in.
-func (j *Jigsaw) Config() JigsawConfig { return j.cfg }
 
 // MinPhotoSide is the shortest photo side Examples and Predict accept: one
 // cell (32 by default, Decode's default minimum). Smaller photos would be
 // mostly interpolation once upscaled to the 3x3 grid.
 func (j *Jigsaw) MinPhotoSide() int { return j.cfg.Cell }
-
-// Spec implements core.Objective.
-func (j *Jigsaw) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(j.cfg)
-	return core.HeadSpec{Kind: j.Name(), Config: cfg}
-}
 
 // Perm returns the permutation of class c: view i shows the tile of grid
 // position Perm(c)[i].

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
@@ -46,8 +45,7 @@ type JigsawPos struct {
 	// the logit of view i at position p.
 	W1, B1, W2, B2 *nn.Param
 
-	cfg      JigsawPosConfig
-	channels int // the trunk's input channels
+	base[JigsawPosConfig]
 }
 
 var _ Task = &JigsawPos{}
@@ -126,29 +124,17 @@ func NewJigsawPos(cfg JigsawPosConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigs
 	if err := checkHead("jigsaw-positions", mlpValues(jigsawTiles*trunk.Features(), cfg.Hidden, jigsawTiles*jigsawTiles)); err != nil {
 		return nil, err
 	}
-	j := &JigsawPos{cfg: cfg, channels: trunk.Config.InChannels}
+	j := &JigsawPos{base: newBase("jigsaw-positions", cfg, trunk)}
 	j.W1, j.B1, j.W2, j.B2 = newMLPParams(jigsawTiles*trunk.Features(), cfg.Hidden, jigsawTiles*jigsawTiles, rng)
 	return j, nil
 }
 
-// Name implements Task.
-func (j *JigsawPos) Name() string { return "jigsaw-positions" }
-
 // InputSize implements Task: the side of one tile.
 func (j *JigsawPos) InputSize() int { return j.cfg.Tile }
-
-// Config returns the task's settings with defaults filled in.
-func (j *JigsawPos) Config() JigsawPosConfig { return j.cfg }
 
 // MinPhotoSide is the shortest photo side Examples and Predict accept: one
 // cell, as for jigsaw.
 func (j *JigsawPos) MinPhotoSide() int { return j.cfg.Cell }
-
-// Spec implements core.Objective.
-func (j *JigsawPos) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(j.cfg)
-	return core.HeadSpec{Kind: j.Name(), Config: cfg}
-}
 
 func (j *JigsawPos) checkPhoto(img *image.NRGBA) error {
 	if err := needPhoto(img); err != nil {

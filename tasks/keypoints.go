@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -31,7 +30,7 @@ type KeypointClusters struct {
 	// Head is the linear classifier over the K descriptor clusters.
 	Head *core.Classifier
 
-	cfg      KeypointConfig
+	base[KeypointConfig]
 	channels int
 
 	sched     schedule
@@ -125,23 +124,11 @@ func NewKeypointClusters(cfg KeypointConfig, trunk *core.Trunk, rng *rand.Rand) 
 	if err != nil {
 		return nil, fmt.Errorf("tasks: keypoint-clusters head: %w", err)
 	}
-	return &KeypointClusters{Head: head, cfg: cfg, channels: trunk.Config.InChannels}, nil
+	return &KeypointClusters{Head: head, base: newBase("keypoint-clusters", cfg, trunk)}, nil
 }
-
-// Name implements Task.
-func (k *KeypointClusters) Name() string { return "keypoint-clusters" }
 
 // InputSize implements Task.
 func (k *KeypointClusters) InputSize() int { return k.cfg.Size }
-
-// Config returns the task's settings with defaults filled in.
-func (k *KeypointClusters) Config() KeypointConfig { return k.cfg }
-
-// Spec implements core.Objective.
-func (k *KeypointClusters) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(k.cfg)
-	return core.HeadSpec{Kind: k.Name(), Config: cfg}
-}
 
 // NeedsRefresh implements Refresher: once, before the first batch.
 func (k *KeypointClusters) NeedsRefresh(step int) bool { return k.sched.needs(step) }

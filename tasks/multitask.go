@@ -39,7 +39,7 @@ type MultiTask struct {
 	// into the slice's interface values ("Tasks.0.Head.W").
 	Tasks []Task
 
-	cfg MultiTaskConfig // defaults filled in, each sub-config its task's spec
+	base[MultiTaskConfig]
 	// step is the step of the last NeedsRefresh call, which Refresh asks
 	// the sub-tasks about again.
 	step int
@@ -49,7 +49,7 @@ var (
 	_ Task      = &MultiTask{}
 	_ Refresher = &MultiTask{}
 	_ Assigner  = &MultiTask{}
-	_ Baseliner      = &MultiTask{}
+	_ Baseliner = &MultiTask{}
 )
 
 func init() { gob.Register(&MultiTask{}) }
@@ -120,7 +120,7 @@ func NewMultiTask(cfg MultiTaskConfig, trunk *core.Trunk, rng *rand.Rand) (*Mult
 		return nil, fmt.Errorf("tasks: multi-task has %d sub-tasks, at most %d allowed", len(cfg.Tasks), maxSubTasks)
 	}
 	var b taskBuilder = registryBuilder{}
-	m := &MultiTask{cfg: MultiTaskConfig{Tasks: make([]SubTaskConfig, len(cfg.Tasks))}}
+	m := &MultiTask{base: base[MultiTaskConfig]{name: multiTaskName, cfg: MultiTaskConfig{Tasks: make([]SubTaskConfig, len(cfg.Tasks))}}}
 	values := 0 // of the heads so far: together they are one head
 	for i, sc := range cfg.Tasks {
 		switch {
@@ -145,9 +145,6 @@ func NewMultiTask(cfg MultiTaskConfig, trunk *core.Trunk, rng *rand.Rand) (*Mult
 	return m, nil
 }
 
-// Name implements Task.
-func (m *MultiTask) Name() string { return multiTaskName }
-
 // InputSize implements Task: the largest of the sub-tasks' sizes.
 func (m *MultiTask) InputSize() int {
 	size := 0
@@ -155,16 +152,6 @@ func (m *MultiTask) InputSize() int {
 		size = max(size, t.InputSize())
 	}
 	return size
-}
-
-// Config returns the settings with defaults filled in and each sub-task's
-// config as its spec gives it.
-func (m *MultiTask) Config() MultiTaskConfig { return m.cfg }
-
-// Spec implements core.Objective.
-func (m *MultiTask) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(m.cfg)
-	return core.HeadSpec{Kind: m.Name(), Config: cfg}
 }
 
 // Examples implements Task: every sub-task's examples of the photo,

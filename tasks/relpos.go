@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -53,8 +52,7 @@ type RelPos struct {
 	// the perceptron's layers (PyTorch's nn.Linear layout).
 	W1, B1, W2, B2 *nn.Param
 
-	cfg      RelPosConfig
-	channels int // the trunk's input channels
+	base[RelPosConfig]
 }
 
 var _ Task = &RelPos{}
@@ -156,29 +154,17 @@ func NewRelPos(cfg RelPosConfig, trunk *core.Trunk, rng *rand.Rand) (*RelPos, er
 	if err := checkHead("relative-position", mlpValues(2*trunk.Features(), cfg.Hidden, relPosClasses)); err != nil {
 		return nil, err
 	}
-	r := &RelPos{cfg: cfg, channels: trunk.Config.InChannels}
+	r := &RelPos{base: newBase("relative-position", cfg, trunk)}
 	r.W1, r.B1, r.W2, r.B2 = newMLPParams(2*trunk.Features(), cfg.Hidden, relPosClasses, rng)
 	return r, nil
 }
 
-// Name implements Task.
-func (r *RelPos) Name() string { return "relative-position" }
-
 // InputSize implements Task: the side of one patch.
 func (r *RelPos) InputSize() int { return r.cfg.Patch }
-
-// Config returns the task's settings with defaults filled in.
-func (r *RelPos) Config() RelPosConfig { return r.cfg }
 
 // MinPhotoSide is the shortest photo side Examples and Predict accept: one
 // patch. Smaller photos would be mostly interpolation once upscaled.
 func (r *RelPos) MinPhotoSide() int { return r.cfg.Patch }
-
-// Spec implements core.Objective.
-func (r *RelPos) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(r.cfg)
-	return core.HeadSpec{Kind: r.Name(), Config: cfg}
-}
 
 func (r *RelPos) checkPhoto(img *image.NRGBA) error {
 	if err := needPhoto(img); err != nil {

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
@@ -27,8 +26,7 @@ type Rotation struct {
 	// Head is the 4-way linear classifier with its cross-entropy loss.
 	Head *core.Classifier
 
-	cfg      RotationConfig
-	channels int // the trunk's input channels
+	base[RotationConfig]
 }
 
 var _ Task = &Rotation{}
@@ -83,7 +81,7 @@ func NewRotation(cfg RotationConfig, trunk *core.Trunk, rng *rand.Rand) (*Rotati
 	if err != nil {
 		return nil, fmt.Errorf("tasks: rotation head: %w", err)
 	}
-	return &Rotation{Head: head, cfg: cfg, channels: trunk.Config.InChannels}, nil
+	return &Rotation{Head: head, base: newBase("rotation", cfg, trunk)}, nil
 }
 
 // fitsTrunk reports whether trunk takes 3-channel size x size images.
@@ -103,20 +101,8 @@ func needPhoto(img *image.NRGBA) error {
 	return nil
 }
 
-// Name implements Task.
-func (r *Rotation) Name() string { return "rotation" }
-
 // InputSize implements Task.
 func (r *Rotation) InputSize() int { return r.cfg.Size }
-
-// Config returns the task's settings with defaults filled in.
-func (r *Rotation) Config() RotationConfig { return r.cfg }
-
-// Spec implements core.Objective.
-func (r *Rotation) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(r.cfg)
-	return core.HeadSpec{Kind: r.Name(), Config: cfg}
-}
 
 // Loss implements core.Objective.
 func (r *Rotation) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, core.Score, error) {

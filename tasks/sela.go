@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
@@ -35,7 +34,7 @@ type SeLa struct {
 	// Heads are the linear classifiers over K clusters, one per labelling.
 	Heads []*core.Classifier
 
-	cfg      SeLaConfig
+	base[SeLaConfig]
 	channels int
 
 	sched  schedule
@@ -119,7 +118,7 @@ func NewSeLa(cfg SeLaConfig, trunk *core.Trunk, rng *rand.Rand) (*SeLa, error) {
 	if err := checkHead("sela", cfg.Heads*(trunk.Features()+1)*cfg.K); err != nil {
 		return nil, err
 	}
-	s := &SeLa{cfg: cfg, channels: trunk.Config.InChannels}
+	s := &SeLa{base: newBase("sela", cfg, trunk)}
 	for h := range cfg.Heads {
 		head, err := core.NewClassifier(trunk.Features(), cfg.K, rng)
 		if err != nil {
@@ -130,20 +129,8 @@ func NewSeLa(cfg SeLaConfig, trunk *core.Trunk, rng *rand.Rand) (*SeLa, error) {
 	return s, nil
 }
 
-// Name implements Task.
-func (s *SeLa) Name() string { return "sela" }
-
 // InputSize implements Task.
 func (s *SeLa) InputSize() int { return s.cfg.Size }
-
-// Config returns the task's settings with defaults filled in.
-func (s *SeLa) Config() SeLaConfig { return s.cfg }
-
-// Spec implements core.Objective.
-func (s *SeLa) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(s.cfg)
-	return core.HeadSpec{Kind: s.Name(), Config: cfg}
-}
 
 // NeedsRefresh implements Refresher: before the first batch, then every
 // Config().Every steps.

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
@@ -52,8 +51,7 @@ type SimCLR struct {
 	// are the projection head (PyTorch's nn.Linear layout), a ReLU between.
 	W1, B1, W2, B2 *nn.Param
 
-	cfg      SimCLRConfig
-	channels int // the trunk's input channels
+	base[SimCLRConfig]
 	// gallery holds the photos of the last Refresh (at most maxGallery)
 	// that Predict searches; nil before the first.
 	gallery []*image.NRGBA
@@ -63,7 +61,7 @@ var (
 	_ Task      = &SimCLR{}
 	_ Refresher = &SimCLR{}
 	_ Assigner  = &SimCLR{}
-	_ Baseliner      = &SimCLR{}
+	_ Baseliner = &SimCLR{}
 )
 
 func init() { gob.Register(&SimCLR{}) }
@@ -176,29 +174,16 @@ func NewSimCLR(cfg SimCLRConfig, trunk *core.Trunk, rng *rand.Rand) (*SimCLR, er
 		return nil, err
 	}
 	return &SimCLR{
-		W1:       nn.NewParam(core.UniformFanIn(cfg.Hidden, in, in, rng)),
-		B1:       nn.NewParam(core.UniformFanIn(cfg.Hidden, 1, in, rng)),
-		W2:       nn.NewParam(core.UniformFanIn(cfg.Proj, cfg.Hidden, cfg.Hidden, rng)),
-		B2:       nn.NewParam(core.UniformFanIn(cfg.Proj, 1, cfg.Hidden, rng)),
-		cfg:      cfg,
-		channels: trunk.Config.InChannels,
+		W1:   nn.NewParam(core.UniformFanIn(cfg.Hidden, in, in, rng)),
+		B1:   nn.NewParam(core.UniformFanIn(cfg.Hidden, 1, in, rng)),
+		W2:   nn.NewParam(core.UniformFanIn(cfg.Proj, cfg.Hidden, cfg.Hidden, rng)),
+		B2:   nn.NewParam(core.UniformFanIn(cfg.Proj, 1, cfg.Hidden, rng)),
+		base: newBase("simclr", cfg, trunk),
 	}, nil
 }
 
-// Name implements Task.
-func (s *SimCLR) Name() string { return "simclr" }
-
 // InputSize implements Task.
 func (s *SimCLR) InputSize() int { return s.cfg.Size }
-
-// Config returns the task's settings with defaults filled in.
-func (s *SimCLR) Config() SimCLRConfig { return s.cfg }
-
-// Spec implements core.Objective.
-func (s *SimCLR) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(s.cfg)
-	return core.HeadSpec{Kind: s.Name(), Config: cfg}
-}
 
 // augment is one random view of img: the paper's augmentation pipeline
 // (appendix A) in the order crop, flip, colour jitter, grey, blur.

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/gob"
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
@@ -44,7 +43,7 @@ type SuperResolution struct {
 	// Decoder turns the trunk's maps and the input into the residual.
 	Decoder *Decoder
 
-	cfg      SuperResolutionConfig
+	base[SuperResolutionConfig]
 	channels int
 }
 
@@ -124,23 +123,11 @@ func NewSuperResolution(cfg SuperResolutionConfig, trunk *core.Trunk, rng *rand.
 	if err != nil {
 		return nil, fmt.Errorf("tasks: super-resolution: %w", err)
 	}
-	return &SuperResolution{Decoder: dec, cfg: cfg, channels: trunk.Config.InChannels}, nil
+	return &SuperResolution{Decoder: dec, base: newBase("super-resolution", cfg, trunk)}, nil
 }
-
-// Name implements Task.
-func (s *SuperResolution) Name() string { return "super-resolution" }
 
 // InputSize implements Task.
 func (s *SuperResolution) InputSize() int { return s.cfg.Size }
-
-// Config returns the task's settings with defaults filled in.
-func (s *SuperResolution) Config() SuperResolutionConfig { return s.cfg }
-
-// Spec implements core.Objective.
-func (s *SuperResolution) Spec() core.HeadSpec {
-	cfg, _ := json.Marshal(s.cfg)
-	return core.HeadSpec{Kind: s.Name(), Config: cfg}
-}
 
 // boxDown shrinks p by f in each direction, each pixel the mean of an f x f
 // block (the sides must be multiples of f).
