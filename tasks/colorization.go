@@ -61,6 +61,18 @@ var _ Task = &Colorization{}
 
 func init() { gob.Register(&Colorization{}) }
 
+// colorizationEntry is the task's registry entry.
+var colorizationEntry = entry{
+	new:      fromConfig(NewColorization),
+	summary:  "restore the colours of a grey photo (Zhang, Isola & Efros 2016)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 200, Batch: 16},
+	captions: []Caption{
+		{Image: "input", Text: "grey input"},
+		{Image: "image", Text: "colourised"},
+		{Image: "original", Text: "original"},
+	},
+}
+
 // ColorizationConfig sets the colourisation task. The zero value is the
 // default; there is no colour jitter (the colours are the labels), only
 // random resized crops and flips.
@@ -167,6 +179,11 @@ func matrix(rows, cols int, values []float32) *mat.Dense[float32] {
 
 // InputSize implements Task.
 func (c *Colorization) InputSize() int { return c.cfg.Size }
+
+// Needs implements Task: colour photos (it predicts colour from grey, so
+// grey ones teach it nothing) of any size (crops are resized to the input
+// size).
+func (c *Colorization) Needs() Needs { return Needs{Colour: true, MinSide: 1} }
 
 // TargetSize returns the h x w grid of the targets: the trunk's output maps
 // for one input.

@@ -55,6 +55,17 @@ var (
 
 func init() { gob.Register(&DeepCluster{}) }
 
+// deepClusterEntry is the task's registry entry.
+var deepClusterEntry = entry{
+	new:      fromConfig(NewDeepCluster),
+	summary:  "predict the k-means cluster of the trunk's own features, re-clustered every few steps (Caron et al. 2018)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32},
+	captions: []Caption{
+		{Image: "input", Text: "photo"},
+		{Image: "image", Text: "photos in its cluster"},
+	},
+}
+
 // DeepClusterConfig sets the deepcluster task. The zero value is the
 // default.
 type DeepClusterConfig struct {
@@ -179,6 +190,10 @@ func NewDeepCluster(cfg DeepClusterConfig, trunk *core.Trunk, rng *rand.Rand) (*
 
 // InputSize implements Task.
 func (d *DeepCluster) InputSize() int { return d.cfg.Size }
+
+// Needs implements Task: any photo (crops are resized to the
+// input size).
+func (d *DeepCluster) Needs() Needs { return Needs{MinSide: 1} }
 
 // NeedsRefresh implements Refresher: before the first batch, then every
 // Config().Every steps.

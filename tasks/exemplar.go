@@ -64,6 +64,18 @@ var (
 
 func init() { gob.Register(&Exemplar{}) }
 
+// exemplarEntry is the task's registry entry.
+var exemplarEntry = entry{
+	new:      fromConfig(NewExemplar),
+	summary:  "tell which seed patch a transformed view was made from, each seed its own class (Dosovitskiy et al. 2016)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32},
+	captions: []Caption{
+		{Image: "original", Text: "original"},
+		{Image: "input", Text: "seed patch and transformed views"},
+		{Image: "image", Text: "seed and the predicted class's seed"},
+	},
+}
+
 // ExemplarConfig sets the exemplar task. The zero value is the default.
 type ExemplarConfig struct {
 	// Classes is the number of surrogate classes (default 64, at most
@@ -166,8 +178,8 @@ func NewExemplar(cfg ExemplarConfig, trunk *core.Trunk, rng *rand.Rand) (*Exempl
 // InputSize implements Task.
 func (e *Exemplar) InputSize() int { return e.cfg.Size }
 
-// MinPhotoSide is the shortest photo side the task accepts: half a seed.
-func (e *Exemplar) MinPhotoSide() int { return max(1, e.cfg.Size/2) }
+// Needs implements Task: photos at least half a seed on a side.
+func (e *Exemplar) Needs() Needs { return Needs{MinSide: max(1, e.cfg.Size/2)} }
 
 // Loss implements core.Objective.
 func (e *Exemplar) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, core.Score, error) {
@@ -202,8 +214,8 @@ func (e *Exemplar) checkPhoto(img *image.NRGBA) error {
 	if err := needPhoto(img); err != nil {
 		return err
 	}
-	if b := img.Bounds(); min(b.Dx(), b.Dy()) < e.MinPhotoSide() {
-		return fmt.Errorf("tasks: exemplar needs photos at least %d pixels on a side, got %dx%d", e.MinPhotoSide(), b.Dx(), b.Dy())
+	if b := img.Bounds(); min(b.Dx(), b.Dy()) < e.Needs().MinSide {
+		return fmt.Errorf("tasks: exemplar needs photos at least %d pixels on a side, got %dx%d", e.Needs().MinSide, b.Dx(), b.Dy())
 	}
 	return nil
 }

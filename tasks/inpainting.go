@@ -87,6 +87,18 @@ func init() {
 	gob.Register(&Discriminator{})
 }
 
+// inpaintingEntry is the task's registry entry.
+var inpaintingEntry = entry{
+	new:      fromConfig(NewInpainting),
+	summary:  "paint back the missing centre of a photo from its context (Pathak et al. 2016)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32},
+	captions: []Caption{
+		{Image: "original", Text: "original"},
+		{Image: "input", Text: "masked input"},
+		{Image: "image", Text: "inpainted"},
+	},
+}
+
 // InpaintingConfig sets the inpainting task. The zero value is the
 // default.
 type InpaintingConfig struct {
@@ -191,6 +203,10 @@ func NewInpainting(cfg InpaintingConfig, trunk *core.Trunk, rng *rand.Rand) (*In
 
 // InputSize implements Task.
 func (t *Inpainting) InputSize() int { return t.cfg.Size }
+
+// Needs implements Task: any photo (crops are resized to the
+// input size).
+func (t *Inpainting) Needs() Needs { return Needs{MinSide: 1} }
 
 // holeMask returns the size x size hole mask (true in the hole) of the
 // configured kind; "blocks" draws the blocks from rng.

@@ -53,6 +53,18 @@ var _ Task = &Jigsaw{}
 
 func init() { gob.Register(&Jigsaw{}) }
 
+// jigsawEntry is the task's registry entry.
+var jigsawEntry = entry{
+	new:      fromConfig(NewJigsaw),
+	summary:  "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32},
+	captions: []Caption{
+		{Image: "original", Text: "original"},
+		{Image: "input", Text: "shuffled tiles"},
+		{Image: "image", Text: "solved"},
+	},
+}
+
 // jigsawGrid is the side of the puzzle in tiles; the paper's 3x3.
 const jigsawGrid = 3
 
@@ -162,10 +174,10 @@ func NewJigsaw(cfg JigsawConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigsaw, er
 // InputSize implements Task: the side of one tile.
 func (j *Jigsaw) InputSize() int { return j.cfg.Tile }
 
-// MinPhotoSide is the shortest photo side Examples and Predict accept: one
-// cell (32 by default, Decode's default minimum). Smaller photos would be
-// mostly interpolation once upscaled to the 3x3 grid.
-func (j *Jigsaw) MinPhotoSide() int { return j.cfg.Cell }
+// Needs implements Task: photos at least one cell on a side (32 by
+// default, Decode's default minimum). Smaller photos would be mostly
+// interpolation once upscaled to the 3x3 grid.
+func (j *Jigsaw) Needs() Needs { return Needs{MinSide: j.cfg.Cell} }
 
 // Perm returns the permutation of class c: view i shows the tile of grid
 // position Perm(c)[i].
@@ -231,7 +243,7 @@ func normalizeTile(p core.Planar) {
 }
 
 // Examples implements Task: one puzzle from a random crop of the photo,
-// which must be at least MinPhotoSide pixels on a side.
+// which must be at least Needs().MinSide pixels on a side.
 func (j *Jigsaw) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := j.checkPhoto(img); err != nil {
 		return dst, err

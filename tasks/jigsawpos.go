@@ -52,6 +52,18 @@ var _ Task = &JigsawPos{}
 
 func init() { gob.Register(&JigsawPos{}) }
 
+// jigsawPosEntry is the task's registry entry.
+var jigsawPosEntry = entry{
+	new:      fromConfig(NewJigsawPos),
+	summary:  "put tiles shuffled in any of 9! orders back: each tile's position (after Santa Cruz et al. 2017)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32},
+	captions: []Caption{
+		{Image: "original", Text: "original"},
+		{Image: "input", Text: "shuffled tiles"},
+		{Image: "image", Text: "tiles placed by the prediction"},
+	},
+}
+
 // JigsawPosConfig sets the jigsaw-positions task. The zero value is the
 // default.
 type JigsawPosConfig struct {
@@ -132,9 +144,9 @@ func NewJigsawPos(cfg JigsawPosConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigs
 // InputSize implements Task: the side of one tile.
 func (j *JigsawPos) InputSize() int { return j.cfg.Tile }
 
-// MinPhotoSide is the shortest photo side Examples and Predict accept: one
-// cell, as for jigsaw.
-func (j *JigsawPos) MinPhotoSide() int { return j.cfg.Cell }
+// Needs implements Task: photos at least one cell on a side, as for
+// jigsaw.
+func (j *JigsawPos) Needs() Needs { return Needs{MinSide: j.cfg.Cell} }
 
 func (j *JigsawPos) checkPhoto(img *image.NRGBA) error {
 	if err := needPhoto(img); err != nil {
@@ -199,7 +211,7 @@ func tilesIn[T any](tiles [jigsawTiles]T, perm [jigsawTiles]int) [jigsawTiles]T 
 }
 
 // Examples implements Task: one puzzle from a random crop of the photo,
-// which must be at least MinPhotoSide pixels on a side.
+// which must be at least Needs().MinSide pixels on a side.
 func (j *JigsawPos) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := j.checkPhoto(img); err != nil {
 		return dst, err

@@ -54,6 +54,17 @@ var (
 
 func init() { gob.Register(&KeypointClusters{}) }
 
+// keypointsEntry is the task's registry entry.
+var keypointsEntry = entry{
+	new:      fromConfig(NewKeypointClusters),
+	summary:  "predict the k-means cluster of the orientation histogram of a patch around a Harris corner (Christlein et al. 2017)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32},
+	captions: []Caption{
+		{Image: "input", Text: "keypoints (red: predicted)"},
+		{Image: "image", Text: "patches in its cluster"},
+	},
+}
+
 // KeypointConfig sets the keypoint-clusters task. The zero value is the
 // default.
 type KeypointConfig struct {
@@ -140,16 +151,16 @@ func (k *KeypointClusters) margin() int { return k.cfg.Patch/2 + k.cfg.shift() }
 // shift is the largest shift in pixels (Shift, or 0 when negative).
 func (c KeypointConfig) shift() int { return max(c.Shift, 0) }
 
-// MinPhotoSide is the shortest photo side the task accepts: a keypoint's
-// patch, shifted, must fit.
-func (k *KeypointClusters) MinPhotoSide() int { return 2*k.margin() + 1 }
+// Needs implements Task: photos in which a keypoint's patch, shifted,
+// fits.
+func (k *KeypointClusters) Needs() Needs { return Needs{MinSide: 2*k.margin() + 1} }
 
 func (k *KeypointClusters) checkPhoto(img *image.NRGBA) error {
 	if err := needPhoto(img); err != nil {
 		return err
 	}
-	if b := img.Bounds(); min(b.Dx(), b.Dy()) < k.MinPhotoSide() {
-		return fmt.Errorf("tasks: photo is %dx%d, keypoint-clusters needs sides of at least %d", b.Dx(), b.Dy(), k.MinPhotoSide())
+	if b := img.Bounds(); min(b.Dx(), b.Dy()) < k.Needs().MinSide {
+		return fmt.Errorf("tasks: photo is %dx%d, keypoint-clusters needs sides of at least %d", b.Dx(), b.Dy(), k.Needs().MinSide)
 	}
 	return nil
 }

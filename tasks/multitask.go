@@ -54,6 +54,18 @@ var (
 
 func init() { gob.Register(&MultiTask{}) }
 
+// multiTaskEntry is the task's registry entry.
+var multiTaskEntry = entry{
+	new:      fromConfig(NewMultiTask),
+	summary:  "train several of these tasks together on one trunk, a weighted sum of their losses (Doersch & Zisserman 2017)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 36},
+	captions: []Caption{
+		{Image: "original", Text: "original"},
+		{Image: "input", Text: "what the network saw (first task)"},
+		{Image: "image", Text: "the first task's output"},
+	},
+}
+
 // multiTaskName is the multi-task's registry key.
 const multiTaskName = "multi-task"
 
@@ -143,6 +155,17 @@ func NewMultiTask(cfg MultiTaskConfig, trunk *core.Trunk, rng *rand.Rand) (*Mult
 		m.cfg.Tasks[i] = SubTaskConfig{Name: sc.Name, Weight: sc.Weight, Config: t.Spec().Config}
 	}
 	return m, nil
+}
+
+// Needs implements Task: what any of its sub-tasks needs.
+func (m *MultiTask) Needs() Needs {
+	var n Needs
+	for _, t := range m.Tasks {
+		tn := t.Needs()
+		n.Colour = n.Colour || tn.Colour
+		n.MinSide = max(n.MinSide, tn.MinSide)
+	}
+	return n
 }
 
 // InputSize implements Task: the largest of the sub-tasks' sizes.

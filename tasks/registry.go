@@ -10,28 +10,88 @@ import (
 	"github.com/pretextlab/pretext/core"
 )
 
-// entry builds a task from its JSON config (nil or empty: defaults) for a
-// trunk, drawing the head's initial weights from rng.
+// entry is a task's registry entry: how to build it and everything the
+// shells need to offer it. Each task's file declares its entry beside the
+// task (rotationEntry in rotation.go, ...); the registry below lists them.
 type entry struct {
-	new     func(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (Task, error)
+	// new builds the task from its JSON config (nil or empty: defaults)
+	// for a trunk, drawing the head's initial weights from rng; name is
+	// its registry key, for messages.
+	new func(name string, config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (Task, error)
+	// summary is one line for people, citing the paper.
 	summary string
+	// defaults are the training settings of a run that names only the
+	// task: the page's form and pretext train both start from them.
+	defaults Defaults
+	// captions name the images of the task's Prediction, in the order the
+	// page shows them.
+	captions []Caption
 }
 
-// registry is the one list of tasks (solo-learn's METHODS).
+// registry is the one list of tasks (solo-learn's METHODS). A task's name
+// is its key here; its constructor gives its instances the same name
+// (TestRegistryNames checks).
 var registry = map[string]entry{
-	"rotation":          {fromConfig("rotation", NewRotation), "predict the rotation of the photo: 0, 90, 180 or 270 degrees (Gidaris et al. 2018)"},
-	"jigsaw":            {fromConfig("jigsaw", NewJigsaw), "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)"},
-	"colorization":      {fromConfig("colorization", NewColorization), "restore the colours of a grey photo (Zhang, Isola & Efros 2016)"},
-	"relative-position": {fromConfig("relative-position", NewRelPos), "where does a patch lie around the centre patch: one of 8 places (Doersch, Gupta & Efros 2015)"},
-	"jigsaw-positions":  {fromConfig("jigsaw-positions", NewJigsawPos), "put tiles shuffled in any of 9! orders back: each tile's position (after Santa Cruz et al. 2017)"},
-	"exemplar":          {fromConfig("exemplar", NewExemplar), "tell which seed patch a transformed view was made from, each seed its own class (Dosovitskiy et al. 2016)"},
-	"simclr":            {fromConfig("simclr", NewSimCLR), "tell two augmented views of the same photo from all others (Chen et al. 2020)"},
-	"multi-task":        {fromConfig("multi-task", NewMultiTask), "train several of these tasks together on one trunk, a weighted sum of their losses (Doersch & Zisserman 2017)"},
-	"inpainting":        {fromConfig("inpainting", NewInpainting), "paint back the missing centre of a photo from its context (Pathak et al. 2016)"},
-	"super-resolution":  {fromConfig("super-resolution", NewSuperResolution), "restore the detail of a photo shrunk by half (SRCNN, Dong et al. 2014)"},
-	"deepcluster":       {fromConfig("deepcluster", NewDeepCluster), "predict the k-means cluster of the trunk's own features, re-clustered every few steps (Caron et al. 2018)"},
-	"sela":              {fromConfig("sela", NewSeLa), "predict balanced pseudo-labels made from the head's own predictions by Sinkhorn-Knopp (Asano et al. 2020)"},
-	"keypoint-clusters": {fromConfig("keypoint-clusters", NewKeypointClusters), "predict the k-means cluster of the orientation histogram of a patch around a Harris corner (Christlein et al. 2017)"},
+	"rotation":          rotationEntry,
+	"jigsaw":            jigsawEntry,
+	"colorization":      colorizationEntry,
+	"relative-position": relPosEntry,
+	"jigsaw-positions":  jigsawPosEntry,
+	"exemplar":          exemplarEntry,
+	"simclr":            simclrEntry,
+	"multi-task":        multiTaskEntry,
+	"inpainting":        inpaintingEntry,
+	"super-resolution":  superResolutionEntry,
+	"deepcluster":       deepClusterEntry,
+	"sela":              selaEntry,
+	"keypoint-clusters": keypointsEntry,
+}
+
+// Defaults are the training settings a task is trained with unless told
+// otherwise: chosen so that a run of them, on photos of one's own, learns
+// something the held-back photos show (docs/RESULTS.md has the runs).
+type Defaults struct {
+	// Optimizer is "sgd" (momentum 0.9) or "adam".
+	Optimizer string `json:"optimizer"`
+	// LR is the peak learning rate (after warm-up, before the cosine decay).
+	LR float64 `json:"lr"`
+	// Steps is the number of training steps.
+	Steps int `json:"steps"`
+	// Batch is the number of examples per step (rotation makes four per
+	// photo, so 64 examples are 16 photos).
+	Batch int `json:"batch"`
+}
+
+// Needs is what a task asks of its photos.
+type Needs struct {
+	// Colour: the task learns from colour (it predicts it from grey), so
+	// grey photos teach it nothing.
+	Colour bool `json:"colour"`
+	// MinSide is the shortest photo side, in pixels, the task can use;
+	// smaller photos are refused by its Examples.
+	MinSide int `json:"minSide"`
+}
+
+// Caption says what one image of a task's preview shows.
+type Caption struct {
+	// Image is which image: "original" (the photo itself), "input"
+	// (Prediction.Input) or "image" (Prediction.Image).
+	Image string `json:"image"`
+	// Text is the caption for people.
+	Text string `json:"text"`
+}
+
+// Info describes a registered task for the shells: the page's task list,
+// pretext tasks and pretext train all read it.
+type Info struct {
+	Name     string    `json:"name"`
+	Summary  string    `json:"summary"`
+	Defaults Defaults  `json:"defaults"`
+	Captions []Caption `json:"captions"`
+	// InputSize and Needs are those of the task with its default
+	// settings on the default (RS) trunk.
+	InputSize int   `json:"inputSize"`
+	Needs     Needs `json:"needs"`
 }
 
 // Names lists the registered tasks, sorted.
@@ -44,20 +104,56 @@ func Names() []string {
 	return names
 }
 
-// Summary is a one-line description of the named task.
-func Summary(name string) string { return registry[name].summary }
+// Lookup describes the named task.
+func Lookup(name string) (Info, error) {
+	e, ok := registry[name]
+	if !ok {
+		return Info{}, unknown(name)
+	}
+	info := Info{Name: name, Summary: e.summary, Defaults: e.defaults, Captions: slices.Clone(e.captions)}
+	// The default task on the default trunk, for its input size and needs;
+	// the weights drawn are thrown away.
+	rng := rand.New(rand.NewPCG(0, 0))
+	trunk, err := core.NewTrunk(core.TrunkConfig{}, rng)
+	if err != nil {
+		return Info{}, err
+	}
+	t, err := e.new(name, nil, trunk, rng)
+	if err != nil {
+		return Info{}, err
+	}
+	info.InputSize, info.Needs = t.InputSize(), t.Needs()
+	return info, nil
+}
+
+// All describes every registered task, in name order.
+func All() ([]Info, error) {
+	var out []Info
+	for _, n := range Names() {
+		info, err := Lookup(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func unknown(name string) error {
+	return fmt.Errorf("tasks: unknown task %q (have %s)", name, strings.Join(Names(), ", "))
+}
 
 // New builds the named task with its default settings, or with config (the
 // task's JSON settings) when given.
 func New(name string, config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (Task, error) {
 	e, ok := registry[name]
 	if !ok {
-		return nil, fmt.Errorf("tasks: unknown task %q (have %s)", name, strings.Join(Names(), ", "))
+		return nil, unknown(name)
 	}
 	if trunk == nil {
 		return nil, fmt.Errorf("tasks: %s needs a trunk", name)
 	}
-	return e.new(config, trunk, rng)
+	return e.new(name, config, trunk, rng)
 }
 
 // Resolve rebuilds the task a checkpoint names; pass it to core.LoadTrainer.
@@ -67,8 +163,8 @@ func Resolve(spec core.HeadSpec, trunk *core.Trunk) (core.Objective, error) {
 
 // fromConfig adapts a task's typed constructor to the registry: it decodes
 // the task's JSON config (strictly; empty means the defaults) and builds.
-func fromConfig[C any, T Task](name string, build func(C, *core.Trunk, *rand.Rand) (T, error)) func(json.RawMessage, *core.Trunk, *rand.Rand) (Task, error) {
-	return func(config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (Task, error) {
+func fromConfig[C any, T Task](build func(C, *core.Trunk, *rand.Rand) (T, error)) func(string, json.RawMessage, *core.Trunk, *rand.Rand) (Task, error) {
+	return func(name string, config json.RawMessage, trunk *core.Trunk, rng *rand.Rand) (Task, error) {
 		var cfg C
 		if err := decodeConfig(name, config, &cfg); err != nil {
 			return nil, err

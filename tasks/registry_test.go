@@ -146,3 +146,73 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// TestRegistryFacts: every registry entry carries what the shells read
+// (summary with its paper, training defaults, preview captions), its
+// instances answer to its name, and Lookup describes the default task.
+func TestRegistryFacts(t *testing.T) {
+	images := map[string]bool{"original": true, "input": true, "image": true}
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			info, err := Lookup(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Name != name || !strings.Contains(info.Summary, "20") || !strings.HasSuffix(info.Summary, ")") {
+				t.Errorf("name %q, summary %q: want the name and a summary citing its paper", info.Name, info.Summary)
+			}
+			d := info.Defaults
+			if (d.Optimizer != "sgd" && d.Optimizer != "adam") || !(d.LR > 0 && d.LR < 1) || d.Steps < 1 || d.Batch < 1 {
+				t.Errorf("defaults %+v", d)
+			}
+			if len(info.Captions) == 0 {
+				t.Error("no preview captions")
+			}
+			for _, c := range info.Captions {
+				if !images[c.Image] || c.Text == "" {
+					t.Errorf("caption %+v", c)
+				}
+			}
+			task, err := New(name, nil, smallTrunk(t, 1), testRNG(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if task.Name() != name || task.Spec().Kind != name {
+				t.Errorf("task built by %q is named %q, spec kind %q", name, task.Name(), task.Spec().Kind)
+			}
+			if info.InputSize < 1 || info.Needs.MinSide < 1 {
+				t.Errorf("input size %d, needs %+v", info.InputSize, info.Needs)
+			}
+		})
+	}
+	if _, err := Lookup("nope"); err == nil || !strings.Contains(err.Error(), "rotation") {
+		t.Errorf("Lookup of an unknown task: %v, want an error listing the tasks", err)
+	}
+}
+
+// TestNeeds: colour needs follow the tasks that learn colour, also inside
+// a multi-task, and size needs follow the settings.
+func TestNeeds(t *testing.T) {
+	cases := []struct {
+		name, kind, config string
+		want               Needs
+	}{
+		{"rotation", "rotation", "", Needs{MinSide: 1}},
+		{"colorization", "colorization", "", Needs{Colour: true, MinSide: 1}},
+		{"jigsaw of 20-pixel cells", "jigsaw", `{"cell":20,"tile":16}`, Needs{MinSide: 20}},
+		{"relative-position of 24-pixel patches", "relative-position", `{"patch":24}`, Needs{MinSide: 24}},
+		{"multi-task with colorization", "multi-task", `{"tasks":[{"name":"rotation"},{"name":"colorization"}]}`, Needs{Colour: true, MinSide: 1}},
+		{"multi-task without colorization", "multi-task", `{"tasks":[{"name":"rotation"},{"name":"jigsaw","config":{"cell":20,"tile":16}}]}`, Needs{MinSide: 20}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			task, err := New(tc.kind, json.RawMessage(tc.config), smallTrunk(t, 1), testRNG(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := task.Needs(); got != tc.want {
+				t.Errorf("needs %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

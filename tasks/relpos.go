@@ -59,6 +59,18 @@ var _ Task = &RelPos{}
 
 func init() { gob.Register(&RelPos{}) }
 
+// relPosEntry is the task's registry entry.
+var relPosEntry = entry{
+	new:      fromConfig(NewRelPos),
+	summary:  "where does a patch lie around the centre patch: one of 8 places (Doersch, Gupta & Efros 2015)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32},
+	captions: []Caption{
+		{Image: "original", Text: "original"},
+		{Image: "input", Text: "centre and neighbour patch"},
+		{Image: "image", Text: "neighbour placed where predicted"},
+	},
+}
+
 // relPosClasses is the number of neighbours of the centre patch.
 const relPosClasses = 8
 
@@ -162,9 +174,9 @@ func NewRelPos(cfg RelPosConfig, trunk *core.Trunk, rng *rand.Rand) (*RelPos, er
 // InputSize implements Task: the side of one patch.
 func (r *RelPos) InputSize() int { return r.cfg.Patch }
 
-// MinPhotoSide is the shortest photo side Examples and Predict accept: one
-// patch. Smaller photos would be mostly interpolation once upscaled.
-func (r *RelPos) MinPhotoSide() int { return r.cfg.Patch }
+// Needs implements Task: photos at least one patch on a side. Smaller
+// photos would be mostly interpolation once upscaled.
+func (r *RelPos) Needs() Needs { return Needs{MinSide: r.cfg.Patch} }
 
 func (r *RelPos) checkPhoto(img *image.NRGBA) error {
 	if err := needPhoto(img); err != nil {
@@ -228,7 +240,7 @@ func (r *RelPos) view(patch *image.NRGBA, channels int) core.Planar {
 }
 
 // Examples implements Task: one centre-neighbour pair from a random
-// crop of the photo, which must be at least MinPhotoSide pixels on a side.
+// crop of the photo, which must be at least Needs().MinSide pixels on a side.
 func (r *RelPos) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
 	if err := r.checkPhoto(img); err != nil {
 		return dst, err

@@ -33,6 +33,18 @@ var _ Task = &Rotation{}
 
 func init() { gob.Register(&Rotation{}) }
 
+// rotationEntry is the task's registry entry.
+var rotationEntry = entry{
+	new:      fromConfig(NewRotation),
+	summary:  "predict the rotation of the photo: 0, 90, 180 or 270 degrees (Gidaris et al. 2018)",
+	defaults: Defaults{Optimizer: "sgd", LR: 0.05, Steps: 300, Batch: 64},
+	captions: []Caption{
+		{Image: "original", Text: "original"},
+		{Image: "input", Text: "what the network saw"},
+		{Image: "image", Text: "turned upright by the network"},
+	},
+}
+
 // RotationConfig sets the rotation task. The zero value is the default.
 type RotationConfig struct {
 	// Size is the side of the square crop the trunk sees (default 32).
@@ -103,6 +115,10 @@ func needPhoto(img *image.NRGBA) error {
 
 // InputSize implements Task.
 func (r *Rotation) InputSize() int { return r.cfg.Size }
+
+// Needs implements Task: any photo (crops are resized to the
+// input size).
+func (r *Rotation) Needs() Needs { return Needs{MinSide: 1} }
 
 // Loss implements core.Objective.
 func (r *Rotation) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, core.Score, error) {

@@ -49,6 +49,17 @@ var (
 
 func init() { gob.Register(&SeLa{}) }
 
+// selaEntry is the task's registry entry.
+var selaEntry = entry{
+	new:      fromConfig(NewSeLa),
+	summary:  "predict balanced pseudo-labels made from the head's own predictions by Sinkhorn-Knopp (Asano et al. 2020)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32},
+	captions: []Caption{
+		{Image: "input", Text: "photo"},
+		{Image: "image", Text: "photos in its cluster"},
+	},
+}
+
 // SeLaConfig sets the sela task. The zero value is the default.
 type SeLaConfig struct {
 	// Size is the side of the square crop the trunk sees (default 32).
@@ -131,6 +142,10 @@ func NewSeLa(cfg SeLaConfig, trunk *core.Trunk, rng *rand.Rand) (*SeLa, error) {
 
 // InputSize implements Task.
 func (s *SeLa) InputSize() int { return s.cfg.Size }
+
+// Needs implements Task: any photo (crops are resized to the
+// input size).
+func (s *SeLa) Needs() Needs { return Needs{MinSide: 1} }
 
 // NeedsRefresh implements Refresher: before the first batch, then every
 // Config().Every steps.

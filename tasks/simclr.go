@@ -66,6 +66,17 @@ var (
 
 func init() { gob.Register(&SimCLR{}) }
 
+// simclrEntry is the task's registry entry.
+var simclrEntry = entry{
+	new:      fromConfig(NewSimCLR),
+	summary:  "tell two augmented views of the same photo from all others (Chen et al. 2020)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32},
+	captions: []Caption{
+		{Image: "input", Text: "query (the centre crop the trunk sees)"},
+		{Image: "image", Text: "the photo, then its nearest photos"},
+	},
+}
+
 // SimCLRConfig sets the SimCLR task. The zero value is the default.
 type SimCLRConfig struct {
 	// Size is the side of the square views the trunk sees (default 32).
@@ -184,6 +195,10 @@ func NewSimCLR(cfg SimCLRConfig, trunk *core.Trunk, rng *rand.Rand) (*SimCLR, er
 
 // InputSize implements Task.
 func (s *SimCLR) InputSize() int { return s.cfg.Size }
+
+// Needs implements Task: any photo (crops are resized to the
+// input size).
+func (s *SimCLR) Needs() Needs { return Needs{MinSide: 1} }
 
 // augment is one random view of img: the paper's augmentation pipeline
 // (appendix A) in the order crop, flip, colour jitter, grey, blur.

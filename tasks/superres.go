@@ -51,6 +51,18 @@ var _ Task = &SuperResolution{}
 
 func init() { gob.Register(&SuperResolution{}) }
 
+// superResolutionEntry is the task's registry entry.
+var superResolutionEntry = entry{
+	new:      fromConfig(NewSuperResolution),
+	summary:  "restore the detail of a photo shrunk by half (SRCNN, Dong et al. 2014)",
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32},
+	captions: []Caption{
+		{Image: "original", Text: "original"},
+		{Image: "input", Text: "low-resolution input (pixel-doubled)"},
+		{Image: "image", Text: "super-resolved"},
+	},
+}
+
 // SuperResolutionConfig sets the super-resolution task. The zero value is
 // the default.
 type SuperResolutionConfig struct {
@@ -128,6 +140,10 @@ func NewSuperResolution(cfg SuperResolutionConfig, trunk *core.Trunk, rng *rand.
 
 // InputSize implements Task.
 func (s *SuperResolution) InputSize() int { return s.cfg.Size }
+
+// Needs implements Task: any photo (crops are resized to the
+// input size).
+func (s *SuperResolution) Needs() Needs { return Needs{MinSide: 1} }
 
 // boxDown shrinks p by f in each direction, each pixel the mean of an f x f
 // block (the sides must be multiples of f).

@@ -16,6 +16,8 @@ type Task interface {
 	Name() string
 	// InputSize is the side of the square inputs the trunk sees.
 	InputSize() int
+	// Needs says what the task, with its settings, asks of its photos.
+	Needs() Needs
 	// Examples appends the examples made from one photo (decoded, upright,
 	// downscaled by [core.Decode]); input and label come from this one call.
 	// All randomness comes from rng. A photo that cannot serve the task (too

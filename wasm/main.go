@@ -67,7 +67,7 @@ func api(a *app.App) js.Value {
 			return async(name, func() (any, error) { return fn(args) })
 		}))
 	}
-	method("tasks", func([]js.Value) (any, error) { return a.Tasks(), nil })
+	method("tasks", func([]js.Value) (any, error) { return a.Tasks() })
 	method("addImages", func(args []js.Value) (any, error) {
 		files, err := filesArg(arg(args, 0))
 		if err != nil {

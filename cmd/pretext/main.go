@@ -31,8 +31,12 @@ var commands = map[string]func(args []string, stdout io.Writer) error{
 }
 
 func listTasks(_ []string, stdout io.Writer) error {
-	for _, n := range tasks.Names() {
-		fmt.Fprintf(stdout, "%-18s %s\n", n, tasks.Summary(n))
+	all, err := tasks.All()
+	if err != nil {
+		return err
+	}
+	for _, t := range all {
+		fmt.Fprintf(stdout, "%-18s %s\n", t.Name, t.Summary)
 	}
 	return nil
 }

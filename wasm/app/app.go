@@ -110,14 +110,6 @@ type photo struct {
 	img  *image.NRGBA
 }
 
-// TaskInfo describes a registered task for the page.
-type TaskInfo struct {
-	Name      string   `json:"name"`
-	Summary   string   `json:"summary"`
-	InputSize int      `json:"inputSize"`
-	Defaults  Settings `json:"defaults"`
-}
-
 // Settings configure a training run; zero fields take the defaults.
 type Settings struct {
 	Task      string          `json:"task"`
@@ -144,21 +136,13 @@ type Settings struct {
 	Replica core.Collective `json:"-"`
 }
 
-// defaults per task: what the page pre-fills. Batch counts examples
-// (rotation makes four per photo).
-var taskDefaults = map[string]Settings{
-	"rotation":     {Steps: 300, Batch: 64, LR: 0.05, Optimizer: "sgd"},
-	"jigsaw":       {Steps: 300, Batch: 32, LR: 0.001, Optimizer: "adam"},
-	"colorization": {Steps: 200, Batch: 16, LR: 0.001, Optimizer: "adam"},
-	// Six examples per photo by default (rotation's four, jigsaw's and
-	// colorization's one each): a multiple of six keeps the shares exact.
-	"multi-task": {Steps: 300, Batch: 36, LR: 0.001, Optimizer: "adam"},
-}
-
+// defaultsFor is what the page pre-fills for task: the task's own
+// training defaults (tasks.Defaults) and the run's.
 func defaultsFor(task string) Settings {
-	d, ok := taskDefaults[task]
-	if !ok {
-		d = Settings{Steps: 300, Batch: 32, LR: 0.001, Optimizer: "adam"}
+	var d Settings
+	if info, err := tasks.Lookup(task); err == nil {
+		td := info.Defaults
+		d = Settings{Steps: td.Steps, Batch: td.Batch, LR: td.LR, Optimizer: td.Optimizer}
 	}
 	d.Task, d.Seed, d.Width, d.Every = task, 1, "rs", 10
 	h := 0.1
@@ -323,21 +307,9 @@ type App struct {
 // New returns an empty app.
 func New() *App { return &App{} }
 
-// Tasks lists the registered tasks with their defaults.
-func (a *App) Tasks() []TaskInfo {
-	var out []TaskInfo
-	rng := rand.New(rand.NewPCG(0, 0))
-	for _, name := range tasks.Names() {
-		info := TaskInfo{Name: name, Summary: tasks.Summary(name), Defaults: defaultsFor(name)}
-		if trunk, err := core.NewTrunk(core.TrunkConfig{}, rng); err == nil {
-			if t, err := tasks.New(name, nil, trunk, rng); err == nil {
-				info.InputSize = t.InputSize()
-			}
-		}
-		out = append(out, info)
-	}
-	return out
-}
+// Tasks describes the registered tasks: summary, training defaults, photo
+// needs and preview captions.
+func (a *App) Tasks() ([]tasks.Info, error) { return tasks.All() }
 
 // AddImages decodes files (EXIF orientation honoured, downscaled) and keeps
 // the usable ones; the others are listed with the reason. Files past the

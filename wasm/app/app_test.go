@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
 )
 
@@ -246,12 +247,15 @@ func TestColorizationPreview(t *testing.T) {
 }
 
 func TestTasksListed(t *testing.T) {
-	ts := New().Tasks()
-	if len(ts) < 3 {
-		t.Fatalf("%d tasks", len(ts))
+	ts, err := New().Tasks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != len(tasks.Names()) {
+		t.Fatalf("%d tasks listed, %d registered", len(ts), len(tasks.Names()))
 	}
 	for _, ti := range ts {
-		if ti.InputSize == 0 || ti.Summary == "" || ti.Defaults.Steps == 0 || ti.Defaults.Task != ti.Name {
+		if ti.InputSize == 0 || ti.Summary == "" || ti.Defaults.Steps == 0 || len(ti.Captions) == 0 {
 			t.Errorf("task %+v", ti)
 		}
 	}
@@ -272,10 +276,10 @@ func TestBench(t *testing.T) {
 // fresh app and resume one step (a clustering task relabels its photos
 // after the import).
 func TestEveryTask(t *testing.T) {
-	for _, ti := range New().Tasks() {
-		t.Run(ti.Name, func(t *testing.T) {
+	for _, name := range tasks.Names() {
+		t.Run(name, func(t *testing.T) {
 			a := withSamples(t)
-			s := quick(ti.Name, 2)
+			s := quick(name, 2)
 			s.Batch = 4
 			var steps, refreshes int
 			res, err := a.Train(context.Background(), s, func(e Event) {
@@ -320,7 +324,7 @@ func TestEveryTask(t *testing.T) {
 			if err != nil || res.Step != 3 {
 				t.Fatalf("resume after import: %+v, %v", res, err)
 			}
-			t.Logf("%s: %d refreshes in 2 steps", ti.Name, refreshes)
+			t.Logf("%s: %d refreshes in 2 steps", name, refreshes)
 		})
 	}
 }

@@ -67,24 +67,10 @@ func (a *App) heldBytes() int64 {
 	return n
 }
 
-// learnsColour reports whether a task (or a sub-task of a multi-task)
-// predicts colour from grey, so that grey photos teach it nothing.
-func learnsColour(t tasks.Task) bool {
-	if mt, ok := t.(*tasks.MultiTask); ok {
-		for _, st := range mt.Config().Tasks {
-			if st.Name == "colorization" {
-				return true
-			}
-		}
-		return false
-	}
-	return t.Name() == "colorization"
-}
-
 // greyWarning is the warning for a colour-learning task whose training
 // photos are mostly (more than half) greyscale, or "".
 func greyWarning(t tasks.Task, imgs []*image.NRGBA) string {
-	if !learnsColour(t) || len(imgs) == 0 {
+	if !t.Needs().Colour || len(imgs) == 0 {
 		return ""
 	}
 	grey := 0
