@@ -12,10 +12,6 @@ import (
 // batch, each example's view features concatenated, then the perceptron
 // head.
 
-// Helpers shared by the context tasks whose head is a two-layer perceptron
-// over the concatenated features of several views (relative-position,
-// jigsaw-positions), as jigsaw's head is.
-
 // viewFeatures runs trunk once over every view of batch, each example
 // holding exactly k views, and returns the features concatenated per
 // example: [N, k*F], example n's row holding its views' feature vectors in
