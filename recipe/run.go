@@ -75,6 +75,7 @@ func FromTrainer(tr *core.Trainer) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.Seed = DefaultSeed
 	s.Steps = max(tr.Steps(), tr.Config.Steps, 1)
 	s.Optimizer, s.LR = tr.Config.Optimizer, tr.Config.LR
 	s.Channels = tr.Trunk.Config.InChannels

@@ -27,7 +27,9 @@ type Settings struct {
 	LR float64 `json:"lr"`
 	// Optimizer is "sgd" or "adam" (default: the task's).
 	Optimizer string `json:"optimizer"`
-	// Seed seeds the weights, the batches and the split (default 1).
+	// Seed seeds the weights, the batches and the split. Unlike the other
+	// fields, zero is a seed like any other (the report's rows use it);
+	// the shells start from DefaultSeed.
 	Seed uint64 `json:"seed"`
 	// Trunk is "rs" (workload RS, the default) or "wide".
 	Trunk string `json:"width"`
@@ -41,6 +43,9 @@ type Settings struct {
 
 // DefaultHoldout is the fraction of photos a run holds back by default.
 const DefaultHoldout = 0.1
+
+// DefaultSeed is the seed the page's form and pretext train start from.
+const DefaultSeed = 1
 
 // WithDefaults returns s with every zero field set to its default. An
 // unknown task is an error.
@@ -66,9 +71,6 @@ func (s Settings) WithDefaults() (Settings, error) {
 	// a zero rate is that optimizer's default (core.TrainConfig).
 	if s.LR == 0 && s.Optimizer == d.Optimizer {
 		s.LR = d.LR
-	}
-	if s.Seed == 0 {
-		s.Seed = 1
 	}
 	if s.Trunk == "" {
 		s.Trunk = "rs"

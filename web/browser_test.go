@@ -30,6 +30,7 @@ import (
 
 	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/core/safetensors"
+	"github.com/pretextlab/pretext/recipe"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
 	"github.com/pretextlab/pretext/wasm/app"
@@ -345,7 +346,7 @@ func TestBrowser(t *testing.T) {
 	p.eval(`(() => { const g = window.frameGapsForTest = {max: 0, n: 0, last: 0};
 		const tick = (t) => { if (g.last) { g.max = Math.max(g.max, t - g.last); g.n++ } g.last = t; requestAnimationFrame(tick) };
 		requestAnimationFrame(tick); return true })()`, nil)
-	settings := app.Settings{Task: "rotation", Steps: 30, Batch: 32}
+	settings := app.Settings{Settings: recipe.Settings{Task: "rotation", Steps: 30, Batch: 32}}
 	hist := p.train(map[string]string{"task": "rotation", "steps": "30", "batch": "32", "workers": "2"})
 	var ran struct {
 		Workers int  `json:"workers"`
@@ -662,7 +663,7 @@ func TestBrowserWorkersWithoutIsolation(t *testing.T) {
 	if ran.Workers != 3 || ran.Shared {
 		t.Errorf("the run reports %d workers, shared memory %v; want 3, false", ran.Workers, ran.Shared)
 	}
-	native, _, _ := nativeRun(t, app.Settings{Task: "rotation", Steps: 8, Batch: 24})
+	native, _, _ := nativeRun(t, app.Settings{Settings: recipe.Settings{Task: "rotation", Steps: 8, Batch: 24}})
 	if len(hist) != len(native) {
 		t.Fatalf("%d steps in the page, %d native", len(hist), len(native))
 	}
@@ -725,7 +726,7 @@ func TestBrowserReloadResumes(t *testing.T) {
 	p.waitState(5*time.Minute, "done")
 	var hist []point
 	p.eval(`window.pretextPage.history`, &hist)
-	native, _, _ := nativeRun(t, app.Settings{Task: "rotation", Steps: steps, Batch: 16})
+	native, _, _ := nativeRun(t, app.Settings{Settings: recipe.Settings{Task: "rotation", Steps: steps, Batch: 16}})
 	if len(hist) != steps {
 		t.Fatalf("after the reload the chart has %d steps, want %d", len(hist), steps)
 	}

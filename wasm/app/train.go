@@ -72,6 +72,9 @@ func (a *App) prepare(s Settings) (*model, error) {
 		m.saveEvery = s.SaveEvery
 		return m, nil
 	}
+	if s.Seed == 0 { // the page's form always sends one; 0 means its default
+		s.Seed = recipe.DefaultSeed
+	}
 	run, err := recipe.New(s.Settings)
 	if err != nil {
 		return nil, err
