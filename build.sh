@@ -63,8 +63,8 @@ bench)
 		go run ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
 		GOOS=js GOARCH=wasm go run -exec="$WASM_EXEC" ./cmd/pretext bench -workload $w -threads 1 -json
 		PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go run -exec="$PWD/wasm/exec_node.js" ./cmd/pretext bench -workload $w -threads 1 -json
-		go run ./cmd/pretext bench -workload $w -browser -workers 1 -json
-		go run ./cmd/pretext bench -workload $w -browser -workers "$(nproc)" -json
+		go run ./cmd/browserbench -workload $w -workers 1 -json
+		go run ./cmd/browserbench -workload $w -workers "$(nproc)" -json
 		if [ "$(go env GOARCH)" = amd64 ]; then
 			GOEXPERIMENT=simd go run ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
 		fi

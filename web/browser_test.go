@@ -30,6 +30,7 @@ import (
 
 	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/core/safetensors"
+	"github.com/pretextlab/pretext/internal/chromium"
 	"github.com/pretextlab/pretext/recipe"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
@@ -41,9 +42,9 @@ import (
 // chromium is installed; with PRETEXT_BROWSER=1 (./build.sh test, CI) a
 // missing chromium is a failure, not a skip.
 
-func chromium(t *testing.T) string {
+func needChromium(t *testing.T) string {
 	t.Helper()
-	if p := Chromium(); p != "" {
+	if p := chromium.Find(); p != "" {
 		return p
 	}
 	if os.Getenv("PRETEXT_BROWSER") == "1" {
@@ -83,7 +84,7 @@ func openPage(t *testing.T, downloads string) *page { return openPageWith(t, dow
 
 // openPageWith opens the page served by files (Handler or UnisolatedHandler).
 func openPageWith(t *testing.T, downloads string, files http.Handler) *page {
-	exe := chromium(t)
+	exe := needChromium(t)
 	if built, err := EnsureBuilt(".."); err != nil {
 		t.Fatal(err)
 	} else if built {
@@ -100,7 +101,7 @@ func openPageWith(t *testing.T, downloads string, files http.Handler) *page {
 	p.origin = srv.URL
 	p.host = strings.TrimPrefix(srv.URL, "http://")
 
-	ctx, cancel := NewBrowser(context.Background(), exe)
+	ctx, cancel := chromium.Start(context.Background(), exe)
 	t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 8*time.Minute)
 	t.Cleanup(cancelTimeout)
@@ -342,7 +343,7 @@ func TestBrowser(t *testing.T) {
 	var before string
 	p.eval(`document.querySelector("#chart").toDataURL()`, &before)
 	// The gaps between the page's frames while it trains are logged (a
-	// speed figure, not a test: pretext bench -browser reports it).
+	// speed figure, not a test: cmd/browserbench reports it).
 	p.eval(`(() => { const g = window.frameGapsForTest = {max: 0, n: 0, last: 0};
 		const tick = (t) => { if (g.last) { g.max = Math.max(g.max, t - g.last); g.n++ } g.last = t; requestAnimationFrame(tick) };
 		requestAnimationFrame(tick); return true })()`, nil)
@@ -576,7 +577,7 @@ func TestBrowserSIMD(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser test is not short")
 	}
-	chromium(t)
+	needChromium(t)
 	if _, err := exec.LookPath("wat2wasm"); err != nil {
 		if os.Getenv("PRETEXT_BROWSER") == "1" {
 			t.Fatal("PRETEXT_BROWSER=1 but no wat2wasm on PATH to build web/gemm.wasm (apt-get install wabt)")

@@ -8,7 +8,9 @@
 //	pretext export -ckpt FILE.ckpt -format safetensors -out FILE.safetensors
 //	pretext import -in FILE.safetensors -out FILE.ckpt
 //	pretext tasks
-//	pretext bench [-workload rs|js|cs] [-threads N] [-browser] [-json]
+//	pretext bench [-workload rs|js|cs] [-threads N] [-json]
+//
+// The same workloads in headless Chromium: go run ./cmd/browserbench.
 package main
 
 import (
@@ -52,7 +54,8 @@ commands:
   export   write a checkpoint as safetensors, for PyTorch (interop/pytorch)
   import   read a safetensors export back into a checkpoint
   tasks    list the pretext tasks
-  bench    time training steps of a reference workload (default: rs)
+  bench    time training steps of a reference workload natively (default: rs;
+           in headless Chromium: go run ./cmd/browserbench)
 
 Run "pretext <command> -h" for a command's flags.`)
 }
