@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/tasks"
 )
 
@@ -38,7 +39,13 @@ func listTasks(_ []string, stdout io.Writer) error {
 		return err
 	}
 	for _, t := range all {
-		fmt.Fprintf(stdout, "%-18s %s\n", t.Name, t.Summary)
+		d := t.Defaults
+		needs := fmt.Sprintf("photos at least %d px on a side", max(t.Needs.MinSide, core.DefaultMinSide))
+		if t.Needs.Colour {
+			needs = "colour " + needs
+		}
+		fmt.Fprintf(stdout, "%-18s %s\n%-18s defaults: %d steps of %d, %s at %g; input %dx%d; %s\n",
+			t.Name, t.Summary, "", d.Steps, d.Batch, d.Optimizer, d.LR, t.InputSize, t.InputSize, needs)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -158,6 +159,23 @@ func TestTrainDefaultsAreThePages(t *testing.T) {
 		d := info.Defaults
 		if got.Optimizer != d.Optimizer || got.LR != d.LR || got.Steps != d.Steps || got.Batch != d.Batch {
 			t.Errorf("%s: default run %+v, the task's defaults %+v", name, got, d)
+		}
+	}
+}
+
+// TestListTasks: pretext tasks prints every registered task with its
+// summary and training defaults, from the registry.
+func TestListTasks(t *testing.T) {
+	var out bytes.Buffer
+	if err := listTasks(nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range tasks.Names() {
+		info, _ := tasks.Lookup(name)
+		d := info.Defaults
+		want := fmt.Sprintf("%s\n%-18s defaults: %d steps of %d, %s at %g;", info.Summary, "", d.Steps, d.Batch, d.Optimizer, d.LR)
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("pretext tasks does not show %s's summary and defaults %q", name, want)
 		}
 	}
 }
