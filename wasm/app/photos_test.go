@@ -291,3 +291,41 @@ func TestGreyWarning(t *testing.T) {
 		})
 	}
 }
+
+func TestAddImagesKeepsGoodRejectsBad(t *testing.T) {
+	a := New()
+	good := samples.Photos()[0]
+	res := a.AddImages([]File{
+		{Name: "notes.jpg", Bytes: []byte("shopping list: eggs")},
+		{Name: good.Name, Bytes: good.Data},
+		{Name: "empty.png"},
+		{Name: "cut.jpg", Bytes: good.Data[:len(good.Data)/3]},
+	})
+	if res.Count != 1 || len(res.Added) != 1 || res.Added[0].Name != good.Name {
+		t.Fatalf("added %+v (count %d), want only %s", res.Added, res.Count, good.Name)
+	}
+	th := res.Added[0].Thumb
+	if th == nil || max(th.Width, th.Height) != thumbSide || len(th.Pix) != 4*th.Width*th.Height {
+		t.Fatalf("thumbnail %+v", th)
+	}
+	var names []string
+	for _, r := range res.Rejected {
+		names = append(names, r.Name)
+		if r.Reason == "" || strings.HasPrefix(r.Reason, "core:") {
+			t.Errorf("%s: reason %q", r.Name, r.Reason)
+		}
+	}
+	if !slices.Equal(names, []string{"notes.jpg", "empty.png", "cut.jpg"}) {
+		t.Errorf("rejected %v", names)
+	}
+	again := a.AddImages([]File{{Name: good.Name, Bytes: good.Data}})
+	if again.Count != 1 || len(again.Rejected) != 1 || again.Rejected[0].Reason != "already added" {
+		t.Errorf("the same photo twice: %+v", again)
+	}
+	if a.ClearImages() != 0 || a.Status().Photos != 0 {
+		t.Error("clear left photos")
+	}
+	if res := a.AddImages([]File{{Name: good.Name, Bytes: good.Data}}); res.Count != 1 {
+		t.Errorf("after clearing, the photo was refused: %+v", res.Rejected)
+	}
+}
