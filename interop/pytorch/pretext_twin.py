@@ -41,7 +41,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 FORMAT = "pretext"
-FORMAT_VERSION = 1
+# Version 2 renamed only the native layout's perceptron tensors (which the
+# twin does not build); the linear and mlp layouts read the same in both.
+FORMAT_VERSIONS = (1, 2)
 
 _DTYPES = {"F32": (torch.float32, 4), "I64": (torch.int64, 8)}
 
@@ -185,8 +187,8 @@ def build(meta, tensors):
     if meta.get("format") != FORMAT:
         raise ValueError(f"metadata format is {meta.get('format')!r}, want {FORMAT!r}: not a Pretext export")
     version = int(meta.get("format_version", "0"))
-    if version != FORMAT_VERSION:
-        raise ValueError(f"format version {version}, this twin reads {FORMAT_VERSION}")
+    if version not in FORMAT_VERSIONS:
+        raise ValueError(f"format version {version}, this twin reads {FORMAT_VERSIONS}")
     cfg = json.loads(meta["trunk"])
     bn = json.loads(meta.get("batch_norm", '{"eps":1e-05,"momentum":0.1}'))
     trunk = Trunk(cfg.get("in_channels") or 3, cfg.get("widths") or [32, 64, 128], cfg.get("depth") or 1,
