@@ -30,7 +30,11 @@ import (
 //
 // Tensors are named by [NamedParams] under "trunk.", "head." and, for
 // optimiser buffers, "opt.<param>.<buffer>".
-const CheckpointVersion = 1
+//
+// Version 2 names a perceptron head's parameters by its [MLP] field
+// (head.Head.W1); version 1, which named them by their owner (head.W1), is
+// still read (see legacyNames).
+const CheckpointVersion = 2
 
 var checkpointMagic = [8]byte{'P', 'R', 'E', 'T', 'E', 'X', 'T', 0}
 
@@ -170,11 +174,12 @@ func LoadTrainer(r io.Reader, resolve HeadResolver) (*Trainer, error) {
 	if _, err := io.ReadFull(tr, u32[:]); err != nil {
 		return nil, truncated(err)
 	}
-	if v := binary.LittleEndian.Uint32(u32[:]); v != CheckpointVersion {
-		if v > CheckpointVersion {
-			return nil, fmt.Errorf("core: checkpoint format version %d is newer than this build reads (%d); update Pretext", v, CheckpointVersion)
-		}
-		return nil, fmt.Errorf("core: checkpoint format version %d is not supported (this build reads %d)", v, CheckpointVersion)
+	version := binary.LittleEndian.Uint32(u32[:])
+	switch {
+	case version > CheckpointVersion:
+		return nil, fmt.Errorf("core: checkpoint format version %d is newer than this build reads (%d); update Pretext", version, CheckpointVersion)
+	case version < 1:
+		return nil, fmt.Errorf("core: checkpoint format version %d is not supported (this build reads 1 to %d)", version, CheckpointVersion)
 	}
 	if _, err := io.ReadFull(tr, u32[:]); err != nil {
 		return nil, truncated(err)
@@ -214,10 +219,17 @@ func LoadTrainer(r io.Reader, resolve HeadResolver) (*Trainer, error) {
 	if len(want) != len(hdr.Tensors) {
 		return nil, fmt.Errorf("core: checkpoint holds %d tensors, the model it describes has %d", len(hdr.Tensors), len(want))
 	}
+	var old map[string]string // names version 1 spelled otherwise
+	if version == 1 {
+		old = legacyNames(t.Head)
+	}
 	for i, nt := range want {
-		got := hdr.Tensors[i]
-		if got.Name != nt.Name || !slices.Equal(got.Shape, nt.Shape) {
-			return nil, fmt.Errorf("core: checkpoint tensor %d is %s %v, want %s %v", i, got.Name, got.Shape, nt.Name, nt.Shape)
+		got, name := hdr.Tensors[i], nt.Name
+		if old != nil {
+			name = legacyTensorName(name, old)
+		}
+		if got.Name != name || !slices.Equal(got.Shape, nt.Shape) {
+			return nil, fmt.Errorf("core: checkpoint tensor %d is %s %v, want %s %v", i, got.Name, got.Shape, name, nt.Shape)
 		}
 	}
 	if err := decodeTensors(raw, want); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,15 +23,19 @@ import (
 //	trunk.layers.<i>.bn.running_mean, .running_var  [out]
 //	trunk.layers.<i>.bn.num_batches_tracked  int64 scalar (the step count)
 //
-// and the head by its layout: "linear" (a [Classifier], alone or as a
-// task's Head field) as head.fc.weight [classes, features] and head.fc.bias
-// [classes]; "mlp" (W1, B1, W2, B2: jigsaw and the other perceptron heads)
-// as head.fc1 and head.fc2 likewise; "native" (any other head) as
-// head.<field path> in Pretext's own shapes, which the twin does not build.
-// The "__metadata__" map holds the rest as strings (see exportMetadata).
-// Optimiser state is not exported: a run continued elsewhere starts its
-// own.
-const ExportVersion = 1
+// and the head by its type: "linear" (a [Classifier], the whole head or
+// its one parameter-holding field) as head.fc.weight [classes, features]
+// and head.fc.bias [classes]; "mlp" (an [MLP] likewise: jigsaw and the
+// other perceptron heads) as head.fc1 and head.fc2; "native" (any other
+// head) as head.<field path> in Pretext's own shapes, which the twin does
+// not build. The "__metadata__" map holds the rest as strings (see
+// exportMetadata). Optimiser state is not exported: a run continued
+// elsewhere starts its own.
+//
+// Version 2 names native heads' perceptrons by their [MLP] field
+// (head.Tasks.1.Head.W1 in a multi-task); version 1 files, which named them
+// by their owner (head.Tasks.1.W1), are still read (see legacyNames).
+const ExportVersion = 2
 
 // exportFormat is the metadata's "format" value.
 const exportFormat = "pretext"
@@ -64,34 +69,65 @@ func (t *Trainer) exportTensors() ([]exportTensor, string) {
 			exportTensor{p + "bn.running_mean", []int{sh[0]}, l.RunMean},
 			exportTensor{p + "bn.running_var", []int{sh[0]}, l.RunVar})
 	}
-	head := NamedParams(t.Head)
-	names := make([]string, len(head))
-	for i, np := range head {
-		names[i] = np.Name
-	}
 	linear := func(prefix string, w, b *nn.Param) []exportTensor {
 		return []exportTensor{
 			{prefix + ".weight", slices.Clone(w.Shape()), w},
 			{prefix + ".bias", []int{b.Shape()[0]}, b},
 		}
 	}
-	switch {
-	case (slices.Equal(names, []string{"W", "B"}) || slices.Equal(names, []string{"Head.W", "Head.B"})) && isLinear(head[0].Param, head[1].Param):
-		return append(out, linear("head.fc", head[0].Param, head[1].Param)...), LayoutLinear
-	case slices.Equal(names, []string{"W1", "B1", "W2", "B2"}) && isLinear(head[0].Param, head[1].Param) && isLinear(head[2].Param, head[3].Param):
-		out = append(out, linear("head.fc1", head[0].Param, head[1].Param)...)
-		return append(out, linear("head.fc2", head[2].Param, head[3].Param)...), LayoutMLP
+	switch h := soleHead(t.Head).(type) {
+	case *Classifier:
+		return append(out, linear("head.fc", h.W, h.B)...), LayoutLinear
+	case *MLP:
+		out = append(out, linear("head.fc1", h.W1, h.B1)...)
+		return append(out, linear("head.fc2", h.W2, h.B2)...), LayoutMLP
 	}
-	for _, np := range head {
+	for _, np := range NamedParams(t.Head) {
 		out = append(out, exportTensor{"head." + np.Name, slices.Clone(np.Param.Shape()), np.Param})
 	}
 	return out, LayoutNative
 }
 
-// isLinear reports whether w [out, in] and b [out, 1] are a linear layer's.
-func isLinear(w, b *nn.Param) bool {
-	ws, bs := w.Shape(), b.Shape()
-	return len(ws) == 2 && len(bs) == 2 && bs[0] == ws[0] && bs[1] == 1
+// soleHead returns the [Classifier] or [MLP] that holds all of head's
+// parameters: head itself, or the one field of head's struct that holds
+// parameters; nil when there is none.
+func soleHead(head Objective) nn.Model {
+	if c, ok := head.(*Classifier); ok {
+		return c
+	}
+	v := reflect.ValueOf(head)
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	var sole nn.Model
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if !f.IsExported() || f.Type == reflect.TypeFor[nn.Module]() {
+			continue
+		}
+		var found []NamedParam
+		walkParams(v.Field(i), "", &found)
+		if len(found) == 0 {
+			continue
+		}
+		m, ok := v.Field(i).Interface().(nn.Model)
+		if sole != nil || !ok {
+			return nil
+		}
+		switch m.(type) {
+		case *Classifier, *MLP:
+			sole = m
+		default:
+			return nil
+		}
+	}
+	return sole
 }
 
 // InputNorm describes the trunk's input for an export's metadata: how
@@ -137,11 +173,10 @@ func (t *Trainer) exportMetadata(layout string) map[string]string {
 	if s, ok := t.Head.(interface{ InputSize() int }); ok {
 		m["input_size"] = strconv.Itoa(s.InputSize())
 	}
-	if layout == LayoutMLP {
+	if mlp, ok := soleHead(t.Head).(*MLP); ok {
 		// The perceptron reads the concatenated features of this many views.
-		w1 := NamedParams(t.Head)[0].Param.Shape()[1]
-		if f := t.Trunk.Features(); w1%f == 0 {
-			m["views"] = strconv.Itoa(w1 / f)
+		if in, f := mlp.In(), t.Trunk.Features(); in%f == 0 {
+			m["views"] = strconv.Itoa(in / f)
 		}
 	}
 	return m
@@ -178,7 +213,7 @@ func ImportSafetensors(r io.Reader, resolve HeadResolver) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("core: import: %w", err)
 	}
-	hdr, err := importHeader(f.Metadata)
+	hdr, version, err := importHeader(f.Metadata)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +232,12 @@ func ImportSafetensors(r io.Reader, resolve HeadResolver) (*Trainer, error) {
 	want, layout := t.exportTensors()
 	if got := f.Metadata["head_layout"]; got != "" && got != layout {
 		return nil, fmt.Errorf("core: import: the file's head layout is %q, the %s head it names is %q", got, hdr.Head.Kind, layout)
+	}
+	if version == 1 && layout == LayoutNative {
+		old := legacyNames(t.Head)
+		for i := range want {
+			want[i].name = legacyTensorName(want[i].name, old)
+		}
 	}
 	seen := make(map[string]bool, len(want))
 	for _, et := range want {
@@ -232,23 +273,24 @@ func ImportSafetensors(r io.Reader, resolve HeadResolver) (*Trainer, error) {
 	return t, nil
 }
 
-// importHeader reads the trainer's settings from an export's metadata.
-func importHeader(meta map[string]string) (checkpointHeader, error) {
+// importHeader reads the trainer's settings and the format version from
+// an export's metadata.
+func importHeader(meta map[string]string) (checkpointHeader, int, error) {
 	var hdr checkpointHeader
 	if meta == nil {
-		return hdr, fmt.Errorf("core: import: the file has no __metadata__: not a Pretext export (the twin's save writes one)")
+		return hdr, 0, fmt.Errorf("core: import: the file has no __metadata__: not a Pretext export (the twin's save writes one)")
 	}
 	if f := meta["format"]; f != exportFormat {
-		return hdr, fmt.Errorf("core: import: metadata format is %q, want %q", f, exportFormat)
+		return hdr, 0, fmt.Errorf("core: import: metadata format is %q, want %q", f, exportFormat)
 	}
 	v, err := strconv.Atoi(meta["format_version"])
 	switch {
 	case err != nil:
-		return hdr, fmt.Errorf("core: import: format_version %q is not a number", meta["format_version"])
+		return hdr, 0, fmt.Errorf("core: import: format_version %q is not a number", meta["format_version"])
 	case v > ExportVersion:
-		return hdr, fmt.Errorf("core: import: format version %d is newer than this build reads (%d); update Pretext", v, ExportVersion)
+		return hdr, 0, fmt.Errorf("core: import: format version %d is newer than this build reads (%d); update Pretext", v, ExportVersion)
 	case v < 1:
-		return hdr, fmt.Errorf("core: import: format version %d is not supported (this build reads %d)", v, ExportVersion)
+		return hdr, 0, fmt.Errorf("core: import: format version %d is not supported (this build reads 1 to %d)", v, ExportVersion)
 	}
 	strict := func(key string, dst any, required bool) error {
 		s, ok := meta[key]
@@ -266,29 +308,29 @@ func importHeader(meta map[string]string) (checkpointHeader, error) {
 		return nil
 	}
 	if err := strict("trunk", &hdr.Trunk, true); err != nil {
-		return hdr, err
+		return hdr, 0, err
 	}
 	if err := strict("head", &hdr.Head, true); err != nil {
-		return hdr, err
+		return hdr, 0, err
 	}
 	if err := strict("train", &hdr.Train, false); err != nil {
-		return hdr, err
+		return hdr, 0, err
 	}
 	if s, ok := meta["step"]; ok {
 		if hdr.Step, err = strconv.Atoi(s); err != nil || hdr.Step < 0 {
-			return hdr, fmt.Errorf("core: import: step %q is not a non-negative number", s)
+			return hdr, 0, fmt.Errorf("core: import: step %q is not a non-negative number", s)
 		}
 	}
 	hdr.LRScale = 1
 	if s, ok := meta["lr_scale"]; ok {
 		if hdr.LRScale, err = strconv.ParseFloat(s, 64); err != nil || !(hdr.LRScale > 0 && hdr.LRScale <= 1) {
-			return hdr, fmt.Errorf("core: import: lr_scale %q outside (0, 1]", s)
+			return hdr, 0, fmt.Errorf("core: import: lr_scale %q outside (0, 1]", s)
 		}
 	}
 	if err := hdr.Trunk.withDefaults().validate(); err != nil {
-		return hdr, fmt.Errorf("core: import: %w", err)
+		return hdr, 0, fmt.Errorf("core: import: %w", err)
 	}
-	return hdr, nil
+	return hdr, v, nil
 }
 
 // TorchParams lists the trainer's parameters (batch-norm statistics

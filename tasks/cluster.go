@@ -5,6 +5,7 @@ import (
 	"image"
 	"math/rand/v2"
 
+	"github.com/disintegration/imaging"
 	"github.com/nlpodyssey/spago/mat"
 
 	"github.com/pretextlab/pretext/core"
@@ -187,4 +188,50 @@ func clusterSizes(labels []int, k int) []int {
 		size[l]++
 	}
 	return size
+}
+
+// epochPeriod is the period of a schedule for every steps on photos photos.
+func epochPeriod(every, photos int) int {
+	if every < 0 {
+		return max(1, (photos+epochBatch-1)/epochBatch)
+	}
+	return every
+}
+
+// predictCluster is the prediction of the photo-clustering tasks: head's
+// most likely cluster for img's centre crop and a gallery of up to
+// GalleryMax refreshed photos labelled with it (by the first head).
+func predictCluster(trunk *core.Trunk, head *core.Classifier, labels *photoLabels, size int, img *image.NRGBA) (Prediction, error) {
+	if err := needPhoto(img); err != nil {
+		return Prediction{}, err
+	}
+	if trunk == nil {
+		return Prediction{}, fmt.Errorf("tasks: predict needs a trunk")
+	}
+	crop := core.CenterCrop(img, size)
+	ex := []core.Example{{Views: []core.Planar{core.TrunkInput(crop, trunk.Config.InChannels)}}}
+	logits, err := head.Logits(trunk, ex, false)
+	if err != nil {
+		return Prediction{}, fmt.Errorf("tasks: predict: %w", err)
+	}
+	probs := classProbs(mat.Data[float32](logits.Value()))
+	k := topClass(probs)
+	members := labels.members(0, k, GalleryMax)
+	summary := fmt.Sprintf("cluster %d of %d (p=%.2f)", k, len(probs), probs[k])
+	switch {
+	case labels.index == nil:
+		summary += ": no photos clustered yet"
+		members = []*image.NRGBA{img}
+	case len(members) == 0:
+		summary += ": no clustered photo in it"
+		members = []*image.NRGBA{img}
+	default:
+		summary += fmt.Sprintf(", %d clustered photos shown", len(members))
+	}
+	return Prediction{
+		Image:   gallery(members, gallerySide),
+		Input:   imaging.Clone(img),
+		Summary: summary,
+		Probs:   probs,
+	}, nil
 }

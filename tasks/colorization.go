@@ -172,11 +172,6 @@ func NewColorization(cfg ColorizationConfig, trunk *core.Trunk, rng *rand.Rand) 
 	}, nil
 }
 
-// matrix wraps values (not copied) as a float32 rows x cols matrix.
-func matrix(rows, cols int, values []float32) *mat.Dense[float32] {
-	return mat.NewDense[float32](mat.WithShape(rows, cols), mat.WithBacking(values))
-}
-
 // InputSize implements Task.
 func (c *Colorization) InputSize() int { return c.cfg.Size }
 
@@ -509,29 +504,6 @@ func annealedMean(z []float32, p int, temp float64) (a, b []float64) {
 		a[col], b[col] = sa/s, sb/s
 	}
 	return a, b
-}
-
-// bilinear resamples plane (sw x sh) to dw x dh, sampling pixel centres
-// (half-pixel offsets) with clamping at the edges.
-func bilinear(plane []float64, sw, sh, dw, dh int) []float64 {
-	out := make([]float64, dw*dh)
-	coord := func(i, src, dst int) (int, int, float64) {
-		f := (float64(i)+0.5)*float64(src)/float64(dst) - 0.5
-		f = max(0, min(float64(src-1), f))
-		i0 := int(f)
-		i1 := min(i0+1, src-1)
-		return i0, i1, f - float64(i0)
-	}
-	for y := range dh {
-		y0, y1, fy := coord(y, sh, dh)
-		for x := range dw {
-			x0, x1, fx := coord(x, sw, dw)
-			top := plane[y0*sw+x0]*(1-fx) + plane[y0*sw+x1]*fx
-			bot := plane[y1*sw+x0]*(1-fx) + plane[y1*sw+x1]*fx
-			out[y*dw+x] = top*(1-fy) + bot*fy
-		}
-	}
-	return out
 }
 
 // Predict implements Task: the photo, scaled so its shorter side is

@@ -244,3 +244,24 @@ func psnr(a, b core.Planar, norm core.Normalization) float64 {
 
 // psnrOf is the PSNR in dB of a mean squared error on the [0, 1] scale.
 func psnrOf(mse float64) float64 { return -10 * math.Log10(mse) }
+
+// errorGain is 1 - Σ (r - want)² / Σ want² over the positions where hole
+// (one value per column of the [C, P] layout) is not zero, or over every
+// value if hole is nil, clamped to [0, 1]: the fraction of a zero
+// residual's squared error that residual r removes (want is the residual
+// that restores the original).
+func errorGain(r, want, hole []float32) float64 {
+	var se, base float64
+	for i, w := range want {
+		if hole != nil && hole[i%len(hole)] == 0 {
+			continue
+		}
+		d := float64(r[i]) - float64(w)
+		se += d * d
+		base += float64(w) * float64(w)
+	}
+	if base == 0 {
+		return 0
+	}
+	return max(0, min(1, 1-se/base))
+}

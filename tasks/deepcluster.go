@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/disintegration/imaging"
 	"github.com/nlpodyssey/spago/mat"
 	"github.com/nlpodyssey/spago/nn"
 
@@ -39,7 +38,6 @@ type DeepCluster struct {
 	Weights *nn.Param
 
 	base[DeepClusterConfig]
-	channels int
 
 	sched     schedule
 	labels    photoLabels
@@ -131,32 +129,6 @@ const (
 // epochBatch is the batch an epoch of steps is reckoned in (Every < 0):
 // pretext train's default.
 const epochBatch = 64
-
-// epochPeriod is the period of a schedule for every steps on photos photos.
-func epochPeriod(every, photos int) int {
-	if every < 0 {
-		return max(1, (photos+epochBatch-1)/epochBatch)
-	}
-	return every
-}
-
-// checkAugment validates the crop settings the clustering tasks share.
-func checkAugment(name string, size int, jitter, minScale float64, trunk *core.Trunk) error {
-	switch {
-	case trunk == nil:
-		return fmt.Errorf("tasks: %s needs a trunk", name)
-	case size < 1 || size > maxTaskSide:
-		return fmt.Errorf("tasks: %s size %d out of range [1, %d]", name, size, maxTaskSide)
-	case math.IsNaN(jitter) || jitter > 1:
-		return fmt.Errorf("tasks: %s jitter %v, want at most 1", name, jitter)
-	case !(minScale > 0 && minScale <= 1):
-		return fmt.Errorf("tasks: %s min_scale %v out of range (0, 1]", name, minScale)
-	}
-	if err := fitsTrunk(trunk, size); err != nil {
-		return fmt.Errorf("tasks: %s: %w", name, err)
-	}
-	return nil
-}
 
 // NewDeepCluster returns the deepcluster task for trunk with a fresh head
 // drawn from rng; its labels come with the first Refresh.
@@ -271,20 +243,6 @@ func pcaDims(dims, n int) int { return max(1, min(dims, n/photosPerDim)) }
 // photosPerDim is the fewest photos per whitened dimension (see pcaDims).
 const photosPerDim = 4
 
-// samePhotos reports whether a and b list the same photos in the same
-// order.
-func samePhotos(a, b []*image.NRGBA) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // setWeights sets the loss weight of each non-empty cluster to
 // n/(clusters·size), so the weights average 1 over the n photos and every
 // cluster weighs the same in total; empty clusters get 1 (no photo has
@@ -340,14 +298,6 @@ func (d *DeepCluster) Examples(dst []core.Example, img *image.NRGBA, rng *rand.R
 	}), nil
 }
 
-// augmentedCrop is the training view of rotation and the clustering tasks:
-// a random resized crop, a random flip and colour jitter.
-func augmentedCrop(img *image.NRGBA, size int, minScale, jitter float64, rng *rand.Rand) *image.NRGBA {
-	crop := core.RandomResizedCrop(img, size, core.CropConfig{MinScale: minScale}, rng)
-	crop = core.RandomFlip(crop, rng)
-	return core.ColorJitter(crop, jitter, rng)
-}
-
 // Loss implements core.Objective: cross-entropy against the clusters,
 // weighted by the inverse cluster sizes.
 func (d *DeepCluster) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, core.Score, error) {
@@ -371,44 +321,6 @@ func (d *DeepCluster) Loss(trunk *core.Trunk, batch []core.Example, train bool) 
 // photo.
 func (d *DeepCluster) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (Prediction, error) {
 	return predictCluster(trunk, d.Head, &d.labels, d.cfg.Size, img)
-}
-
-// predictCluster is the prediction of the photo-clustering tasks: head's
-// most likely cluster for img's centre crop and a gallery of up to
-// GalleryMax refreshed photos labelled with it (by the first head).
-func predictCluster(trunk *core.Trunk, head *core.Classifier, labels *photoLabels, size int, img *image.NRGBA) (Prediction, error) {
-	if err := needPhoto(img); err != nil {
-		return Prediction{}, err
-	}
-	if trunk == nil {
-		return Prediction{}, fmt.Errorf("tasks: predict needs a trunk")
-	}
-	crop := core.CenterCrop(img, size)
-	ex := []core.Example{{Views: []core.Planar{core.TrunkInput(crop, trunk.Config.InChannels)}}}
-	logits, err := head.Logits(trunk, ex, false)
-	if err != nil {
-		return Prediction{}, fmt.Errorf("tasks: predict: %w", err)
-	}
-	probs := classProbs(mat.Data[float32](logits.Value()))
-	k := topClass(probs)
-	members := labels.members(0, k, GalleryMax)
-	summary := fmt.Sprintf("cluster %d of %d (p=%.2f)", k, len(probs), probs[k])
-	switch {
-	case labels.index == nil:
-		summary += ": no photos clustered yet"
-		members = []*image.NRGBA{img}
-	case len(members) == 0:
-		summary += ": no clustered photo in it"
-		members = []*image.NRGBA{img}
-	default:
-		summary += fmt.Sprintf(", %d clustered photos shown", len(members))
-	}
-	return Prediction{
-		Image:   gallery(members, gallerySide),
-		Input:   imaging.Clone(img),
-		Summary: summary,
-		Probs:   probs,
-	}, nil
 }
 
 // BaselineLoss is the loss of guessing: ln K for K equally likely clusters

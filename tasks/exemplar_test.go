@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/disintegration/imaging"
+
 	"github.com/pretextlab/pretext/core"
 )
 

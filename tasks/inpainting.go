@@ -370,27 +370,6 @@ func (t *Inpainting) Loss(trunk *core.Trunk, batch []core.Example, train bool) (
 	return loss, score, nil
 }
 
-// errorGain is 1 - Σ (r - want)² / Σ want² over the positions where hole
-// (one value per column of the [C, P] layout) is not zero, or over every
-// value if hole is nil, clamped to [0, 1]: the fraction of a zero
-// residual's squared error that residual r removes (want is the residual
-// that restores the original).
-func errorGain(r, want, hole []float32) float64 {
-	var se, base float64
-	for i, w := range want {
-		if hole != nil && hole[i%len(hole)] == 0 {
-			continue
-		}
-		d := float64(r[i]) - float64(w)
-		se += d * d
-		base += float64(w) * float64(w)
-	}
-	if base == 0 {
-		return 0
-	}
-	return max(0, min(1, 1-se/base))
-}
-
 // adversarial returns the discriminator's mean cross-entropy on the
 // batch's originals (class 1) and inpainted crops (class 0); the inpainted
 // crops x + hole⊙r reach it through a gradient reversal of scale AdvWeight.

@@ -8,10 +8,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/disintegration/imaging"
-	"github.com/nlpodyssey/spago/ag"
 	"github.com/nlpodyssey/spago/mat"
 	"github.com/nlpodyssey/spago/nn"
 
@@ -42,9 +40,8 @@ import (
 // two-layer perceptron (9F -> Hidden, ReLU, Hidden -> P) gives the logits.
 type Jigsaw struct {
 	nn.Module
-	// W1 [Hidden, 9F], B1 [Hidden, 1], W2 [P, Hidden] and B2 [P, 1] are the
-	// perceptron's layers (PyTorch's nn.Linear layout).
-	W1, B1, W2, B2 *nn.Param
+	// Head is the perceptron 9F -> Hidden -> P.
+	Head *core.MLP
 
 	base[JigsawConfig]
 }
@@ -64,12 +61,6 @@ var jigsawEntry = entry{
 		{Image: "image", Text: "solved"},
 	},
 }
-
-// jigsawGrid is the side of the puzzle in tiles; the paper's 3x3.
-const jigsawGrid = 3
-
-// jigsawTiles is the number of tiles of one puzzle.
-const jigsawTiles = jigsawGrid * jigsawGrid
 
 // JigsawConfig sets the jigsaw task. The zero value is the default.
 type JigsawConfig struct {
@@ -158,17 +149,11 @@ func NewJigsaw(cfg JigsawConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigsaw, er
 	if err := fitsTrunk(trunk, cfg.Tile); err != nil {
 		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
 	}
-	in := jigsawTiles * trunk.Features()
-	if err := checkHead("jigsaw", mlpValues(in, cfg.Hidden, cfg.Perms)); err != nil {
-		return nil, err
+	head, err := core.NewMLP(jigsawTiles*trunk.Features(), cfg.Hidden, cfg.Perms, rng)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: jigsaw head: %w", err)
 	}
-	return &Jigsaw{
-		W1:   nn.NewParam(core.UniformFanIn(cfg.Hidden, in, in, rng)),
-		B1:   nn.NewParam(core.UniformFanIn(cfg.Hidden, 1, in, rng)),
-		W2:   nn.NewParam(core.UniformFanIn(cfg.Perms, cfg.Hidden, cfg.Hidden, rng)),
-		B2:   nn.NewParam(core.UniformFanIn(cfg.Perms, 1, cfg.Hidden, rng)),
-		base: newBase("jigsaw", cfg, trunk),
-	}, nil
+	return &Jigsaw{Head: head, base: newBase("jigsaw", cfg, trunk)}, nil
 }
 
 // InputSize implements Task: the side of one tile.
@@ -191,55 +176,6 @@ func (j *Jigsaw) checkPhoto(img *image.NRGBA) error {
 		return fmt.Errorf("tasks: jigsaw needs photos at least %d pixels on a side, got %dx%d", j.cfg.Cell, b.Dx(), b.Dy())
 	}
 	return nil
-}
-
-// cutTiles cuts the tile of every grid position of crop (Grid*Cell on a
-// side), in grid order: tile p comes from cell (row p/Grid, column p%Grid)
-// at offset off[p] (x, y) inside the cell.
-func cutTiles(crop *image.NRGBA, cell, tile int, off [jigsawTiles]image.Point) [jigsawTiles]*image.NRGBA {
-	var out [jigsawTiles]*image.NRGBA
-	b := crop.Bounds()
-	for p := range jigsawTiles {
-		at := b.Min.Add(image.Pt(p%jigsawGrid*cell, p/jigsawGrid*cell)).Add(off[p])
-		out[p] = imaging.Crop(crop, image.Rectangle{Min: at, Max: at.Add(image.Pt(tile, tile))})
-	}
-	return out
-}
-
-// shuffleTiles returns the views of class c's permutation: view i is
-// tiles[perm[c][i]].
-func shuffleTiles[T any](tiles [jigsawTiles]T, c int) [jigsawTiles]T {
-	var out [jigsawTiles]T
-	for i, p := range jigsawPerms[c] {
-		out[i] = tiles[p]
-	}
-	return out
-}
-
-// normalizeTile normalises each channel of p in place to zero mean and unit
-// standard deviation; a constant channel becomes zeros.
-func normalizeTile(p core.Planar) {
-	plane := p.H * p.W
-	for c := range p.C {
-		ch := p.Pix[c*plane : (c+1)*plane]
-		var s, ss float64
-		for _, v := range ch {
-			s += float64(v)
-		}
-		mean := s / float64(plane)
-		for _, v := range ch {
-			d := float64(v) - mean
-			ss += d * d
-		}
-		std := math.Sqrt(ss / float64(plane))
-		inv := 0.0
-		if std > 1e-6 {
-			inv = 1 / std
-		}
-		for i, v := range ch {
-			ch[i] = float32((float64(v) - mean) * inv)
-		}
-	}
 }
 
 // Examples implements Task: one puzzle from a random crop of the photo,
@@ -287,43 +223,11 @@ func (j *Jigsaw) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) 
 
 // Logits runs trunk and head on the batch: [N, P].
 func (j *Jigsaw) Logits(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, error) {
-	if trunk == nil {
-		return nil, fmt.Errorf("tasks: jigsaw needs a trunk")
-	}
-	if len(batch) == 0 {
-		return nil, fmt.Errorf("tasks: jigsaw batch is empty")
-	}
-	views := make([]core.Planar, 0, jigsawTiles*len(batch))
-	for n, ex := range batch {
-		if len(ex.Views) != jigsawTiles {
-			return nil, fmt.Errorf("tasks: jigsaw example %d has %d views, want %d", n, len(ex.Views), jigsawTiles)
-		}
-		views = append(views, ex.Views...)
-	}
-	x, s, err := core.Stack(views)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
-	}
-	f, err := trunk.Forward(mat.NewDense[float32](mat.WithShape(s.C, s.Cols()), mat.WithBacking(x)), s, train)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
-	}
-	cat, err := reshapeMatrix(f, len(batch), jigsawTiles*trunk.Features())
+	cat, err := viewFeatures(j.Name(), trunk, batch, jigsawTiles, train)
 	if err != nil {
 		return nil, err
 	}
-	h, err := core.Linear(cat, j.W1, j.B1)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
-	}
-	if h, err = core.ReLU(h); err != nil {
-		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
-	}
-	logits, err := core.Linear(h, j.W2, j.B2)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: jigsaw: %w", err)
-	}
-	return logits, nil
+	return headForward(j.Name(), j.Head, cat)
 }
 
 // Loss implements core.Objective.
@@ -389,55 +293,6 @@ func (j *Jigsaw) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (P
 		Summary: fmt.Sprintf("permutation %d of %d (p=%.2f): %s", k, j.cfg.Perms, probs[k], verdict),
 		Probs:   probs,
 	}, nil
-}
-
-// tileBoard lays out tiles on a white 3x3 board with gaps: tile i at grid
-// position at[i].
-func tileBoard(tiles [jigsawTiles]*image.NRGBA, at [jigsawTiles]int, tile int) *image.NRGBA {
-	placed := make([]*image.NRGBA, jigsawTiles)
-	for i, t := range tiles {
-		placed[at[i]] = t
-	}
-	return board(placed, jigsawGrid, tile)
-}
-
-// reshapeMatrix views the row-major values of x as a rows x cols matrix, as
-// one graph node whose gradient flows back to x unchanged.
-func reshapeMatrix(x mat.Tensor, rows, cols int) (mat.Tensor, error) {
-	sh := x.Shape()
-	if len(sh) != 2 || sh[0]*sh[1] != rows*cols {
-		return nil, fmt.Errorf("tasks: cannot reshape %v to [%d %d]", sh, rows, cols)
-	}
-	if _, ok := x.Value().(*mat.Dense[float32]); !ok {
-		return nil, fmt.Errorf("tasks: reshape input holds %T, want *mat.Dense[float32]", x.Value())
-	}
-	return ag.NewOperator(&reshapeFn{x: x, rows: rows, cols: cols}).Run(), nil
-}
-
-// reshapeFn is the autograd function of reshapeMatrix.
-type reshapeFn struct {
-	x          mat.Tensor
-	rows, cols int
-}
-
-func (f *reshapeFn) Operands() []mat.Tensor { return []mat.Tensor{f.x} }
-
-func (f *reshapeFn) Forward() (mat.Tensor, error) {
-	v := slices.Clone(mat.Data[float32](f.x.Value()))
-	return mat.NewDense[float32](mat.WithShape(f.rows, f.cols), mat.WithBacking(v)), nil
-}
-
-func (f *reshapeFn) Backward(gy mat.Tensor) error {
-	if !f.x.RequiresGrad() {
-		return nil
-	}
-	g := slices.Clone(mat.Data[float32](gy))
-	sh := f.x.Shape()
-	if len(g) != sh[0]*sh[1] {
-		return fmt.Errorf("tasks: reshape output gradient has %d values, want %d", len(g), sh[0]*sh[1])
-	}
-	f.x.AccGrad(mat.NewDense[float32](mat.WithShape(sh[0], sh[1]), mat.WithBacking(g)))
-	return nil
 }
 
 // BaselineLoss is the loss of guessing: ln P for P equally likely

@@ -11,6 +11,7 @@ import (
 	"github.com/nlpodyssey/spago/ag"
 	"github.com/nlpodyssey/spago/mat"
 	"github.com/nlpodyssey/spago/nn"
+
 	"github.com/pretextlab/pretext/core"
 )
 

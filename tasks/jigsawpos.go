@@ -40,10 +40,9 @@ import (
 // (DropProb).
 type JigsawPos struct {
 	nn.Module
-	// W1 [Hidden, 9F], B1 [Hidden, 1], W2 [81, Hidden] and B2 [81, 1] are
-	// the perceptron's layers (PyTorch's nn.Linear layout); output 9i+p is
-	// the logit of view i at position p.
-	W1, B1, W2, B2 *nn.Param
+	// Head is the perceptron 9F -> Hidden -> 81: output 9i+p is the logit
+	// of view i at position p.
+	Head *core.MLP
 
 	base[JigsawPosConfig]
 }
@@ -133,12 +132,11 @@ func NewJigsawPos(cfg JigsawPosConfig, trunk *core.Trunk, rng *rand.Rand) (*Jigs
 	if err := fitsTrunk(trunk, cfg.Tile); err != nil {
 		return nil, fmt.Errorf("tasks: jigsaw-positions: %w", err)
 	}
-	if err := checkHead("jigsaw-positions", mlpValues(jigsawTiles*trunk.Features(), cfg.Hidden, jigsawTiles*jigsawTiles)); err != nil {
-		return nil, err
+	head, err := core.NewMLP(jigsawTiles*trunk.Features(), cfg.Hidden, jigsawTiles*jigsawTiles, rng)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: jigsaw-positions head: %w", err)
 	}
-	j := &JigsawPos{base: newBase("jigsaw-positions", cfg, trunk)}
-	j.W1, j.B1, j.W2, j.B2 = newMLPParams(jigsawTiles*trunk.Features(), cfg.Hidden, jigsawTiles*jigsawTiles, rng)
-	return j, nil
+	return &JigsawPos{Head: head, base: newBase("jigsaw-positions", cfg, trunk)}, nil
 }
 
 // InputSize implements Task: the side of one tile.
@@ -260,7 +258,7 @@ func (j *JigsawPos) Logits(trunk *core.Trunk, batch []core.Example, train bool) 
 	if err != nil {
 		return nil, err
 	}
-	return mlpForward(j.Name(), cat, j.W1, j.B1, j.W2, j.B2)
+	return headForward(j.Name(), j.Head, cat)
 }
 
 // Loss implements core.Objective: the mean over all 9N tiles of the

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nlpodyssey/spago/mat"
+
 	"github.com/pretextlab/pretext/core"
 )
 

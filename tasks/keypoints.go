@@ -31,7 +31,6 @@ type KeypointClusters struct {
 	Head *core.Classifier
 
 	base[KeypointConfig]
-	channels int
 
 	sched     schedule
 	centroids [][]float64

@@ -16,7 +16,3 @@ func checkHead(name string, values int) error {
 	}
 	return nil
 }
-
-// mlpValues is the number of parameters of an in -> hidden -> out
-// perceptron with biases.
-func mlpValues(in, hidden, out int) int { return (in+1)*hidden + (hidden+1)*out }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/nlpodyssey/spago/nn"
+
 	"github.com/pretextlab/pretext/core"
 )
 

@@ -48,9 +48,8 @@ import (
 // two-layer perceptron (2F -> Hidden, ReLU, Hidden -> 8) gives the logits.
 type RelPos struct {
 	nn.Module
-	// W1 [Hidden, 2F], B1 [Hidden, 1], W2 [8, Hidden] and B2 [8, 1] are
-	// the perceptron's layers (PyTorch's nn.Linear layout).
-	W1, B1, W2, B2 *nn.Param
+	// Head is the perceptron 2F -> Hidden -> 8.
+	Head *core.MLP
 
 	base[RelPosConfig]
 }
@@ -163,12 +162,11 @@ func NewRelPos(cfg RelPosConfig, trunk *core.Trunk, rng *rand.Rand) (*RelPos, er
 	if err := fitsTrunk(trunk, cfg.Patch); err != nil {
 		return nil, fmt.Errorf("tasks: relative-position: %w", err)
 	}
-	if err := checkHead("relative-position", mlpValues(2*trunk.Features(), cfg.Hidden, relPosClasses)); err != nil {
-		return nil, err
+	head, err := core.NewMLP(2*trunk.Features(), cfg.Hidden, relPosClasses, rng)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: relative-position head: %w", err)
 	}
-	r := &RelPos{base: newBase("relative-position", cfg, trunk)}
-	r.W1, r.B1, r.W2, r.B2 = newMLPParams(2*trunk.Features(), cfg.Hidden, relPosClasses, rng)
-	return r, nil
+	return &RelPos{Head: head, base: newBase("relative-position", cfg, trunk)}, nil
 }
 
 // InputSize implements Task: the side of one patch.
@@ -224,9 +222,6 @@ func projectGreenMagenta(img *image.NRGBA) *image.NRGBA {
 	return out
 }
 
-// clamp8 rounds v to the nearest 8-bit value, clipped to [0, 255].
-func clamp8(v float64) uint8 { return uint8(max(0, min(255, math.Round(v)))) }
-
 // view turns a patch into the trunk's input, normalised unless RawPatches.
 func (r *RelPos) view(patch *image.NRGBA, channels int) core.Planar {
 	if r.cfg.Project && channels == 3 {
@@ -278,7 +273,7 @@ func (r *RelPos) Logits(trunk *core.Trunk, batch []core.Example, train bool) (ma
 	if err != nil {
 		return nil, err
 	}
-	return mlpForward(r.Name(), cat, r.W1, r.B1, r.W2, r.B2)
+	return headForward(r.Name(), r.Head, cat)
 }
 
 // Loss implements core.Objective.

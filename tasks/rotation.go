@@ -69,9 +69,6 @@ func (c RotationConfig) withDefaults() RotationConfig {
 	return c
 }
 
-// maxTaskSide bounds the input sides the tasks accept in their configs.
-const maxTaskSide = 512
-
 // NewRotation returns the rotation task for trunk with a fresh head drawn
 // from rng.
 func NewRotation(cfg RotationConfig, trunk *core.Trunk, rng *rand.Rand) (*Rotation, error) {
@@ -94,23 +91,6 @@ func NewRotation(cfg RotationConfig, trunk *core.Trunk, rng *rand.Rand) (*Rotati
 		return nil, fmt.Errorf("tasks: rotation head: %w", err)
 	}
 	return &Rotation{Head: head, base: newBase("rotation", cfg, trunk)}, nil
-}
-
-// fitsTrunk reports whether trunk takes 3-channel size x size images.
-func fitsTrunk(trunk *core.Trunk, size int) error {
-	_, err := trunk.OutShape(core.Shape{N: 1, C: trunk.Config.InChannels, H: size, W: size})
-	return err
-}
-
-// needPhoto reports an error for a nil or empty photo.
-func needPhoto(img *image.NRGBA) error {
-	if img == nil {
-		return fmt.Errorf("tasks: no photo")
-	}
-	if b := img.Bounds(); b.Dx() < 1 || b.Dy() < 1 {
-		return fmt.Errorf("tasks: empty photo (%dx%d)", b.Dx(), b.Dy())
-	}
-	return nil
 }
 
 // InputSize implements Task.
@@ -192,38 +172,6 @@ func (r *Rotation) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) 
 		Summary: summary,
 		Probs:   probs,
 	}, nil
-}
-
-// classProbs returns the probabilities of logits, computed in float64.
-func classProbs(logits []float32) []float64 {
-	p := make([]float64, len(logits))
-	if len(logits) == 0 {
-		return p
-	}
-	m := logits[0]
-	for _, v := range logits {
-		m = max(m, v)
-	}
-	var s float64
-	for i, v := range logits {
-		p[i] = math.Exp(float64(v - m))
-		s += p[i]
-	}
-	for i := range p {
-		p[i] /= s
-	}
-	return p
-}
-
-// topClass is the index of the largest value (the first, on ties).
-func topClass(p []float64) int {
-	best := 0
-	for i, v := range p {
-		if v > p[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // BaselineLoss is the loss of guessing: ln 4 for four equally likely

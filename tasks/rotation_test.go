@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/disintegration/imaging"
+
 	"github.com/pretextlab/pretext/core"
 )
 

@@ -35,7 +35,6 @@ type SeLa struct {
 	Heads []*core.Classifier
 
 	base[SeLaConfig]
-	channels int
 
 	sched  schedule
 	labels photoLabels

@@ -47,9 +47,8 @@ import (
 // set: SimCLR is a Refresher only to keep them).
 type SimCLR struct {
 	nn.Module
-	// W1 [Hidden, F], B1 [Hidden, 1], W2 [Proj, Hidden] and B2 [Proj, 1]
-	// are the projection head (PyTorch's nn.Linear layout), a ReLU between.
-	W1, B1, W2, B2 *nn.Param
+	// Head is the projection F -> Hidden -> Proj.
+	Head *core.MLP
 
 	base[SimCLRConfig]
 	// gallery holds the photos of the last Refresh (at most maxGallery)
@@ -180,17 +179,11 @@ func NewSimCLR(cfg SimCLRConfig, trunk *core.Trunk, rng *rand.Rand) (*SimCLR, er
 	if err := fitsTrunk(trunk, cfg.Size); err != nil {
 		return nil, fmt.Errorf("tasks: simclr: %w", err)
 	}
-	in := trunk.Features()
-	if err := checkHead("simclr", mlpValues(in, cfg.Hidden, cfg.Proj)); err != nil {
-		return nil, err
+	head, err := core.NewMLP(trunk.Features(), cfg.Hidden, cfg.Proj, rng)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: simclr head: %w", err)
 	}
-	return &SimCLR{
-		W1:   nn.NewParam(core.UniformFanIn(cfg.Hidden, in, in, rng)),
-		B1:   nn.NewParam(core.UniformFanIn(cfg.Hidden, 1, in, rng)),
-		W2:   nn.NewParam(core.UniformFanIn(cfg.Proj, cfg.Hidden, cfg.Hidden, rng)),
-		B2:   nn.NewParam(core.UniformFanIn(cfg.Proj, 1, cfg.Hidden, rng)),
-		base: newBase("simclr", cfg, trunk),
-	}, nil
+	return &SimCLR{Head: head, base: newBase("simclr", cfg, trunk)}, nil
 }
 
 // InputSize implements Task.
@@ -319,14 +312,7 @@ func (s *SimCLR) Embeddings(trunk *core.Trunk, batch []core.Example, train bool)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: simclr: %w", err)
 	}
-	h, err := core.Linear(f, s.W1, s.B1)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: simclr: %w", err)
-	}
-	if h, err = core.ReLU(h); err != nil {
-		return nil, fmt.Errorf("tasks: simclr: %w", err)
-	}
-	z, err := core.Linear(h, s.W2, s.B2)
+	z, err := s.Head.Forward(f)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: simclr: %w", err)
 	}
@@ -445,20 +431,6 @@ func (s *SimCLR) Predict(trunk *core.Trunk, img *image.NRGBA, rng *rand.Rand) (P
 		Input:   crop,
 		Summary: fmt.Sprintf("nearest: photos %s (cosine %s)", strings.Join(names, ", "), strings.Join(sims, ", ")),
 	}, nil
-}
-
-// cosine is the cosine similarity of a and b (0 if either is zero).
-func cosine(a, b []float32) float64 {
-	var dot, na, nb float64
-	for i := range a {
-		dot += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	return dot / math.Sqrt(na*nb)
 }
 
 // montage lays out the centre crops of photos in a row, thumbSide pixels

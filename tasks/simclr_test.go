@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/disintegration/imaging"
+
 	"github.com/pretextlab/pretext/core"
 )
 

@@ -44,7 +44,6 @@ type SuperResolution struct {
 	Decoder *Decoder
 
 	base[SuperResolutionConfig]
-	channels int
 }
 
 var _ Task = &SuperResolution{}

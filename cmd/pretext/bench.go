@@ -11,7 +11,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 
-	"github.com/pretextlab/pretext/tasks"
+	workloads "github.com/pretextlab/pretext/internal/workload"
 )
 
 type benchResult struct {
@@ -55,7 +55,7 @@ func bench(args []string, stdout io.Writer) error {
 			isolated: *isolated, noSIMD: !*simd, reference: *ref, asJSON: *asJSON, cpuProfile: *cpuProfile}, stdout)
 	}
 	runtime.GOMAXPROCS(*threads)
-	w, err := tasks.NewWorkload(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))
+	w, err := workloads.New(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))
 	if err != nil {
 		return err
 	}

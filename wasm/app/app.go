@@ -27,7 +27,9 @@ import (
 	"github.com/disintegration/imaging"
 	"github.com/nlpodyssey/spago/mat"
 	"github.com/nlpodyssey/spago/nn"
+
 	"github.com/pretextlab/pretext/core"
+	workloads "github.com/pretextlab/pretext/internal/workload"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
 )
@@ -850,7 +852,7 @@ func (a *App) Bench(workload string, steps, warmup int, replica core.Collective)
 		return BenchResult{}, fmt.Errorf("bench: steps %d and warm-up %d out of range", steps, warmup)
 	}
 	const batch = 64
-	w, err := tasks.NewWorkload(workload, batch, rand.New(rand.NewPCG(1, 0)))
+	w, err := workloads.New(workload, batch, rand.New(rand.NewPCG(1, 0)))
 	if err != nil {
 		return BenchResult{}, err
 	}

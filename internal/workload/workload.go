@@ -1,4 +1,9 @@
-package tasks
+// Package workload builds the reference training workloads of
+// ../shared/bench/WORKLOAD.md, which every speed figure of the project is
+// quoted on: RS (rotation-small) from core, JS (jigsaw-small) and CS
+// (colorization-small) from their tasks on a fixed batch of the embedded
+// sample photos. The command's bench and the page's bench run them.
+package workload
 
 import (
 	"fmt"
@@ -6,33 +11,33 @@ import (
 	"math/rand/v2"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
 )
 
-// NewWorkload builds a reference workload of ../shared/bench/WORKLOAD.md
-// with batch examples per step: RS from core (random data), and JS and CS
-// from their tasks on one fixed batch made from the embedded sample photos,
-// so only the training step is timed. The command line's bench and the
-// page's bench run the same thing.
+// New builds the named reference workload with batch examples per step:
+// RS from core (random data), and JS and CS from their tasks on one fixed
+// batch made from the embedded sample photos, so only the training step is
+// timed.
 //
 //   - js, jigsaw-small: 96x96 crops, 9 tiles of 27x27 through the RS trunk,
 //     MLP 1152 -> 512 -> 100 permutations.
 //   - cs, colorization-small (defined here): 64x64 grey inputs (L as RGB)
 //     through the RS trunk to 128 x 16x16 maps, per-position classification
 //     over the 313 ab bins with soft targets and class rebalancing.
-func NewWorkload(name string, batch int, rng *rand.Rand) (*core.Workload, error) {
+func New(name string, batch int, rng *rand.Rand) (*core.Workload, error) {
 	if name == "rs" {
 		return core.NewWorkload(name, batch, rng)
 	}
 	taskName := map[string]string{"js": "jigsaw", "cs": "colorization"}[name]
 	if taskName == "" {
-		return nil, fmt.Errorf("tasks: unknown workload %q (rs, js or cs)", name)
+		return nil, fmt.Errorf("workload: unknown workload %q (rs, js or cs)", name)
 	}
 	trunk, err := core.NewTrunk(core.TrunkConfig{}, rng)
 	if err != nil {
 		return nil, err
 	}
-	task, err := New(taskName, nil, trunk, rng)
+	task, err := tasks.New(taskName, nil, trunk, rng)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +53,7 @@ func NewWorkload(name string, batch int, rng *rand.Rand) (*core.Workload, error)
 		}
 		photos = append(photos, img)
 	}
-	examples, err := Batch(task, photos, batch, rng)
+	examples, err := tasks.Batch(task, photos, batch, rng)
 	if err != nil {
 		return nil, err
 	}
