@@ -36,7 +36,7 @@ build)
 test)
 	test -z "$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "build.sh: run gofmt -w" >&2; exit 1; }
 	go vet ./...
-	GOOS=js GOARCH=wasm go vet ./core/... ./tasks/... ./wasm/...
+	GOOS=js GOARCH=wasm go vet ./core/... ./tasks/... ./recipe/... ./wasm/... ./internal/...
 	build
 	# The browser test (web/) needs chromium; PRETEXT_BROWSER=1 makes its
 	# absence a failure rather than a skip.
@@ -47,7 +47,7 @@ test)
 	torch=0
 	/usr/bin/python3 -c 'import torch' 2>/dev/null && torch=1
 	PRETEXT_TORCH=$torch PRETEXT_BROWSER=1 PRETEXT_ARTIFACTS="${PRETEXT_ARTIFACTS:-$PWD/out}" go test -timeout 40m ./...
-	wasm_test -timeout 40m ./core/... ./tasks/... ./wasm/... ./internal/...
+	wasm_test -timeout 40m ./core/... ./tasks/... ./recipe/... ./wasm/... ./internal/...
 	# core once more with the simd128 kernel loaded as the page loads it;
 	# a core test fails if it is not in use.
 	PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go test -exec="$PWD/wasm/exec_node.js" -timeout 40m ./core
@@ -63,8 +63,8 @@ bench)
 		go run ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
 		GOOS=js GOARCH=wasm go run -exec="$WASM_EXEC" ./cmd/pretext bench -workload $w -threads 1 -json
 		PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go run -exec="$PWD/wasm/exec_node.js" ./cmd/pretext bench -workload $w -threads 1 -json
-		go run ./cmd/pretext bench -workload $w -browser -workers 1 -json
-		go run ./cmd/pretext bench -workload $w -browser -workers "$(nproc)" -json
+		go run ./cmd/browserbench -workload $w -workers 1 -json
+		go run ./cmd/browserbench -workload $w -workers "$(nproc)" -json
 		if [ "$(go env GOARCH)" = amd64 ]; then
 			GOEXPERIMENT=simd go run ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
 		fi

@@ -42,6 +42,27 @@ type Baseliner interface {
 	BaselineLoss(batch []core.Example) float64
 }
 
+// Measurer is a task with a measure of its own on photos it never trained
+// on, beside its loss, and a baseline to beat: super-resolution's PSNR
+// against bicubic upsampling.
+type Measurer interface {
+	// Measure measures the trained trunk and head (evaluation mode) on
+	// photos, with the random choices (crops) drawn from rng.
+	Measure(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error)
+}
+
+// Measure is a Measurer's result: Value beats Baseline when it is larger.
+type Measure struct {
+	// Name and Unit say what is measured, e.g. "PSNR" in "dB".
+	Name string `json:"name"`
+	Unit string `json:"unit"`
+	// Value is the model's, Baseline the baseline's, named BaselineName
+	// (e.g. "bicubic upsampling").
+	Value        float64 `json:"value"`
+	Baseline     float64 `json:"baseline"`
+	BaselineName string  `json:"baselineName"`
+}
+
 // HeldOut is a task's score on photos it never trained on.
 type HeldOut struct {
 	Loss, Accuracy float64
@@ -49,6 +70,9 @@ type HeldOut struct {
 	// (see Baseliner).
 	BaselineLoss float64
 	Examples     int
+	// Measure is a Measurer's measure, the mean over the rounds; nil for
+	// other tasks.
+	Measure *Measure
 }
 
 // HeldOutScore measures the task on photos it never trained on: rounds
@@ -101,5 +125,19 @@ func HeldOutScore(tr *core.Trainer, task Task, photos []*image.NRGBA, rounds, ba
 	}
 	n := float64(h.Examples)
 	h.Loss, h.Accuracy, h.BaselineLoss = h.Loss/n, h.Accuracy/n, h.BaselineLoss/n
+	if m, ok := task.(Measurer); ok {
+		// Each round's random choices from a seed of its own.
+		var mean Measure
+		for r := range uint64(rounds) {
+			mr, err := m.Measure(tr.Trunk, photos, rand.New(rand.NewPCG(seed, 0x9a5+r)))
+			if err != nil {
+				return HeldOut{}, err
+			}
+			mean.Name, mean.Unit, mean.BaselineName = mr.Name, mr.Unit, mr.BaselineName
+			mean.Value += mr.Value / float64(rounds)
+			mean.Baseline += mr.Baseline / float64(rounds)
+		}
+		h.Measure = &mean
+	}
 	return h, nil
 }

@@ -315,6 +315,15 @@ func (s *SuperResolution) Loss(trunk *core.Trunk, batch []core.Example, train bo
 	return loss, core.Score{Accuracy: errorGain(mat.Data[float32](r.Value()), want, nil)}, nil
 }
 
+// Measure implements Measurer: PSNR against bicubic upsampling.
+func (s *SuperResolution) Measure(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error) {
+	model, bicubic, err := s.PSNR(trunk, photos, rng)
+	if err != nil {
+		return Measure{}, err
+	}
+	return Measure{Name: "PSNR", Unit: "dB", Value: model, Baseline: bicubic, BaselineName: "bicubic upsampling"}, nil
+}
+
 // PSNR is the mean PSNR in dB (8-bit scale, every channel; see psnr) over
 // photos of the model's super-resolved crops and of the bicubic upsamples
 // they start from, one random crop per photo drawn from rng, in evaluation

@@ -8,7 +8,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,8 +18,6 @@ import (
 	"time"
 
 	"github.com/pretextlab/pretext/core"
-	"github.com/pretextlab/pretext/core/safetensors"
-	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/wasm/app"
 )
 
@@ -127,11 +124,10 @@ func api(a *app.App) js.Value {
 	})
 	method("kernels", gemmKernels)
 	method("exportModel", func(args []js.Value) (any, error) {
-		b, err := a.Export()
-		if err != nil || arg(args, 0).String() != "safetensors" {
-			return b, err
+		if arg(args, 0).String() == "safetensors" {
+			return a.ExportSafetensors()
 		}
-		return checkpointToSafetensors(b)
+		return a.Export()
 	})
 	method("saveSession", func([]js.Value) (any, error) { return a.SaveSession() })
 	method("restoreSession", func(args []js.Value) (any, error) {
@@ -145,9 +141,6 @@ func api(a *app.App) js.Value {
 		b, err := bytesArg(arg(args, 0))
 		if err != nil {
 			return nil, fmt.Errorf("importModel: %w", err)
-		}
-		if b, err = safetensorsToCheckpoint(b); err != nil {
-			return nil, err
 		}
 		return a.Import(b)
 	})
@@ -257,39 +250,4 @@ func filesArg(v js.Value) ([]app.File, error) {
 		files[i] = f
 	}
 	return files, nil
-}
-
-// checkpointToSafetensors converts the page's export (a checkpoint) to the
-// safetensors layout the PyTorch twin reads (core.ExportSafetensors).
-func checkpointToSafetensors(ckpt []byte) ([]byte, error) {
-	tr, err := core.LoadTrainer(bytes.NewReader(ckpt), tasks.Resolve)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if err := tr.ExportSafetensors(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// safetensorsToCheckpoint returns b as a checkpoint: b itself when it is
-// one, else b read as a safetensors export (from Pretext or the PyTorch
-// twin) and saved as a checkpoint with a fresh optimiser state.
-func safetensorsToCheckpoint(b []byte) ([]byte, error) {
-	if bytes.HasPrefix(b, []byte("PRETEXT\x00")) {
-		return b, nil
-	}
-	tr, err := core.ImportSafetensors(bytes.NewReader(b), tasks.Resolve)
-	if errors.Is(err, safetensors.ErrFormat) {
-		return nil, fmt.Errorf("neither a Pretext checkpoint nor a safetensors export: %w", err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if err := tr.Save(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

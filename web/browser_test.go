@@ -30,6 +30,8 @@ import (
 
 	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/core/safetensors"
+	"github.com/pretextlab/pretext/internal/chromium"
+	"github.com/pretextlab/pretext/recipe"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
 	"github.com/pretextlab/pretext/wasm/app"
@@ -40,9 +42,9 @@ import (
 // chromium is installed; with PRETEXT_BROWSER=1 (./build.sh test, CI) a
 // missing chromium is a failure, not a skip.
 
-func chromium(t *testing.T) string {
+func needChromium(t *testing.T) string {
 	t.Helper()
-	if p := Chromium(); p != "" {
+	if p := chromium.Find(); p != "" {
 		return p
 	}
 	if os.Getenv("PRETEXT_BROWSER") == "1" {
@@ -82,7 +84,7 @@ func openPage(t *testing.T, downloads string) *page { return openPageWith(t, dow
 
 // openPageWith opens the page served by files (Handler or UnisolatedHandler).
 func openPageWith(t *testing.T, downloads string, files http.Handler) *page {
-	exe := chromium(t)
+	exe := needChromium(t)
 	if built, err := EnsureBuilt(".."); err != nil {
 		t.Fatal(err)
 	} else if built {
@@ -99,7 +101,7 @@ func openPageWith(t *testing.T, downloads string, files http.Handler) *page {
 	p.origin = srv.URL
 	p.host = strings.TrimPrefix(srv.URL, "http://")
 
-	ctx, cancel := NewBrowser(context.Background(), exe)
+	ctx, cancel := chromium.Start(context.Background(), exe)
 	t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 8*time.Minute)
 	t.Cleanup(cancelTimeout)
@@ -349,11 +351,11 @@ func TestBrowser(t *testing.T) {
 	var before string
 	p.eval(`document.querySelector("#chart").toDataURL()`, &before)
 	// The gaps between the page's frames while it trains are logged (a
-	// speed figure, not a test: pretext bench -browser reports it).
+	// speed figure, not a test: cmd/browserbench reports it).
 	p.eval(`(() => { const g = window.frameGapsForTest = {max: 0, n: 0, last: 0};
 		const tick = (t) => { if (g.last) { g.max = Math.max(g.max, t - g.last); g.n++ } g.last = t; requestAnimationFrame(tick) };
 		requestAnimationFrame(tick); return true })()`, nil)
-	settings := app.Settings{Task: "rotation", Steps: 30, Batch: 32}
+	settings := app.Settings{Settings: recipe.Settings{Task: "rotation", Steps: 30, Batch: 32}}
 	hist := p.train(map[string]string{"task": "rotation", "steps": "30", "batch": "32", "workers": "2"})
 	var ran struct {
 		Workers int  `json:"workers"`
@@ -583,7 +585,7 @@ func TestBrowserSIMD(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser test is not short")
 	}
-	chromium(t)
+	needChromium(t)
 	if _, err := exec.LookPath("wat2wasm"); err != nil {
 		if os.Getenv("PRETEXT_BROWSER") == "1" {
 			t.Fatal("PRETEXT_BROWSER=1 but no wat2wasm on PATH to build web/gemm.wasm (apt-get install wabt)")
@@ -670,7 +672,7 @@ func TestBrowserWorkersWithoutIsolation(t *testing.T) {
 	if ran.Workers != 3 || ran.Shared {
 		t.Errorf("the run reports %d workers, shared memory %v; want 3, false", ran.Workers, ran.Shared)
 	}
-	native, _, _ := nativeRun(t, app.Settings{Task: "rotation", Steps: 8, Batch: 24})
+	native, _, _ := nativeRun(t, app.Settings{Settings: recipe.Settings{Task: "rotation", Steps: 8, Batch: 24}})
 	if len(hist) != len(native) {
 		t.Fatalf("%d steps in the page, %d native", len(hist), len(native))
 	}
@@ -733,7 +735,7 @@ func TestBrowserReloadResumes(t *testing.T) {
 	p.waitState(5*time.Minute, "done")
 	var hist []point
 	p.eval(view(`page.history`), &hist)
-	native, _, _ := nativeRun(t, app.Settings{Task: "rotation", Steps: steps, Batch: 16})
+	native, _, _ := nativeRun(t, app.Settings{Settings: recipe.Settings{Task: "rotation", Steps: steps, Batch: 16}})
 	if len(hist) != steps {
 		t.Fatalf("after the reload the chart has %d steps, want %d", len(hist), steps)
 	}

@@ -24,10 +24,18 @@ type benchResult struct {
 	Batch        int     `json:"batch"`
 }
 
-// bench times training steps: the median of -steps individually timed steps
-// after -warmup untimed ones, as ../shared/bench/WORKLOAD.md prescribes.
+// bench times training steps natively (or as wasm under GOOS=js): the
+// median of -steps individually timed steps after -warmup untimed ones, as
+// ../shared/bench/WORKLOAD.md prescribes. cmd/browserbench times the same
+// workloads in headless Chromium.
 func bench(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: pretext bench [flags]\n\n"+
+			"Times a workload's training steps natively. In headless Chromium (Web Workers,\n"+
+			"wasm): go run ./cmd/browserbench, from the repository root.\n\n")
+		fs.PrintDefaults()
+	}
 	workload := fs.String("workload", "rs", "reference workload: rs (rotation-small), js (jigsaw-small) or cs (colorization-small)")
 	threads := fs.Int("threads", runtime.NumCPU(), "goroutines for the operators (GOMAXPROCS)")
 	steps := fs.Int("steps", 20, "timed steps (the figure is their median)")
@@ -35,24 +43,12 @@ func bench(args []string, stdout io.Writer) error {
 	batch := fs.Int("batch", 64, "examples per step")
 	seed := fs.Uint64("seed", 1, "seed for weights and data")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (with -browser: worker 0's V8 profile of the whole run, a .cpuprofile)")
-	inBrowser := fs.Bool("browser", false, "run the workload as wasm in headless Chromium (Web Workers), from the repository root")
-	workers := fs.Int("workers", 0, "with -browser: Web Workers training as one data-parallel group (0: the page's default, one per core up to 4)")
-	isolated := fs.Bool("isolated", true, "with -browser: serve the page cross-origin isolated, so the workers share memory (false: they exchange messages)")
-	simd := fs.Bool("simd", true, "with -browser: load the wasm simd128 matrix kernel (false: the pure-Go kernel)")
-	ref := fs.String("reference", "", "with -browser: the folder of the TF.js anchor (../shared/bench/anchors), run right after for the ratio")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *threads < 1 || *steps < 1 || *warmup < 0 {
 		return fmt.Errorf("bench: -threads and -steps must be positive, -warmup not negative")
-	}
-	if *inBrowser {
-		if *workers < 0 || *workers > 8 {
-			return fmt.Errorf("bench: -workers %d out of range [0, 8]", *workers)
-		}
-		return benchBrowser(browserOptions{workload: *workload, steps: *steps, warmup: *warmup, workers: *workers,
-			isolated: *isolated, noSIMD: !*simd, reference: *ref, asJSON: *asJSON, cpuProfile: *cpuProfile}, stdout)
 	}
 	runtime.GOMAXPROCS(*threads)
 	w, err := workloads.New(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))

@@ -8,7 +8,9 @@
 //	pretext export -ckpt FILE.ckpt -format safetensors -out FILE.safetensors
 //	pretext import -in FILE.safetensors -out FILE.ckpt
 //	pretext tasks
-//	pretext bench [-workload rs|js|cs] [-threads N] [-browser] [-json]
+//	pretext bench [-workload rs|js|cs] [-threads N] [-json]
+//
+// The same workloads in headless Chromium: go run ./cmd/browserbench.
 package main
 
 import (
@@ -16,6 +18,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/tasks"
 )
 
@@ -36,7 +39,13 @@ func listTasks(_ []string, stdout io.Writer) error {
 		return err
 	}
 	for _, t := range all {
-		fmt.Fprintf(stdout, "%-18s %s\n", t.Name, t.Summary)
+		d := t.Defaults
+		needs := fmt.Sprintf("photos at least %d px on a side", max(t.Needs.MinSide, core.DefaultMinSide))
+		if t.Needs.Colour {
+			needs = "colour " + needs
+		}
+		fmt.Fprintf(stdout, "%-18s %s\n%-18s defaults: %d steps of %d, %s at %g; input %dx%d; %s\n",
+			t.Name, t.Summary, "", d.Steps, d.Batch, d.Optimizer, d.LR, t.InputSize, t.InputSize, needs)
 	}
 	return nil
 }
@@ -52,7 +61,8 @@ commands:
   export   write a checkpoint as safetensors, for PyTorch (interop/pytorch)
   import   read a safetensors export back into a checkpoint
   tasks    list the pretext tasks
-  bench    time training steps of a reference workload (default: rs)
+  bench    time training steps of a reference workload natively (default: rs;
+           in headless Chromium: go run ./cmd/browserbench)
 
 Run "pretext <command> -h" for a command's flags.`)
 }

@@ -3,9 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -13,9 +13,9 @@ import (
 	"testing"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/recipe"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
-	"github.com/pretextlab/pretext/wasm/app"
 )
 
 // TestTrainPredictEndToEnd trains every task a few steps on the embedded
@@ -47,20 +47,18 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 				t.Errorf("result %+v", res)
 			}
 			// Super-resolution reports PSNR beside bicubic's on the
-			// held-out photos; no other task does.
-			if sr := name == "super-resolution"; sr != (res.PSNROn == "held-out") || sr != (res.PSNR > 10 && res.PSNRBicubic > 10) {
-				t.Errorf("%s: PSNR %v dB, bicubic %v dB, on %q", name, res.PSNR, res.PSNRBicubic, res.PSNROn)
+			// held-out photos; no other task has a measure of its own.
+			m := res.Measure
+			if sr := name == "super-resolution"; sr != (res.MeasureOn == "held-out") || sr != (m != nil && m.Name == "PSNR" && m.Value > 10 && m.Baseline > 10) {
+				t.Errorf("%s: measure %+v on %q", name, m, res.MeasureOn)
 			}
-			// The page (wasm/app) trains the same run from the same
-			// photos, settings and seed.
-			a := app.New()
-			a.AddSamples()
-			pageRes, err := a.Train(context.Background(), app.Settings{Task: name, Steps: 10, Batch: 8, Seed: 3, Optimizer: "sgd"}, nil)
+			// The task's own defaults fill what the flags left out.
+			info, err := tasks.Lookup(name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if pageRes.Loss != res.Loss || pageRes.HeldOut.Accuracy != res.PretextAcc {
-				t.Errorf("the page's run: loss %v, held-out accuracy %v; the command's: %v, %v", pageRes.Loss, pageRes.HeldOut.Accuracy, res.Loss, res.PretextAcc)
+			if s := res.Settings; s.Optimizer != info.Defaults.Optimizer || s.LR != info.Defaults.LR || s.Steps != 10 || s.Batch != 8 {
+				t.Errorf("settings %+v, want the task's optimizer and rate (%+v) with 10 steps of 8", s, info.Defaults)
 			}
 			png1 := filepath.Join(dir, name+".png")
 			out.Reset()
@@ -95,7 +93,7 @@ func TestLoadPhotosPassesOverNonImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(photos) != 1 || photos[0].name != "a.jpg" {
+	if len(photos) != 1 || photos[0].Name != "a.jpg" {
 		t.Fatalf("loaded %v", photos)
 	}
 	for _, name := range []string{"README.md", "labels.csv", "broken.jpg"} {
@@ -130,5 +128,54 @@ func TestTrainReportsDivergence(t *testing.T) {
 	}
 	if diverged == 0 {
 		t.Errorf("no diverged line in %q", out.String())
+	}
+}
+
+// TestTrainDefaultsAreThePages: pretext train -task T with no other flag
+// runs the settings the page's default run of T has (the task's training
+// defaults, seed 1, the RS trunk, a tenth held back), through the same
+// recipe.
+func TestTrainDefaultsAreThePages(t *testing.T) {
+	for _, name := range tasks.Names() {
+		s, _, err := trainFlags([]string{"-task", name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.WithDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The page's form: the task's defaults (tasks()), seed 1.
+		page, err := recipe.Settings{Task: name, Seed: recipe.DefaultSeed}.WithDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gj, _ := json.Marshal(got)
+		pj, _ := json.Marshal(page)
+		if string(gj) != string(pj) {
+			t.Errorf("%s: the command's default run %s, the page's %s", name, gj, pj)
+		}
+		info, _ := tasks.Lookup(name)
+		d := info.Defaults
+		if got.Optimizer != d.Optimizer || got.LR != d.LR || got.Steps != d.Steps || got.Batch != d.Batch {
+			t.Errorf("%s: default run %+v, the task's defaults %+v", name, got, d)
+		}
+	}
+}
+
+// TestListTasks: pretext tasks prints every registered task with its
+// summary and training defaults, from the registry.
+func TestListTasks(t *testing.T) {
+	var out bytes.Buffer
+	if err := listTasks(nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range tasks.Names() {
+		info, _ := tasks.Lookup(name)
+		d := info.Defaults
+		want := fmt.Sprintf("%s\n%-18s defaults: %d steps of %d, %s at %g;", info.Summary, "", d.Steps, d.Batch, d.Optimizer, d.LR)
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("pretext tasks does not show %s's summary and defaults %q", name, want)
+		}
 	}
 }

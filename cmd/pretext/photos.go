@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"image"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,15 +11,9 @@ import (
 	"strings"
 
 	"github.com/pretextlab/pretext/core"
-	"github.com/pretextlab/pretext/tasks"
+	"github.com/pretextlab/pretext/recipe"
 	"github.com/pretextlab/pretext/tasks/samples"
 )
-
-// photo is one decoded photo and the file it came from.
-type photo struct {
-	name string
-	img  *image.NRGBA
-}
 
 // loadPhotos decodes every image file in dir (not recursing), or the
 // embedded sample photos when dir is empty, in name order, within the
@@ -28,7 +21,7 @@ type photo struct {
 // refused from their headers, before decoding). Files that are not images,
 // or images that cannot be used, are passed over with a note on log. Files
 // are read one at a time, so only the decoded photos stay in memory.
-func loadPhotos(dir string, cfg core.IntakeConfig, log io.Writer) ([]photo, error) {
+func loadPhotos(dir string, cfg core.IntakeConfig, log io.Writer) ([]recipe.Photo, error) {
 	type file struct {
 		name string
 		data []byte // nil: read from dir
@@ -52,7 +45,7 @@ func loadPhotos(dir string, cfg core.IntakeConfig, log io.Writer) ([]photo, erro
 	}
 	slices.SortFunc(files, func(a, b file) int { return strings.Compare(a.name, b.name) })
 	in := core.Intake{Config: cfg}
-	var out []photo
+	var out []recipe.Photo
 	for _, f := range files {
 		if f.data == nil {
 			b, err := os.ReadFile(filepath.Join(dir, f.name))
@@ -71,7 +64,7 @@ func loadPhotos(dir string, cfg core.IntakeConfig, log io.Writer) ([]photo, erro
 			}
 			continue
 		}
-		out = append(out, photo{f.name, img})
+		out = append(out, recipe.Photo{Name: f.name, Image: img})
 	}
 	if len(out) == 0 {
 		where := dir
@@ -95,24 +88,4 @@ func intakeFlags(fs *flag.FlagSet) func() (core.IntakeConfig, error) {
 		}
 		return core.IntakeConfig{MaxPhotos: *maxPhotos, MaxPixels: int(*maxMP * 1e6), MaxBytes: int64(*maxMB) << 20}, nil
 	}
-}
-
-// splitPhotos holds back a fraction of photos by [tasks.Split].
-func splitPhotos(photos []photo, holdout float64, seed uint64) (train, held []photo) {
-	ti, hi := tasks.Split(len(photos), holdout, seed)
-	for _, i := range ti {
-		train = append(train, photos[i])
-	}
-	for _, i := range hi {
-		held = append(held, photos[i])
-	}
-	return train, held
-}
-
-func images(ps []photo) []*image.NRGBA {
-	out := make([]*image.NRGBA, len(ps))
-	for i, p := range ps {
-		out[i] = p.img
-	}
-	return out
 }

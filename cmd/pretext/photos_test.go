@@ -81,7 +81,7 @@ func TestLoadPhotosCorpus(t *testing.T) {
 	log.Reset()
 	photos, err = loadPhotos(dir, cfg, &log)
 	// 2000 pixels: 40x40 is taken, 64x48 is not.
-	if err != nil || len(photos) != 1 || photos[0].name != "small-40.png" || !strings.Contains(log.String(), "skipping cmyk.jpg: 64x48 pixels is more than the limit of 2000") {
+	if err != nil || len(photos) != 1 || photos[0].Name != "small-40.png" || !strings.Contains(log.String(), "skipping cmyk.jpg: 64x48 pixels is more than the limit of 2000") {
 		t.Errorf("-max-megapixels 0.002: %d photos, %v, log:\n%s", len(photos), err, log.String())
 	}
 	fs = flag.NewFlagSet("test", flag.ContinueOnError)

@@ -67,9 +67,9 @@ func report(args []string, stdout io.Writer) error {
 		if *fashion != FashionDir {
 			d += ":" + *fashion
 		}
-		rot := []string{"-task", "rotation", "-data", d, "-steps", steps(3000), "-batch", "256", "-seed", "0", "-lr", "0.05",
+		rot := []string{"-task", "rotation", "-data", d, "-steps", steps(3000), "-batch", "256", "-seed", "0", "-opt", "sgd", "-lr", "0.05",
 			"-config", `{"min_scale":1,"jitter":-1}`, "-out", ckpt("fashion-rotation")}
-		jig := []string{"-task", "jigsaw", "-data", d, "-steps", steps(1500), "-batch", "64", "-seed", "0", "-opt", "adam",
+		jig := []string{"-task", "jigsaw", "-data", d, "-steps", steps(1500), "-batch", "64", "-seed", "0", "-opt", "adam", "-lr", "0.001",
 			"-config", `{"cell":10,"tile":9,"min_scale":0.8}`, "-out", ckpt("fashion-jigsaw")}
 		blocks := []string{"-block", "3,2,1", "-grid", "1,2,4"}
 		add("Fashion-MNIST", "random init, seed 0", nil, append([]string{"-data", d, "-random", "-seed", "0"}, blocks...)...)
@@ -82,7 +82,7 @@ func report(args []string, stdout io.Writer) error {
 		if *wide {
 			// The wide trunk costs about eleven times RS per image, so
 			// its rotation row trains a third of RS's steps.
-			wideRot := []string{"-task", "rotation", "-data", d, "-trunk", "wide", "-steps", steps(1000), "-batch", "256", "-seed", "0", "-lr", "0.05",
+			wideRot := []string{"-task", "rotation", "-data", d, "-trunk", "wide", "-steps", steps(1000), "-batch", "256", "-seed", "0", "-opt", "sgd", "-lr", "0.05",
 				"-config", `{"min_scale":1,"jitter":-1}`, "-out", ckpt("fashion-rotation-wide")}
 			add("Fashion-MNIST", "wide trunk, random init, seed 0", nil, append([]string{"-data", d, "-random", "-trunk", "wide", "-seed", "0"}, blocks...)...)
 			add("Fashion-MNIST", "wide trunk, rotation", wideRot, append([]string{"-data", d, "-ckpt", ckpt("fashion-rotation-wide")}, blocks...)...)
@@ -91,8 +91,11 @@ func report(args []string, stdout io.Writer) error {
 	if *photos != "" {
 		d := "photos:" + *photos
 		pre := func(task, config, opt string, n, batch int) []string {
+			// The rows name every setting, so they stay as they were
+			// measured whatever the tasks' defaults become.
+			lr := map[string]string{"sgd": "0.05", "adam": "0.001"}[opt]
 			return []string{"-task", task, "-images", *photos, "-steps", steps(n), "-batch", fmt.Sprint(batch), "-seed", "0",
-				"-opt", opt, "-config", config, "-holdout", "0", "-out", ckpt("photos-" + task)}
+				"-opt", opt, "-lr", lr, "-config", config, "-holdout", "0", "-out", ckpt("photos-" + task)}
 		}
 		// Every photo row probes three poolings (as RotNet's per-block
 		// study): the photos are few, so no one pooling is trusted alone.
@@ -309,8 +312,9 @@ data, trunk and pooling (points).
 	means := randomMeans(rows)
 	for _, r := range rows {
 		pre := ""
-		if tr := r.trainResult; tr != nil && tr.PSNROn != "" {
-			pre = fmt.Sprintf("PSNR %.2f dB, bicubic %.2f dB (%s photos)", tr.PSNR, tr.PSNRBicubic, tr.PSNROn)
+		if tr := r.trainResult; tr != nil && tr.Measure != nil {
+			m := tr.Measure
+			pre = fmt.Sprintf("%s %.2f %s, %s %.2f %s (%s photos)", m.Name, m.Value, m.Unit, m.BaselineName, m.Baseline, m.Unit, tr.MeasureOn)
 		} else if tr != nil && tr.HeldOut > 0 {
 			pre = fmt.Sprintf("%.1f%%", 100*tr.PretextAcc)
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"runtime"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/recipe"
 	"github.com/pretextlab/pretext/tasks"
 )
 
@@ -29,171 +29,185 @@ type trainResult struct {
 	HeldOut      int      `json:"held_out_photos"`
 	HeldOutNames []string `json:"held_out_names"`
 	ImagesPerSec float64  `json:"images_per_sec"`
-	// PSNR of super-resolution (dB, 8-bit scale) against bicubic
-	// upsampling, on the held-out photos or, with none held out, on the
-	// training photos (PSNROn says which).
-	PSNR        float64 `json:"psnr,omitempty"`
-	PSNRBicubic float64 `json:"psnr_bicubic,omitempty"`
-	PSNROn      string  `json:"psnr_on,omitempty"`
+	// Measure is the task's own measure against its baseline
+	// (super-resolution: PSNR against bicubic upsampling), on the
+	// held-out photos or, with none held out, on the training photos
+	// (MeasureOn says which); absent for other tasks.
+	Measure   *tasks.Measure `json:"measure,omitempty"`
+	MeasureOn string         `json:"measure_on,omitempty"`
+	// Settings are the run's, the task's defaults filled in.
+	Settings recipe.Settings `json:"settings"`
+	// Warnings are what the photos could not teach the task.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// trainOptions are train's flags beyond the run's settings.
+type trainOptions struct {
+	src     dataSource
+	intake  core.IntakeConfig
+	out     string
+	threads int
+	asJSON  bool
 }
 
 // train trains a pretext task on a folder of photos (or the embedded
-// samples) and reports its accuracy on held-back photos.
+// samples) with the recipe the page uses, and reports its score on
+// held-back photos.
 func train(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	task := fs.String("task", "rotation", "pretext task: "+strings.Join(tasks.Names(), ", "))
-	dir := fs.String("images", "", "folder of photos (default: the embedded sample photos)")
-	data := fs.String("data", "", "data source: photos:DIR (the same as -images DIR), or fashion-mnist[:DIR] (its 60k training images, labels unused; held out: its 10k test images)")
-	steps := fs.Int("steps", 300, "training steps")
-	batch := fs.Int("batch", 64, "examples per step")
-	seed := fs.Uint64("seed", 1, "seed for weights, crops and the held-back split")
-	lr := fs.Float64("lr", 0, "peak learning rate (default: the optimiser's)")
-	opt := fs.String("opt", "sgd", "optimiser: sgd or adam")
-	trunkName := fs.String("trunk", "rs", "trunk: rs (small, as in the browser) or wide")
-	taskConfig := fs.String("config", "", `the task's settings as JSON, e.g. '{"size":64}' (default: the task's defaults)`)
-	holdout := fs.Float64("holdout", 0.1, "fraction of photos held back to measure pretext accuracy")
-	out := fs.String("out", "", "write the trained checkpoint to this file")
-	threads := fs.Int("threads", runtime.NumCPU(), "goroutines for the operators")
-	asJSON := fs.Bool("json", false, "print a JSON line every 10 steps and a final JSON result")
-	limits := intakeFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	s, o, err := trainFlags(args)
+	if err != nil {
 		return err
 	}
-	intake, err := limits()
+	return trainRun(s, o, stdout)
+}
+
+// trainFlags parses train's flags: the run's settings (zero where the
+// task's defaults apply, as the page's form leaves them) and the rest.
+func trainFlags(args []string) (recipe.Settings, trainOptions, error) {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	var s recipe.Settings
+	var o trainOptions
+	fs.StringVar(&s.Task, "task", "rotation", "pretext task: "+strings.Join(tasks.Names(), ", "))
+	dir := fs.String("images", "", "folder of photos (default: the embedded sample photos)")
+	data := fs.String("data", "", "data source: photos:DIR (the same as -images DIR), or fashion-mnist[:DIR] (its 60k training images, labels unused; held out: its 10k test images)")
+	fs.IntVar(&s.Steps, "steps", 0, "training steps (default: the task's; pretext tasks lists them)")
+	fs.IntVar(&s.Batch, "batch", 0, "examples per step (default: the task's)")
+	fs.Uint64Var(&s.Seed, "seed", recipe.DefaultSeed, "seed for weights, crops and the held-back split")
+	fs.Float64Var(&s.LR, "lr", 0, "peak learning rate (default: the task's with its optimizer, else the optimizer's)")
+	fs.StringVar(&s.Optimizer, "opt", "", "optimizer: sgd or adam (default: the task's)")
+	fs.StringVar(&s.Trunk, "trunk", "rs", "trunk: rs (small, as in the browser) or wide")
+	taskConfig := fs.String("config", "", `the task's settings as JSON, e.g. '{"size":64}' (default: the task's defaults)`)
+	holdout := fs.Float64("holdout", recipe.DefaultHoldout, "fraction of photos held back to measure the task on photos it never trained on")
+	fs.StringVar(&o.out, "out", "", "write the trained checkpoint to this file")
+	fs.IntVar(&o.threads, "threads", runtime.NumCPU(), "goroutines for the operators")
+	fs.BoolVar(&o.asJSON, "json", false, "print a JSON line every 10 steps and a final JSON result")
+	limits := intakeFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return s, o, err
+	}
+	var err error
+	if o.intake, err = limits(); err != nil {
+		return s, o, fmt.Errorf("train: %w", err)
+	}
+	o.src = dataSource{kind: "photos", dir: *dir}
+	if *data != "" {
+		if o.src, err = parseData(*data); err != nil {
+			return s, o, fmt.Errorf("train: %w", err)
+		}
+	}
+	if *taskConfig != "" {
+		s.Config = json.RawMessage(*taskConfig)
+	}
+	s.Holdout, s.Channels = holdout, o.src.channels()
+	return s, o, nil
+}
+
+// trainRun trains the run of s as o says.
+func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
+	src, out, asJSON := o.src, &o.out, &o.asJSON
+	runtime.GOMAXPROCS(max(1, o.threads))
+	run, err := recipe.New(s)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	src := dataSource{kind: "photos", dir: *dir}
-	if *data != "" {
-		var err error
-		if src, err = parseData(*data); err != nil {
-			return fmt.Errorf("train: %w", err)
-		}
-	}
-	if *steps < 1 || *batch < 1 || *holdout < 0 || *holdout >= 1 {
-		return fmt.Errorf("train: -steps and -batch must be positive and -holdout in [0, 1)")
-	}
-	runtime.GOMAXPROCS(max(1, *threads))
+	s = run.Settings
 	log := os.Stderr
-	var trainSet, heldSet []photo
-	rounds := 4 // passes of random crops over the held-back photos
+	var trainSet, heldSet []recipe.Photo
+	rounds := recipe.Rounds
 	if src.kind == "fashion-mnist" {
 		train, test, err := loadFashion(src.dir)
 		if err != nil {
 			return err
 		}
 		trainSet, heldSet = unnamed(train.imgs), unnamed(test.imgs)
-		rounds = 1
+		rounds = 1 // 10,000 test images: one pass is plenty
 	} else {
-		photos, err := loadPhotos(src.dir, intake, log)
+		photos, err := loadPhotos(src.dir, o.intake, log)
 		if err != nil {
 			return err
 		}
-		trainSet, heldSet = splitPhotos(photos, *holdout, *seed)
-	}
-	rng := rand.New(rand.NewPCG(*seed, 0))
-	tcfg, err := core.NamedTrunk(*trunkName)
-	if err != nil {
-		return err
-	}
-	tcfg.InChannels = src.channels()
-	trunk, err := core.NewTrunk(tcfg, rng)
-	if err != nil {
-		return err
-	}
-	t, err := tasks.New(*task, json.RawMessage(*taskConfig), trunk, rng)
-	if err != nil {
-		return err
-	}
-	tr, err := core.NewTrainer(trunk, t, core.TrainConfig{Optimizer: *opt, LR: *lr, WarmupSteps: max(1, *steps/20), Steps: *steps})
-	if err != nil {
-		return err
+		trainSet, heldSet = recipe.Split(photos, *s.Holdout, s.Seed)
 	}
 	if !*asJSON {
-		fmt.Fprintf(log, "training %s on %d photos (%d held back) for %d steps of %d\n", *task, len(trainSet), len(heldSet), *steps, *batch)
+		fmt.Fprintf(log, "training %s on %d photos (%d held back) for %d steps of %d (%s, learning rate %g)\n",
+			s.Task, len(trainSet), len(heldSet), s.Steps, s.Batch, s.Optimizer, run.Trainer.Config.LR)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	imgs := images(trainSet)
+	enc := json.NewEncoder(stdout)
 	start := time.Now()
-	var last core.StepStats
-	var accSum float64
-	var accN int
-	bar := newProgress(log, *steps, !*asJSON)
-	err = tr.Run(ctx, *steps, func(step int) ([]core.Example, error) {
-		msg, err := tasks.Prepare(t, trunk, imgs, step, rng)
-		if err != nil {
-			return nil, err
-		}
-		if msg != "" && !*asJSON {
-			bar.clear()
-			fmt.Fprintf(log, "step %d: %s\n", step, msg)
-		}
-		return tasks.Batch(t, imgs, *batch, rng)
-	}, func(st core.StepStats) {
-		if st.Diverged {
-			if *asJSON {
-				json.NewEncoder(stdout).Encode(st)
-			} else {
-				bar.clear()
-				fmt.Fprintln(log, st.DivergenceNote())
+	bar := newProgress(log, s.Steps, !*asJSON)
+	note := func(msg string) {
+		bar.clear()
+		fmt.Fprintln(log, msg)
+	}
+	outcome, err := run.Train(ctx, trainSet, recipe.Hooks{
+		Progress: func(st core.StepStats) {
+			switch {
+			case st.Diverged && *asJSON:
+				enc.Encode(st)
+			case st.Diverged:
+				note(st.DivergenceNote())
+			default:
+				bar.update(st, time.Since(start))
+				if *asJSON && st.Step%10 == 0 {
+					enc.Encode(st)
+				}
 			}
-			return
-		}
-		last = st
-		if st.Step > *steps*9/10 { // train accuracy: mean over the last tenth
-			accSum += st.Accuracy
-			accN++
-		}
-		bar.update(st, time.Since(start))
-		if *asJSON && st.Step%10 == 0 {
-			json.NewEncoder(stdout).Encode(st)
-		}
+		},
+		Refresh: func(step int, msg string) {
+			if !*asJSON {
+				note(fmt.Sprintf("step %d: %s", step, msg))
+			}
+		},
+		Warning: func(msg string) {
+			if !*asJSON {
+				note("warning: " + msg)
+			}
+		},
 	})
 	bar.done()
 	if err != nil {
 		return err
 	}
-	res := trainResult{Task: *task, Steps: tr.Steps(), Loss: last.Loss, HeldOut: len(heldSet), HeldOutNames: names(heldSet),
-		ImagesPerSec: float64(*batch**steps) / time.Since(start).Seconds()}
-	if accN > 0 {
-		res.TrainAcc = accSum / float64(accN)
+	res := trainResult{Task: s.Task, Steps: outcome.Step, Loss: outcome.Loss, TrainAcc: outcome.TrainAccuracy,
+		HeldOut: len(heldSet), HeldOutNames: names(heldSet), ImagesPerSec: outcome.ImagesPerSec, Settings: s, Warnings: outcome.Warnings}
+	if outcome.Stopped {
+		// An interrupted run keeps what it learned.
+		if *out != "" {
+			if err := saveCheckpoint(run.Trainer, *out); err != nil {
+				return err
+			}
+			return fmt.Errorf("train: interrupted at step %d of %d; the model so far is in %s", outcome.Step, s.Steps, *out)
+		}
+		return fmt.Errorf("train: interrupted at step %d of %d", outcome.Step, s.Steps)
 	}
 	if len(heldSet) > 0 {
-		h, err := tasks.HeldOutScore(tr, t, images(heldSet), rounds, *batch, *seed)
+		h, err := run.HeldOut(heldSet, rounds)
 		if err != nil {
 			return err
 		}
 		res.PretextLoss, res.PretextAcc, res.BaselineLoss = h.Loss, h.Accuracy, h.BaselineLoss
-	}
-	if sr, ok := t.(*tasks.SuperResolution); ok {
-		on, set := "held-out", heldSet
-		if len(set) == 0 {
-			on, set = "training", trainSet
+		res.Measure, res.MeasureOn = h.Measure, "held-out"
+	} else if _, ok := run.Task.(tasks.Measurer); ok {
+		h, err := run.HeldOut(trainSet, rounds)
+		if err != nil {
+			return err
 		}
-		// Four random crops of each photo, drawn from their own seed.
-		var m, b float64
-		for r := range uint64(4) {
-			pm, pb, err := sr.PSNR(trunk, images(set), rand.New(rand.NewPCG(*seed, 0x9a5+r)))
-			if err != nil {
-				return err
-			}
-			m, b = m+pm/4, b+pb/4
-		}
-		res.PSNR, res.PSNRBicubic, res.PSNROn = m, b, on
+		res.Measure, res.MeasureOn = h.Measure, "training"
 	}
 	if *out != "" {
-		if err := saveCheckpoint(tr, *out); err != nil {
+		if err := saveCheckpoint(run.Trainer, *out); err != nil {
 			return err
 		}
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(res)
+		return enc.Encode(res)
 	}
 	fmt.Fprintf(stdout, "%s: %d steps, loss %.3f, train accuracy %.1f%%, held-out pretext accuracy %.1f%% (loss %.3f vs %.3f for a trivial guess, %d photos), %.0f images/s\n",
 		res.Task, res.Steps, res.Loss, 100*res.TrainAcc, 100*res.PretextAcc, res.PretextLoss, res.BaselineLoss, res.HeldOut, res.ImagesPerSec)
-	if res.PSNROn != "" {
-		fmt.Fprintf(stdout, "PSNR on the %s photos: %.2f dB, bicubic upsampling %.2f dB\n", res.PSNROn, res.PSNR, res.PSNRBicubic)
+	if m := res.Measure; m != nil {
+		fmt.Fprintf(stdout, "%s on the %s photos: %.2f %s, %s %.2f %s\n", m.Name, res.MeasureOn, m.Value, m.Unit, m.BaselineName, m.Baseline, m.Unit)
 	}
 	if *out != "" {
 		fmt.Fprintf(stdout, "checkpoint: %s\n", *out)
@@ -266,19 +280,19 @@ func (p *progress) done() {
 }
 
 // unnamed wraps images that came without file names.
-func unnamed(imgs []*image.NRGBA) []photo {
-	out := make([]photo, len(imgs))
+func unnamed(imgs []*image.NRGBA) []recipe.Photo {
+	out := make([]recipe.Photo, len(imgs))
 	for i, img := range imgs {
-		out[i] = photo{img: img}
+		out[i] = recipe.Photo{Image: img}
 	}
 	return out
 }
 
-func names(ps []photo) []string {
+func names(ps []recipe.Photo) []string {
 	var out []string
 	for _, p := range ps {
-		if p.name != "" {
-			out = append(out, p.name)
+		if p.Name != "" {
+			out = append(out, p.Name)
 		}
 	}
 	return out

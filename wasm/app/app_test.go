@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/recipe"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
 )
@@ -21,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite testdata/run.json (natively)")
 
 // quick are settings for fast test runs: small batches on the RS trunk.
 func quick(task string, steps int) Settings {
-	return Settings{Task: task, Steps: steps, Batch: 8, Every: 2}
+	return Settings{Settings: recipe.Settings{Task: task, Steps: steps, Batch: 8}, Every: 2}
 }
 
 func withSamples(t *testing.T) *App {
@@ -77,7 +78,7 @@ func TestTrainWithoutPhotos(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	a := withSamples(t)
-	for _, bad := range []Settings{{Task: "sudoku"}, {Steps: -1}, {Batch: 1 << 20}, {LR: math.Inf(1)}, {Width: "huge"}, {Task: "rotation", Config: json.RawMessage(`{"size":"big"}`)}} {
+	for _, bad := range []Settings{{Settings: recipe.Settings{Task: "sudoku"}}, {Settings: recipe.Settings{Steps: -1}}, {Settings: recipe.Settings{Batch: 1 << 20}}, {Settings: recipe.Settings{LR: math.Inf(1)}}, {Settings: recipe.Settings{Trunk: "huge"}}, {Settings: recipe.Settings{Task: "rotation", Config: json.RawMessage(`{"size":"big"}`)}}} {
 		if _, err := a.Train(context.Background(), bad, nil); err == nil {
 			t.Errorf("settings %+v accepted", bad)
 		}
@@ -167,7 +168,7 @@ func TestTrainEventsExportImportResume(t *testing.T) {
 	}
 
 	// Resume in the first app: steps continue from 4.
-	res, err = a.Train(context.Background(), Settings{Resume: true, Steps: 6}, func(e Event) {
+	res, err = a.Train(context.Background(), Settings{Settings: recipe.Settings{Steps: 6}, Resume: true}, func(e Event) {
 		if e.Type == "step" && e.Step <= 4 {
 			t.Errorf("resumed run reported step %d", e.Step)
 		}
@@ -320,7 +321,7 @@ func TestEveryTask(t *testing.T) {
 			if _, err := b.Previews(); err != nil {
 				t.Fatalf("previews after import: %v", err)
 			}
-			res, err = b.Train(context.Background(), Settings{Resume: true, Steps: 3}, nil)
+			res, err = b.Train(context.Background(), Settings{Settings: recipe.Settings{Steps: 3}, Resume: true}, nil)
 			if err != nil || res.Step != 3 {
 				t.Fatalf("resume after import: %+v, %v", res, err)
 			}

@@ -13,7 +13,9 @@ import (
 	"testing"
 
 	"github.com/disintegration/imaging"
+
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/recipe"
 	"github.com/pretextlab/pretext/tasks/samples"
 )
 
@@ -94,7 +96,7 @@ func TestAddImagesCorpus(t *testing.T) {
 		t.Errorf("adding %s again gives %+v", files[0].Name, again)
 	}
 	for _, task := range []string{"rotation", "jigsaw", "colorization"} {
-		r, err := a.Train(context.Background(), Settings{Task: task, Steps: 2, Batch: 6}, nil)
+		r, err := a.Train(context.Background(), Settings{Settings: recipe.Settings{Task: task, Steps: 2, Batch: 6}}, nil)
 		if err != nil {
 			t.Fatalf("%s on the corpus: %v", task, err)
 		}
@@ -111,7 +113,7 @@ func TestAddImagesCorpus(t *testing.T) {
 		}
 	}
 	none := 0.0
-	if r, err := small.Train(context.Background(), Settings{Task: "jigsaw", Steps: 1, Batch: 2, Holdout: &none}, nil); err != nil || r.Step != 1 {
+	if r, err := small.Train(context.Background(), Settings{Settings: recipe.Settings{Task: "jigsaw", Steps: 1, Batch: 2, Holdout: &none}}, nil); err != nil || r.Step != 1 {
 		t.Errorf("jigsaw on the 40x40 photo alone: step %d, %v", r.Step, err)
 	}
 }
@@ -264,7 +266,7 @@ func TestGreyWarning(t *testing.T) {
 			if res := a.AddImages(tc.photos); res.Count != len(tc.photos) {
 				t.Fatalf("added %d of %d: %+v", res.Count, len(tc.photos), res.Rejected)
 			}
-			s := Settings{Task: tc.task, Steps: 1, Batch: 6, Holdout: &none}
+			s := Settings{Settings: recipe.Settings{Task: tc.task, Steps: 1, Batch: 6, Holdout: &none}}
 			if tc.config != "" {
 				s.Config = []byte(tc.config)
 			}

@@ -2,11 +2,9 @@ package app
 
 import (
 	"fmt"
-	"image"
 	"math"
 
 	"github.com/pretextlab/pretext/core"
-	"github.com/pretextlab/pretext/tasks"
 )
 
 // Limits bound the photos the app holds, so that a tab never runs out of
@@ -62,32 +60,7 @@ func (a *App) SetLimits(l Limits) error {
 func (a *App) heldBytes() int64 {
 	var n int64
 	for _, p := range a.photos {
-		n += int64(len(p.img.Pix))
+		n += int64(len(p.Image.Pix))
 	}
 	return n
-}
-
-// greyWarning is the warning for a colour-learning task whose training
-// photos are mostly (more than half) greyscale, or "".
-func greyWarning(t tasks.Task, imgs []*image.NRGBA) string {
-	if !t.Needs().Colour || len(imgs) == 0 {
-		return ""
-	}
-	grey := 0
-	for _, img := range imgs {
-		if core.IsGrey(img) {
-			grey++
-		}
-	}
-	if 2*grey <= len(imgs) {
-		return ""
-	}
-	which := fmt.Sprintf("%d of the %d training photos are", grey, len(imgs))
-	if grey == len(imgs) {
-		which = fmt.Sprintf("all %d training photos are", grey)
-		if grey == 1 {
-			which = "the training photo is"
-		}
-	}
-	return fmt.Sprintf("%s greyscale: grey photos teach %s no colour, so the colours it gives are guesses. Add colour photos to train it.", which, t.Name())
 }

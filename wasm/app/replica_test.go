@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/recipe"
 )
 
 // trainReplicas trains s on n apps with the sample photos, joined by
@@ -151,7 +152,7 @@ func TestReplicaResumesAlone(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		res, err := apps[0].Train(context.Background(), Settings{Resume: true, Steps: results[0].Step + 2}, nil)
+		res, err := apps[0].Train(context.Background(), Settings{Settings: recipe.Settings{Steps: results[0].Step + 2}, Resume: true}, nil)
 		if err == nil && res.Step != results[0].Step+2 {
 			err = fmt.Errorf("resumed to step %d, want %d", res.Step, results[0].Step+2)
 		}

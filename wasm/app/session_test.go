@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/pretextlab/pretext/recipe"
 )
 
 // TestSessionResumesExactly: a run stopped at step 5, saved as a session,
@@ -56,7 +58,7 @@ func TestSessionResumesExactly(t *testing.T) {
 		t.Fatalf("restored %+v", info)
 	}
 	var got []float64
-	if _, err := b.Train(context.Background(), Settings{Resume: true, Steps: steps}, func(e Event) {
+	if _, err := b.Train(context.Background(), Settings{Settings: recipe.Settings{Steps: steps}, Resume: true}, func(e Event) {
 		if e.Type == "step" {
 			got = append(got, e.Loss)
 		}

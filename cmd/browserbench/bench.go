@@ -19,11 +19,12 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/pretextlab/pretext/internal/chromium"
 	"github.com/pretextlab/pretext/web"
 )
 
-// browserResult is pretext bench -browser's answer.
-type browserResult struct {
+// result is browserbench's answer, its -json output.
+type result struct {
 	Workload     string  `json:"workload"`
 	Runtime      string  `json:"runtime"`
 	Workers      int     `json:"workers"`
@@ -66,7 +67,7 @@ type reference struct {
 	Command      string  `json:"command"`
 }
 
-type browserOptions struct {
+type options struct {
 	workload      string
 	steps, warmup int
 	workers       int  // 0: the page's default (one per core, up to 4)
@@ -77,22 +78,19 @@ type browserOptions struct {
 	cpuProfile    string // write worker 0's V8 profile here
 }
 
-// benchBrowser runs web/bench.html in headless Chromium: the workload's
+// bench runs web/bench.html in headless Chromium: the workload's
 // training steps in Web Workers running the wasm module as one
 // data-parallel group, timed as the native bench times them. Run it from
 // the repository root (it serves web/ and builds the module if it is
 // stale). With o.reference (the folder of ../shared/bench/anchors), the
 // TF.js anchor runs right after and the ratio is printed.
-func benchBrowser(o browserOptions, stdout io.Writer) error {
+func bench(o options, stdout io.Writer) error {
 	if _, err := os.Stat("web/bench.html"); err != nil {
-		return errors.New("bench -browser: run it from the repository root (it serves web/)")
+		return errors.New("run it from the repository root (it serves web/)")
 	}
-	if o.workload != "rs" && o.reference != "" {
-		return errors.New("bench -browser: the TF.js reference runs workload rs only")
-	}
-	exe := web.Chromium()
+	exe := chromium.Find()
 	if exe == "" {
-		return errors.New("bench -browser: no chromium on PATH (apt-get install chromium)")
+		return errors.New("no chromium on PATH (apt-get install chromium)")
 	}
 	if _, err := web.EnsureBuilt("."); err != nil {
 		return err
@@ -109,7 +107,7 @@ func benchBrowser(o browserOptions, stdout io.Writer) error {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	ctx, cancel := web.NewBrowser(context.Background(), exe)
+	ctx, cancel := chromium.Start(context.Background(), exe)
 	defer cancel()
 	ctx, cancelTimeout := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancelTimeout()
@@ -127,19 +125,19 @@ func benchBrowser(o browserOptions, stdout io.Writer) error {
 		prof, attach = profileWorkers(ctx)
 		actions = append(actions, attach)
 	}
-	var state, result, status string
+	var state, answer, status string
 	err = chromedp.Run(ctx, append(actions,
 		chromedp.Navigate("http://"+ln.Addr().String()+"/bench.html?"+q.Encode()),
 		chromedp.Poll(`(() => { const s = document.getElementById("bench-status").dataset.state; return s === "done" || s === "error" ? s : null })()`,
 			&state, chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(0)),
-		chromedp.Text("#bench-result", &result, chromedp.ByQuery),
+		chromedp.Text("#bench-result", &answer, chromedp.ByQuery),
 		chromedp.Text("#bench-status", &status, chromedp.ByQuery),
 	)...)
 	if err != nil {
-		return fmt.Errorf("bench -browser: %w", err)
+		return fmt.Errorf("in chromium: %w", err)
 	}
 	if state != "done" {
-		return fmt.Errorf("bench -browser: the page failed: %s", status)
+		return fmt.Errorf("the page failed: %s", status)
 	}
 	var r struct {
 		ImagesPerSec float64   `json:"images_per_sec"`
@@ -156,8 +154,8 @@ func benchBrowser(o browserOptions, stdout io.Writer) error {
 			TotalMS float64 `json:"total_ms"`
 		} `json:"exchanges"`
 	}
-	if err := json.Unmarshal([]byte(result), &r); err != nil {
-		return fmt.Errorf("bench -browser: result %q: %w", result, err)
+	if err := json.Unmarshal([]byte(answer), &r); err != nil {
+		return fmt.Errorf("the page's result %q: %w", answer, err)
 	}
 	if prof != nil {
 		log := stdout
@@ -171,7 +169,7 @@ func benchBrowser(o browserOptions, stdout io.Writer) error {
 	var browserVersion string
 	chromedp.Run(ctx, chromedp.Evaluate(`navigator.userAgent.match(/Chrom(e|ium)\/[0-9.]+/)?.[0] || navigator.userAgent`, &browserVersion))
 	cancel() // Chromium goes before the reference starts its own
-	res := browserResult{Workload: o.workload, Runtime: "chromium", Workers: r.Workers, ImagesPerSec: r.ImagesPerSec,
+	res := result{Workload: o.workload, Runtime: "chromium", Workers: r.Workers, ImagesPerSec: r.ImagesPerSec,
 		Steps: r.Steps, Batch: r.Batch, Module: r.Runtime + " in " + browserVersion, Kernel: r.Kernel, FrameGaps: r.FrameGaps}
 	for _, x := range r.Exchanges {
 		if x != nil {
@@ -218,14 +216,14 @@ func benchBrowser(o browserOptions, stdout io.Writer) error {
 func runReference(dir string, steps int, log io.Writer, quiet bool) (*reference, error) {
 	script := filepath.Join(dir, "rs_tfjs_chromium.mjs")
 	if _, err := os.Stat(script); err != nil {
-		return nil, fmt.Errorf("bench -reference: %w", err)
+		return nil, fmt.Errorf("-reference: %w", err)
 	}
 	modules := os.Getenv("TFJS_DIR")
 	if modules == "" {
 		modules = dir
 	}
 	if _, err := os.Stat(filepath.Join(modules, "node_modules", "@tensorflow", "tfjs-backend-wasm")); err != nil {
-		return nil, fmt.Errorf("bench -reference: TF.js is not installed in %s (set TFJS_DIR; see %s)", modules, filepath.Join(dir, "README.md"))
+		return nil, fmt.Errorf("-reference: TF.js is not installed in %s (set TFJS_DIR; see %s)", modules, filepath.Join(dir, "README.md"))
 	}
 	args := []string{"rs_tfjs_chromium.mjs", "--coi", "0", "--threads", "1", "--grad", "tuned", "--runs", "1", "--steps", fmt.Sprint(steps)}
 	cmd := exec.Command("node", args...)
@@ -234,7 +232,7 @@ func runReference(dir string, steps int, log io.Writer, quiet bool) (*reference,
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("bench -reference: node %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.Bytes())
+		return nil, fmt.Errorf("-reference: node %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.Bytes())
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<20)
@@ -251,7 +249,7 @@ func runReference(dir string, steps int, log io.Writer, quiet bool) (*reference,
 			SIMD    bool    `json:"simd"`
 		}
 		if err := json.Unmarshal([]byte(line), &s); err != nil || s.Median <= 0 {
-			return nil, fmt.Errorf("bench -reference: summary %q: %v", line, err)
+			return nil, fmt.Errorf("-reference: summary %q: %v", line, err)
 		}
 		if !quiet {
 			fmt.Fprintf(log, "reference run: %s\n", line)
@@ -262,5 +260,5 @@ func runReference(dir string, steps int, log io.Writer, quiet bool) (*reference,
 			Command:      "node " + strings.Join(args, " "),
 		}, nil
 	}
-	return nil, fmt.Errorf("bench -reference: no SUMMARY line from node %s:\n%s", strings.Join(args, " "), out)
+	return nil, fmt.Errorf("-reference: no SUMMARY line from node %s:\n%s", strings.Join(args, " "), out)
 }

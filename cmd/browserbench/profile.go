@@ -65,7 +65,7 @@ func (w *workerProfiles) stop(path string, out io.Writer) error {
 		return w.errs[0]
 	}
 	if len(w.workers) == 0 {
-		return fmt.Errorf("bench -cpuprofile: no worker was profiled")
+		return fmt.Errorf("-cpuprofile: no worker was profiled")
 	}
 	var prof *profiler.Profile
 	if err := chromedp.Run(w.workers[0], chromedp.ActionFunc(func(ctx context.Context) error {
@@ -73,7 +73,7 @@ func (w *workerProfiles) stop(path string, out io.Writer) error {
 		prof, err = profiler.Stop().Do(ctx)
 		return err
 	})); err != nil {
-		return fmt.Errorf("bench -cpuprofile: %w", err)
+		return fmt.Errorf("-cpuprofile: %w", err)
 	}
 	b, err := json.Marshal(prof)
 	if err != nil {

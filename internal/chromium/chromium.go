@@ -1,4 +1,9 @@
-package web
+// Package chromium finds and starts the headless Chromium that the browser
+// test (web/browser_test.go) and the browser benchmark (cmd/browserbench)
+// drive with chromedp. It is the only non-test package that imports
+// chromedp, and only those two import it, so the pretext command and the
+// page's server (serve.go, package web) are built without it.
+package chromium
 
 import (
 	"context"
@@ -8,9 +13,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Chromium returns the path of a Chromium-family browser on PATH, or "" if
+// Find returns the path of a Chromium-family browser on PATH, or "" if
 // there is none (Debian: apt-get install chromium).
-func Chromium() string {
+func Find() string {
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
@@ -19,11 +24,12 @@ func Chromium() string {
 	return ""
 }
 
-// NewBrowser starts the headless browser at exe for the browser test and
-// the browser benchmark: no sandbox (containers), no GPU, no background
-// networking, component updates or sync, so the only traffic is the page's.
-// Extra options (e.g. a proxy) are appended.
-func NewBrowser(parent context.Context, exe string, extra ...chromedp.ExecAllocatorOption) (context.Context, context.CancelFunc) {
+// Start returns a chromedp context for the headless browser at exe, which
+// starts at the context's first chromedp.Run, and the function that closes
+// it: no sandbox (containers), no GPU, no background networking, component
+// updates or sync, so the only traffic is the page's. Extra options (e.g. a
+// proxy) are appended.
+func Start(parent context.Context, exe string, extra ...chromedp.ExecAllocatorOption) (context.Context, context.CancelFunc) {
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
 		chromedp.ExecPath(exe),
 		chromedp.NoSandbox,

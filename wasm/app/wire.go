@@ -1,0 +1,184 @@
+package app
+
+import (
+	"image"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/recipe"
+	"github.com/pretextlab/pretext/tasks"
+)
+
+// The types the page sends and is sent (docs/browser.md): package main in
+// wasm/ converts them to and from JavaScript values by their JSON names.
+
+// Sizes of the images the page is sent.
+const (
+	thumbSide   = 96  // photo thumbnails
+	previewSide = 192 // originals and outputs in previews
+)
+
+// Image is an image for the page: RGBA pixels, row by row (ImageData's
+// layout).
+type Image struct {
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Pix    []byte `json:"data"`
+}
+
+func toImage(img *image.NRGBA, side int) *Image {
+	if img == nil {
+		return nil
+	}
+	if b := img.Bounds(); b.Dx() > side || b.Dy() > side {
+		img = imaging.Fit(img, side, side, imaging.Linear)
+	}
+	b := img.Bounds()
+	pix := make([]byte, 0, 4*b.Dx()*b.Dy())
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		i := img.PixOffset(b.Min.X, y)
+		pix = append(pix, img.Pix[i:i+4*b.Dx()]...)
+	}
+	// NRGBA and ImageData are both non-premultiplied RGBA.
+	return &Image{Width: b.Dx(), Height: b.Dy(), Pix: pix}
+}
+
+// Photo describes a photo the app holds.
+type Photo struct {
+	ID     int    `json:"id"`
+	Name   string `json:"name"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Thumb  *Image `json:"thumb"`
+}
+
+// Rejected is a file that was not taken, and why.
+type Rejected struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// Added is the answer to AddImages and AddSamples.
+type Added struct {
+	Added    []Photo    `json:"added"`
+	Rejected []Rejected `json:"rejected"`
+	Count    int        `json:"count"`
+	Credits  string     `json:"credits,omitempty"`
+}
+
+// File is a named photo file's bytes.
+type File struct {
+	Name  string
+	Bytes []byte
+}
+
+// Settings configure a training run: the run's own (recipe.Settings; zero
+// fields take the task's defaults) and how the page follows it.
+type Settings struct {
+	recipe.Settings
+	// Every is the number of steps between previews (default 10).
+	Every int `json:"previewEvery"`
+	// SaveEvery, if positive, makes the run emit a "session" event (see
+	// SaveSession) every SaveEvery steps and when it ends, for the page to
+	// keep across a reload.
+	SaveEvery int `json:"saveEvery,omitempty"`
+	// Resume continues the current model (the one trained, stopped,
+	// imported or restored last) up to Steps, instead of starting anew.
+	Resume bool `json:"resume"`
+	// Replica, if set, makes this app one replica of a data-parallel run
+	// (one per Web Worker; see recipe.Hooks.Replica).
+	Replica core.Collective `json:"-"`
+}
+
+// defaultEvery is the preview interval of a run that names none.
+const defaultEvery = 10
+
+// Event is a training progress report: Type "step" after every step,
+// "preview" with Items every Settings.Every steps and at the end,
+// "warning" with a Message before the first step when the photos cannot
+// teach the task what it learns, "refresh" when a clustering task
+// relabelled the photos, "diverged" when a step went non-finite and was
+// undone (LR is then the lowered rate), and "session" (see
+// Settings.SaveEvery).
+type Event struct {
+	Type         string    `json:"type"`
+	Step         int       `json:"step"`
+	Steps        int       `json:"steps"`
+	Loss         float64   `json:"loss"`
+	Accuracy     float64   `json:"accuracy"`
+	LR           float64   `json:"lr"`
+	ImagesPerSec float64   `json:"imagesPerSec"`
+	Elapsed      float64   `json:"elapsed"`
+	ETA          float64   `json:"eta"`
+	Items        []Preview `json:"items,omitempty"`
+	// Message is a refresh's log line, a warning's text, or what diverged
+	// and the new rate.
+	Message string `json:"message,omitempty"`
+	// Session is a saved session (Type "session").
+	Session []byte `json:"session,omitempty"`
+}
+
+// Preview is a task's visual output on one photo.
+type Preview struct {
+	ID       int       `json:"id"`
+	Name     string    `json:"name"`
+	Summary  string    `json:"summary"`
+	Probs    []float64 `json:"probs"`
+	Image    *Image    `json:"image"`
+	Input    *Image    `json:"input"`
+	Original *Image    `json:"original"`
+}
+
+// HeldOutScore is the task's score on the held-back photos.
+type HeldOutScore struct {
+	Loss         float64 `json:"loss"`
+	Accuracy     float64 `json:"accuracy"`
+	BaselineLoss float64 `json:"baselineLoss"`
+	Photos       int     `json:"photos"`
+	// Measure is the task's own measure against its baseline
+	// (super-resolution: PSNR against bicubic), if it has one.
+	Measure *tasks.Measure `json:"measure,omitempty"`
+}
+
+// Result is how a training run ended.
+type Result struct {
+	Task         string       `json:"task"`
+	Step         int          `json:"step"`
+	Steps        int          `json:"steps"`
+	Loss         float64      `json:"loss"`
+	Accuracy     float64      `json:"accuracy"`
+	Stopped      bool         `json:"stopped"`
+	HeldOut      HeldOutScore `json:"heldOut"`
+	ImagesPerSec float64      `json:"imagesPerSec"`
+	// Warnings are the run's "warning" events' messages (e.g. grey
+	// photos for colorization).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Status is a snapshot of the app.
+type Status struct {
+	Photos   int    `json:"photos"`
+	HeldOut  int    `json:"heldOut"`
+	Task     string `json:"task"`
+	Step     int    `json:"step"`
+	Steps    int    `json:"steps"`
+	Training bool   `json:"training"`
+}
+
+// ModelInfo describes the model loaded by Import or RestoreSession.
+type ModelInfo struct {
+	Task  string           `json:"task"`
+	Step  int              `json:"step"`
+	Trunk core.TrunkConfig `json:"trunk"`
+	Train core.TrainConfig `json:"train"`
+}
+
+// BenchResult is a Bench measurement.
+type BenchResult struct {
+	Workload     string  `json:"workload"`
+	ImagesPerSec float64 `json:"images_per_sec"`
+	Steps        int     `json:"steps"`
+	Batch        int     `json:"batch"`
+	Runtime      string  `json:"runtime"`
+}
