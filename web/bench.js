@@ -1,6 +1,6 @@
 // The benchmark page: runs pretext.bench in `workers` Web Workers as one
 // data-parallel group (team.js) with the options in the URL, and shows the
-// JSON result (pretext bench -browser reads it). While the workers train,
+// JSON result (cmd/browserbench reads it). While the workers train,
 // it times the gaps between this page's animation frames: the page must
 // stay responsive while it trains.
 import { Team, defaultWorkers } from "./team.js";
