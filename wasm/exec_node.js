@@ -30,7 +30,6 @@ globalThis.crypto ??= require("crypto");
 // go test runs us with its toolchain's bin first on PATH.
 const goroot = process.env.GOROOT || childProcess.execFileSync("go", ["env", "GOROOT"], { encoding: "utf8" }).trim();
 require(path.join(goroot, "lib", "wasm", "wasm_exec.js"));
-const { loadGemm } = require(path.join(__dirname, "..", "web", "simd.js"));
 
 async function main() {
   const go = new Go();
@@ -39,6 +38,10 @@ async function main() {
   go.exit = process.exit;
   const result = await WebAssembly.instantiate(fs.readFileSync(process.argv[2]), go.importObject);
   if (process.env.PRETEXT_SIMD === "1") {
+    // simd.js is an ES module (the page's worker imports it); Node 20.19 and
+    // later load its typeless .js by its syntax.
+    const simd = require("url").pathToFileURL(path.join(__dirname, "..", "web", "simd.js"));
+    const { loadGemm } = await import(simd.href);
     const file = process.env.PRETEXT_GEMM_WASM || path.join(__dirname, "..", "web", "gemm.wasm");
     const why = await loadGemm(result.instance, fs.promises.readFile(file));
     if (why) console.error("exec_node.js: PRETEXT_SIMD=1 but " + why);

@@ -174,9 +174,17 @@ func (p *page) run(what string, actions ...chromedp.Action) {
 	}
 }
 
+// eval evaluates js in the page, waiting for it if it is a Promise.
 func (p *page) eval(js string, out any) {
 	p.t.Helper()
-	p.run("evaluate "+js, chromedp.Evaluate(js, out))
+	p.run("evaluate "+js, chromedp.Evaluate(js, out, func(e *runtime.EvaluateParams) *runtime.EvaluateParams { return e.WithAwaitPromise(true) }))
+}
+
+// view is JS for a Promise of expr evaluated with page bound to the page's
+// read-only test view: the export page of its module app.js, which the
+// page has already loaded (so importing it runs nothing again).
+func view(expr string) string {
+	return `import("/app.js").then(({page}) => ` + expr + `)`
 }
 
 // waitState waits for #status's data-state to be one of want and returns
@@ -236,7 +244,7 @@ func (p *page) train(fields map[string]string) []point {
 	p.waitState(10*time.Second, "training", "done")
 	p.waitState(5*time.Minute, "done")
 	var hist []point
-	p.eval(`window.pretextPage.history`, &hist)
+	p.eval(view(`page.history`), &hist)
 	return hist
 }
 
@@ -353,7 +361,7 @@ func TestBrowser(t *testing.T) {
 		Workers int  `json:"workers"`
 		Shared  bool `json:"shared"`
 	}
-	p.eval(`window.pretextPage.lastResult`, &ran)
+	p.eval(view(`page.lastResult`), &ran)
 	if ran.Workers != 2 || !ran.Shared {
 		t.Errorf("the run reports %d workers, shared memory %v; want 2, true", ran.Workers, ran.Shared)
 	}
@@ -517,18 +525,18 @@ func TestBrowser(t *testing.T) {
 	p.set(map[string]string{"task": "rotation"})
 	p.set(map[string]string{"task": "rotation", "steps": "40", "batch": "8", "workers": "2"})
 	p.run("click train", chromedp.Click("#train", chromedp.ByQuery))
-	p.run("wait for three steps", chromedp.Poll(`window.pretextPage.history.length >= 3`, nil, chromedp.WithPollingTimeout(time.Minute)))
+	p.run("wait for three steps", chromedp.Poll(view(`page.history.length >= 3`), nil, chromedp.WithPollingTimeout(time.Minute)))
 	p.run("click stop", chromedp.Click("#stop", chromedp.ByQuery))
 	p.waitState(time.Minute, "stopped")
 	var stoppedAt int
-	p.eval(`window.pretextPage.history.length`, &stoppedAt)
+	p.eval(view(`page.history.length`), &stoppedAt)
 	if stoppedAt >= 40 {
 		t.Fatalf("stop came too late: the run finished (%d steps)", stoppedAt)
 	}
 	p.run("click resume", chromedp.Click("#resume", chromedp.ByQuery))
 	p.waitState(10*time.Second, "training", "done")
 	p.waitState(5*time.Minute, "done")
-	p.eval(`window.pretextPage.history`, &hist)
+	p.eval(view(`page.history`), &hist)
 	for i, q := range hist {
 		if q.Step != i+1 {
 			t.Fatalf("after stopping at %d and resuming, the chart has steps %v", stoppedAt, hist)
@@ -586,7 +594,7 @@ func TestBrowserSIMD(t *testing.T) {
 	}
 	p := openPage(t, t.TempDir())
 	var kernels []string
-	p.run("pretext.kernels", chromedp.Evaluate(`window.pretextPage.call("kernels")`, &kernels,
+	p.run("pretext.kernels", chromedp.Evaluate(view(`page.call("kernels")`), &kernels,
 		func(e *runtime.EvaluateParams) *runtime.EvaluateParams { return e.WithAwaitPromise(true) }))
 	if len(kernels) != 2 || kernels[0] != "simd4x8" {
 		t.Errorf("kernels in Chromium: %v, want the simd128 kernel first and the pure-Go one", kernels)
@@ -660,7 +668,7 @@ func TestBrowserWorkersWithoutIsolation(t *testing.T) {
 		Workers int  `json:"workers"`
 		Shared  bool `json:"shared"`
 	}
-	p.eval(`window.pretextPage.lastResult`, &ran)
+	p.eval(view(`page.lastResult`), &ran)
 	if ran.Workers != 3 || ran.Shared {
 		t.Errorf("the run reports %d workers, shared memory %v; want 3, false", ran.Workers, ran.Shared)
 	}
@@ -697,15 +705,15 @@ func TestBrowserReloadResumes(t *testing.T) {
 	p.set(map[string]string{"task": "rotation"})
 	p.set(map[string]string{"task": "rotation", "steps": fmt.Sprint(steps), "batch": "16", "workers": "2"})
 	p.run("click train", chromedp.Click("#train", chromedp.ByQuery))
-	p.run("wait for three steps", chromedp.Poll(`window.pretextPage.history.length >= 3`, nil, chromedp.WithPollingTimeout(time.Minute)))
+	p.run("wait for three steps", chromedp.Poll(view(`page.history.length >= 3`), nil, chromedp.WithPollingTimeout(time.Minute)))
 	p.run("click stop", chromedp.Click("#stop", chromedp.ByQuery))
 	p.waitState(time.Minute, "stopped")
 	var stoppedAt int
-	p.eval(`window.pretextPage.history.length`, &stoppedAt)
+	p.eval(view(`page.history.length`), &stoppedAt)
 	if stoppedAt >= steps {
 		t.Fatalf("the run finished before the stop (%d steps)", stoppedAt)
 	}
-	p.run("wait for the saved session", chromedp.Poll(fmt.Sprintf(`window.pretextPage.savedStep === %d`, stoppedAt), nil, chromedp.WithPollingTimeout(30*time.Second)))
+	p.run("wait for the saved session", chromedp.Poll(view(fmt.Sprintf(`page.savedStep === %d`, stoppedAt)), nil, chromedp.WithPollingTimeout(30*time.Second)))
 
 	p.run("reload", chromedp.Reload())
 	p.waitState(30*time.Second, "idle")
@@ -718,7 +726,7 @@ func TestBrowserReloadResumes(t *testing.T) {
 	p.run("restore", chromedp.Click("#saved-restore", chromedp.ByQuery))
 	p.waitState(time.Minute, "stopped")
 	var restored int
-	p.eval(`window.pretextPage.history.length`, &restored)
+	p.eval(view(`page.history.length`), &restored)
 	if restored != stoppedAt {
 		t.Errorf("the chart came back with %d steps, want %d", restored, stoppedAt)
 	}
@@ -726,7 +734,7 @@ func TestBrowserReloadResumes(t *testing.T) {
 	p.waitState(10*time.Second, "training", "done")
 	p.waitState(5*time.Minute, "done")
 	var hist []point
-	p.eval(`window.pretextPage.history`, &hist)
+	p.eval(view(`page.history`), &hist)
 	native, _, _ := nativeRun(t, app.Settings{Settings: recipe.Settings{Task: "rotation", Steps: steps, Batch: 16}})
 	if len(hist) != steps {
 		t.Fatalf("after the reload the chart has %d steps, want %d", len(hist), steps)
@@ -742,7 +750,7 @@ func TestBrowserReloadResumes(t *testing.T) {
 	p.waitState(30*time.Second, "idle")
 	p.run("wait for the offer", chromedp.Poll(`!document.querySelector("#saved-box").hidden`, nil, chromedp.WithPollingTimeout(30*time.Second)))
 	p.run("discard", chromedp.Click("#saved-discard", chromedp.ByQuery))
-	p.run("wait for the storage to empty", chromedp.Poll(`window.pretextPage.discarded === true`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+	p.run("wait for the storage to empty", chromedp.Poll(view(`page.discarded === true`), nil, chromedp.WithPollingTimeout(30*time.Second)))
 	p.run("reload", chromedp.Reload())
 	p.waitState(30*time.Second, "idle")
 	time.Sleep(time.Second) // the offer, if any, follows the workers' start

@@ -3,256 +3,251 @@
 // series on the right axis use a fixed 0-1 range shown as 0-100%. It draws
 // a few tick labels, a legend, and (once there are enough points) a faint
 // per-step line under a smoothed one. It follows the canvas's CSS size and
-// the device pixel ratio. Classic script: defines window.PretextChart.
-(function (global) {
-  "use strict";
+// the device pixel ratio.
 
-  const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
-  const PAD = { left: 52, right: 48, top: 30, bottom: 36 };
-  const COLORS = { text: "#3d4450", grid: "#e3e6ea", axis: "#9aa1ab", empty: "#6b7280" };
-  const SMOOTH_FROM = 20; // points before the smoothed line appears
-  const SMOOTHING = 0.85; // EMA weight of the past
+const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
+const PAD = { left: 52, right: 48, top: 30, bottom: 36 };
+const COLORS = { text: "#3d4450", grid: "#e3e6ea", axis: "#9aa1ab", empty: "#6b7280" };
+const SMOOTH_FROM = 20; // points before the smoothed line appears
+const SMOOTHING = 0.85; // EMA weight of the past
 
-  // niceStep is a round tick spacing (1, 2, 2.5 or 5 times a power of ten)
-  // that splits range into about count parts; integer spacing if asked.
-  function niceStep(range, count, integer) {
-    const raw = range / Math.max(1, count);
-    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-    const n = raw / mag;
-    const step = (n <= 1 ? 1 : n <= 2 ? 2 : n <= 2.5 ? 2.5 : n <= 5 ? 5 : 10) * mag;
-    return integer ? Math.max(1, Math.ceil(step)) : step;
+// niceStep is a round tick spacing (1, 2, 2.5 or 5 times a power of ten)
+// that splits range into about count parts; integer spacing if asked.
+function niceStep(range, count, integer) {
+  const raw = range / Math.max(1, count);
+  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const n = raw / mag;
+  const step = (n <= 1 ? 1 : n <= 2 ? 2 : n <= 2.5 ? 2.5 : n <= 5 ? 5 : 10) * mag;
+  return integer ? Math.max(1, Math.ceil(step)) : step;
+}
+
+// decimals is how many digits tick labels at spacing step need.
+function decimals(step) {
+  let d = 0;
+  while (d < 6 && Math.abs(Math.round(step * 10 ** d) - step * 10 ** d) > 1e-6) d++;
+  return d;
+}
+
+// smooth is a debiased exponential moving average (TensorBoard's), which
+// skips missing values.
+function smooth(values) {
+  let ema = 0;
+  let weight = 0;
+  return values.map((v) => {
+    if (!Number.isFinite(v)) return NaN;
+    ema = SMOOTHING * ema + (1 - SMOOTHING) * v;
+    weight = SMOOTHING * weight + (1 - SMOOTHING);
+    return ema / weight;
+  });
+}
+
+export class LineChart {
+  // options: {series: [{key, label, short, color, axis: "left" | "right"}],
+  // xLabel, emptyText}.
+  constructor(canvas, options) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.options = Object.assign({ series: [], xLabel: "step", emptyText: "" }, options);
+    this.points = [];
+    this.xMax = 0;
+    this.frame = 0;
+    if (window.ResizeObserver) new ResizeObserver(() => this.schedule()).observe(canvas);
+    window.addEventListener("resize", () => this.schedule());
+    this.watchPixelRatio();
+    this.schedule();
   }
 
-  // decimals is how many digits tick labels at spacing step need.
-  function decimals(step) {
-    let d = 0;
-    while (d < 6 && Math.abs(Math.round(step * 10 ** d) - step * 10 ** d) > 1e-6) d++;
-    return d;
+  // update sets the points ({step, [series key]: value}) and the last step
+  // of the run (the x axis's end), and redraws now. Call it from a frame.
+  update(points, xMax) {
+    this.points = points;
+    this.xMax = xMax || 0;
+    this.draw();
   }
 
-  // smooth is a debiased exponential moving average (TensorBoard's), which
-  // skips missing values.
-  function smooth(values) {
-    let ema = 0;
-    let weight = 0;
-    return values.map((v) => {
-      if (!Number.isFinite(v)) return NaN;
-      ema = SMOOTHING * ema + (1 - SMOOTHING) * v;
-      weight = SMOOTHING * weight + (1 - SMOOTHING);
-      return ema / weight;
+  // schedule redraws on the next animation frame (at most once a frame).
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.draw();
     });
   }
 
-  class PretextChart {
-    // options: {series: [{key, label, short, color, axis: "left" | "right"}],
-    // xLabel, emptyText}.
-    constructor(canvas, options) {
-      this.canvas = canvas;
-      this.ctx = canvas.getContext("2d");
-      this.options = Object.assign({ series: [], xLabel: "step", emptyText: "" }, options);
-      this.points = [];
-      this.xMax = 0;
-      this.frame = 0;
-      if (global.ResizeObserver) new ResizeObserver(() => this.schedule()).observe(canvas);
-      global.addEventListener("resize", () => this.schedule());
-      this.watchPixelRatio();
+  // watchPixelRatio redraws when the window moves to a screen with another
+  // pixel density (zooming also fires resize).
+  watchPixelRatio() {
+    if (!window.matchMedia) return;
+    const mq = window.matchMedia(`(resolution: ${window.devicePixelRatio || 1}dppx)`);
+    if (!mq.addEventListener) return;
+    mq.addEventListener("change", () => {
       this.schedule();
+      this.watchPixelRatio();
+    }, { once: true });
+  }
+
+  draw() {
+    const { canvas, ctx, options } = this;
+    const width = canvas.clientWidth;
+    const height = canvas.clientHeight; // fixed by CSS, so resizing the bitmap cannot loop
+    if (!width || !height) return;
+    const dpr = window.devicePixelRatio || 1;
+    const bw = Math.round(width * dpr);
+    const bh = Math.round(height * dpr);
+    if (canvas.width !== bw || canvas.height !== bh) {
+      canvas.width = bw;
+      canvas.height = bh;
     }
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    ctx.font = FONT;
+    const box = { l: PAD.left, r: width - PAD.right, t: PAD.top, b: height - PAD.bottom };
+    if (box.r - box.l < 40 || box.b - box.t < 40) return;
 
-    // update sets the points ({step, [series key]: value}) and the last step
-    // of the run (the x axis's end), and redraws now. Call it from a frame.
-    update(points, xMax) {
-      this.points = points;
-      this.xMax = xMax || 0;
-      this.draw();
+    const pts = this.points;
+    const n = pts.length;
+    // x: from just before the first point (0 for a fresh run, later after
+    // an imported model) to the run's last step.
+    const x0 = n ? Math.max(0, pts[0].step - 1) : 0;
+    const x1 = Math.max(this.xMax, n ? pts[n - 1].step : 0, x0 + 1);
+    const xs = (v) => box.l + ((v - x0) / (x1 - x0)) * (box.r - box.l);
+    // left: 0 to a round number above the largest value.
+    let lmax = 0;
+    for (const s of options.series) {
+      if (s.axis === "right") continue;
+      for (const p of pts) if (Number.isFinite(p[s.key]) && p[s.key] > lmax) lmax = p[s.key];
     }
+    const lstep = niceStep(lmax > 0 ? lmax : 1, Math.max(2, Math.floor((box.b - box.t) / 45)));
+    const ltop = Math.max(lstep, Math.ceil(lmax / lstep - 1e-9) * lstep);
+    const yLeft = (v) => box.b - (v / ltop) * (box.b - box.t);
+    const yRight = (v) => box.b - v * (box.b - box.t);
 
-    // schedule redraws on the next animation frame (at most once a frame).
-    schedule() {
-      if (this.frame) return;
-      this.frame = requestAnimationFrame(() => {
-        this.frame = 0;
-        this.draw();
-      });
-    }
-
-    // watchPixelRatio redraws when the window moves to a screen with another
-    // pixel density (zooming also fires resize).
-    watchPixelRatio() {
-      if (!global.matchMedia) return;
-      const mq = global.matchMedia(`(resolution: ${global.devicePixelRatio || 1}dppx)`);
-      if (!mq.addEventListener) return;
-      mq.addEventListener("change", () => {
-        this.schedule();
-        this.watchPixelRatio();
-      }, { once: true });
-    }
-
-    draw() {
-      const { canvas, ctx, options } = this;
-      const width = canvas.clientWidth;
-      const height = canvas.clientHeight; // fixed by CSS, so resizing the bitmap cannot loop
-      if (!width || !height) return;
-      const dpr = global.devicePixelRatio || 1;
-      const bw = Math.round(width * dpr);
-      const bh = Math.round(height * dpr);
-      if (canvas.width !== bw || canvas.height !== bh) {
-        canvas.width = bw;
-        canvas.height = bh;
-      }
-      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      ctx.clearRect(0, 0, width, height);
-      ctx.font = FONT;
-      const box = { l: PAD.left, r: width - PAD.right, t: PAD.top, b: height - PAD.bottom };
-      if (box.r - box.l < 40 || box.b - box.t < 40) return;
-
-      const pts = this.points;
-      const n = pts.length;
-      // x: from just before the first point (0 for a fresh run, later after
-      // an imported model) to the run's last step.
-      const x0 = n ? Math.max(0, pts[0].step - 1) : 0;
-      const x1 = Math.max(this.xMax, n ? pts[n - 1].step : 0, x0 + 1);
-      const xs = (v) => box.l + ((v - x0) / (x1 - x0)) * (box.r - box.l);
-      // left: 0 to a round number above the largest value.
-      let lmax = 0;
-      for (const s of options.series) {
-        if (s.axis === "right") continue;
-        for (const p of pts) if (Number.isFinite(p[s.key]) && p[s.key] > lmax) lmax = p[s.key];
-      }
-      const lstep = niceStep(lmax > 0 ? lmax : 1, Math.max(2, Math.floor((box.b - box.t) / 45)));
-      const ltop = Math.max(lstep, Math.ceil(lmax / lstep - 1e-9) * lstep);
-      const yLeft = (v) => box.b - (v / ltop) * (box.b - box.t);
-      const yRight = (v) => box.b - v * (box.b - box.t);
-
-      const line = (ax, ay, bx, by) => {
-        ctx.beginPath();
-        ctx.moveTo(ax, ay);
-        ctx.lineTo(bx, by);
-        ctx.stroke();
-      };
-
-      // Grid lines and left ticks.
-      ctx.lineWidth = 1;
-      ctx.fillStyle = COLORS.text;
-      ctx.textBaseline = "middle";
-      ctx.textAlign = "right";
-      const ld = decimals(lstep);
-      for (let i = 0; i * lstep <= ltop + lstep / 2; i++) {
-        const v = i * lstep;
-        const y = Math.round(yLeft(v)) + 0.5;
-        ctx.strokeStyle = COLORS.grid;
-        line(box.l, y, box.r, y);
-        ctx.fillText(v.toFixed(ld), box.l - 6, y);
-      }
-      // Right ticks: 0-100%.
-      ctx.textAlign = "left";
-      for (const v of [0, 0.25, 0.5, 0.75, 1]) ctx.fillText(Math.round(v * 100) + "%", box.r + 6, yRight(v));
-      // x ticks.
-      const xstep = niceStep(x1 - x0, Math.max(2, Math.floor((box.r - box.l) / 80)), true);
-      ctx.textAlign = "center";
-      ctx.textBaseline = "top";
-      ctx.strokeStyle = COLORS.axis;
-      for (let v = Math.ceil(x0 / xstep) * xstep; v <= x1 + 1e-9; v += xstep) {
-        const x = Math.round(xs(v)) + 0.5;
-        line(x, box.b, x, box.b + 4);
-        ctx.fillText(String(Math.round(v)), x, box.b + 6);
-      }
-      ctx.fillText(options.xLabel, (box.l + box.r) / 2, box.b + 21);
-      // Axes.
-      line(box.l + 0.5, box.t, box.l + 0.5, box.b);
-      line(box.r + 0.5, box.t, box.r + 0.5, box.b);
-      line(box.l, box.b + 0.5, box.r, box.b + 0.5);
-
-      // Series, clipped to the plot.
-      ctx.save();
+    const line = (ax, ay, bx, by) => {
       ctx.beginPath();
-      ctx.rect(box.l, box.t - 2, box.r - box.l, box.b - box.t + 4);
-      ctx.clip();
-      for (const s of options.series) this.drawSeries(s, xs, s.axis === "right" ? yRight : yLeft, box);
-      ctx.restore();
+      ctx.moveTo(ax, ay);
+      ctx.lineTo(bx, by);
+      ctx.stroke();
+    };
 
-      this.drawLegend(box);
-      if (!n && options.emptyText) {
-        ctx.fillStyle = COLORS.empty;
-        ctx.textAlign = "center";
-        ctx.textBaseline = "middle";
-        ctx.fillText(options.emptyText, (box.l + box.r) / 2, (box.t + box.b) / 2);
-      }
+    // Grid lines and left ticks.
+    ctx.lineWidth = 1;
+    ctx.fillStyle = COLORS.text;
+    ctx.textBaseline = "middle";
+    ctx.textAlign = "right";
+    const ld = decimals(lstep);
+    for (let i = 0; i * lstep <= ltop + lstep / 2; i++) {
+      const v = i * lstep;
+      const y = Math.round(yLeft(v)) + 0.5;
+      ctx.strokeStyle = COLORS.grid;
+      line(box.l, y, box.r, y);
+      ctx.fillText(v.toFixed(ld), box.l - 6, y);
     }
-
-    drawSeries(s, xs, ys, box) {
-      const ctx = this.ctx;
-      const pts = this.points;
-      const n = pts.length;
-      if (!n) return;
-      const raw = pts.map((p) => p[s.key]);
-      ctx.strokeStyle = ctx.fillStyle = s.color;
-      ctx.lineJoin = "round";
-      if (n === 1) {
-        if (!Number.isFinite(raw[0])) return;
-        ctx.beginPath();
-        ctx.arc(xs(pts[0].step), ys(raw[0]), 3, 0, 2 * Math.PI);
-        ctx.fill();
-        return;
-      }
-      // Long runs: at most about one raw point per pixel column.
-      const stride = Math.max(1, Math.floor(n / (box.r - box.l)));
-      const trace = (values) => {
-        ctx.beginPath();
-        let pen = false;
-        for (let i = 0; i < n; i++) {
-          if (i % stride && i !== n - 1) continue;
-          const v = values[i];
-          if (!Number.isFinite(v)) {
-            pen = false;
-            continue;
-          }
-          const x = xs(pts[i].step);
-          const y = ys(v);
-          if (pen) ctx.lineTo(x, y);
-          else ctx.moveTo(x, y);
-          pen = true;
-        }
-        ctx.stroke();
-      };
-      if (n < SMOOTH_FROM) {
-        ctx.lineWidth = 2;
-        trace(raw);
-        return;
-      }
-      ctx.globalAlpha = 0.28;
-      ctx.lineWidth = 1;
-      trace(raw);
-      ctx.globalAlpha = 1;
-      ctx.lineWidth = 2;
-      trace(smooth(raw));
+    // Right ticks: 0-100%.
+    ctx.textAlign = "left";
+    for (const v of [0, 0.25, 0.5, 0.75, 1]) ctx.fillText(Math.round(v * 100) + "%", box.r + 6, yRight(v));
+    // x ticks.
+    const xstep = niceStep(x1 - x0, Math.max(2, Math.floor((box.r - box.l) / 80)), true);
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    ctx.strokeStyle = COLORS.axis;
+    for (let v = Math.ceil(x0 / xstep) * xstep; v <= x1 + 1e-9; v += xstep) {
+      const x = Math.round(xs(v)) + 0.5;
+      line(x, box.b, x, box.b + 4);
+      ctx.fillText(String(Math.round(v)), x, box.b + 6);
     }
+    ctx.fillText(options.xLabel, (box.l + box.r) / 2, box.b + 21);
+    // Axes.
+    line(box.l + 0.5, box.t, box.l + 0.5, box.b);
+    line(box.r + 0.5, box.t, box.r + 0.5, box.b);
+    line(box.l, box.b + 0.5, box.r, box.b + 0.5);
 
-    // drawLegend draws each series' swatch and label above the plot, with
-    // the short labels when the long ones do not fit.
-    drawLegend(box) {
-      const ctx = this.ctx;
-      const y = Math.round(PAD.top / 2);
-      let x = box.l;
-      ctx.textAlign = "left";
+    // Series, clipped to the plot.
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(box.l, box.t - 2, box.r - box.l, box.b - box.t + 4);
+    ctx.clip();
+    for (const s of options.series) this.drawSeries(s, xs, s.axis === "right" ? yRight : yLeft, box);
+    ctx.restore();
+
+    this.drawLegend(box);
+    if (!n && options.emptyText) {
+      ctx.fillStyle = COLORS.empty;
+      ctx.textAlign = "center";
       ctx.textBaseline = "middle";
-      const series = this.options.series;
-      const width = (labels) => labels.reduce((w, l) => w + 44 + ctx.measureText(l).width, 0);
-      const short = width(series.map((s) => s.label)) > this.canvas.clientWidth - box.l;
-      for (const s of series) {
-        const label = short && s.short ? s.short : s.label;
-        ctx.strokeStyle = s.color;
-        ctx.lineWidth = 3;
-        ctx.beginPath();
-        ctx.moveTo(x, y);
-        ctx.lineTo(x + 18, y);
-        ctx.stroke();
-        ctx.fillStyle = COLORS.text;
-        ctx.fillText(label, x + 24, y);
-        x += 24 + ctx.measureText(label).width + 20;
-      }
+      ctx.fillText(options.emptyText, (box.l + box.r) / 2, (box.t + box.b) / 2);
     }
   }
 
-  global.PretextChart = PretextChart;
-})(self);
+  drawSeries(s, xs, ys, box) {
+    const ctx = this.ctx;
+    const pts = this.points;
+    const n = pts.length;
+    if (!n) return;
+    const raw = pts.map((p) => p[s.key]);
+    ctx.strokeStyle = ctx.fillStyle = s.color;
+    ctx.lineJoin = "round";
+    if (n === 1) {
+      if (!Number.isFinite(raw[0])) return;
+      ctx.beginPath();
+      ctx.arc(xs(pts[0].step), ys(raw[0]), 3, 0, 2 * Math.PI);
+      ctx.fill();
+      return;
+    }
+    // Long runs: at most about one raw point per pixel column.
+    const stride = Math.max(1, Math.floor(n / (box.r - box.l)));
+    const trace = (values) => {
+      ctx.beginPath();
+      let pen = false;
+      for (let i = 0; i < n; i++) {
+        if (i % stride && i !== n - 1) continue;
+        const v = values[i];
+        if (!Number.isFinite(v)) {
+          pen = false;
+          continue;
+        }
+        const x = xs(pts[i].step);
+        const y = ys(v);
+        if (pen) ctx.lineTo(x, y);
+        else ctx.moveTo(x, y);
+        pen = true;
+      }
+      ctx.stroke();
+    };
+    if (n < SMOOTH_FROM) {
+      ctx.lineWidth = 2;
+      trace(raw);
+      return;
+    }
+    ctx.globalAlpha = 0.28;
+    ctx.lineWidth = 1;
+    trace(raw);
+    ctx.globalAlpha = 1;
+    ctx.lineWidth = 2;
+    trace(smooth(raw));
+  }
+
+  // drawLegend draws each series' swatch and label above the plot, with
+  // the short labels when the long ones do not fit.
+  drawLegend(box) {
+    const ctx = this.ctx;
+    const y = Math.round(PAD.top / 2);
+    let x = box.l;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "middle";
+    const series = this.options.series;
+    const width = (labels) => labels.reduce((w, l) => w + 44 + ctx.measureText(l).width, 0);
+    const short = width(series.map((s) => s.label)) > this.canvas.clientWidth - box.l;
+    for (const s of series) {
+      const label = short && s.short ? s.short : s.label;
+      ctx.strokeStyle = s.color;
+      ctx.lineWidth = 3;
+      ctx.beginPath();
+      ctx.moveTo(x, y);
+      ctx.lineTo(x + 18, y);
+      ctx.stroke();
+      ctx.fillStyle = COLORS.text;
+      ctx.fillText(label, x + 24, y);
+      x += 24 + ctx.measureText(label).width + 20;
+    }
+  }
+}

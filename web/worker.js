@@ -1,13 +1,18 @@
-// The worker that runs Pretext's Go module, so that training never blocks the
-// page. Protocol: docs/browser.md. Every call's result is posted back with its
+// worker.js: the module worker that runs Pretext's Go module, so that
+// training never blocks the page (team.js starts it with {type: "module"}).
+// Protocol: docs/browser.md. Every call's result is posted back with its
 // id; image pixels and model bytes are transferred, not copied.
-"use strict";
-
-importScripts("wasm_exec.js", "group.js");
-importScripts("simd.js"); // loadGemm: the simd128 matrix kernel
+//
+// Two globals cross into Go and back, as syscall/js requires: wasm_exec.js
+// (Go's own classic script, copied from $(go env GOROOT)/lib/wasm by
+// ./build.sh) defines globalThis.Go, and the Go module, once running,
+// installs its API as globalThis.pretext.
+import "./wasm_exec.js"; // for its side effect: globalThis.Go
+import * as group from "./group.js";
+import { loadGemm } from "./simd.js"; // the simd128 matrix kernel
 
 let memory = null; // the Go module's memory, for the group's exchanges
-let group = null; // the group object of the running train or bench call
+let running = null; // the group object of the running train or bench call
 
 // transferables lists the ArrayBuffers inside a result, so postMessage moves
 // them instead of copying (thumbnails and previews add up quickly).
@@ -64,11 +69,11 @@ async function addFiles(files, limits) {
 // sab}; null or size 1: alone). If this worker fails, the others are told
 // at once rather than left waiting for it.
 async function inGroup(setup, run) {
-  group = null;
+  running = null;
   if (setup && setup.size > 1) {
-    group = setup.sab ? PretextGroup.shared(setup, memory) : PretextGroup.messages(setup, memory, post);
+    running = setup.sab ? group.shared(setup, memory) : group.messages(setup, memory, post);
   }
-  const g = group;
+  const g = running;
   try {
     const res = await run(g || undefined);
     // How long this worker spent exchanging values (and waiting for the
@@ -79,7 +84,7 @@ async function inGroup(setup, run) {
     if (g) g.abort(err && err.message ? err.message : String(err));
     throw err;
   } finally {
-    if (group === g) group = null;
+    if (running === g) running = null;
   }
 }
 
@@ -110,7 +115,7 @@ let ready = false;
 self.onmessage = (e) => {
   if (e.data && e.data.event === "reduced") {
     // The hub's sums for this worker's group (no shared memory).
-    if (group) group.deliver(e.data);
+    if (running) running.deliver(e.data);
     return;
   }
   if (!ready) {
@@ -129,7 +134,7 @@ async function handle({ id, method, args }) {
 }
 
 async function start() {
-  const go = new Go();
+  const go = new self.Go();
   let result;
   try {
     result = await WebAssembly.instantiateStreaming(fetch("pretext.wasm"), go.importObject);
