@@ -21,18 +21,18 @@ import (
 )
 
 var configs = map[string]string{
-	"jigsaw":             `{"hidden":32,"perms":10}`,
-	"jigsaw-positions":   `{"hidden":32}`,
-	"relative-position":  `{"hidden":32}`,
-	"simclr":             `{"hidden":32,"proj":16}`,
-	"colorization":       `{"hidden":16}`,
-	"inpainting":         `{"hidden":8}`,
-	"exemplar":           `{"classes":8}`,
-	"deepcluster":        `{"k":4}`,
-	"sela":               `{"k":4}`,
-	"keypoint-clusters":  `{"k":4}`,
-	"super-resolution":   `{"hidden":8}`,
-	"multi-task":         `{"tasks":[{"name":"rotation"},{"name":"jigsaw","config":{"hidden":32,"perms":10}},{"name":"colorization","config":{"hidden":16}}]}`,
+	"jigsaw":            `{"hidden":32,"perms":10}`,
+	"jigsaw-positions":  `{"hidden":32}`,
+	"relative-position": `{"hidden":32}`,
+	"simclr":            `{"hidden":32,"proj":16}`,
+	"colorization":      `{"hidden":16}`,
+	"inpainting":        `{"hidden":8}`,
+	"exemplar":          `{"classes":8}`,
+	"deepcluster":       `{"k":4}`,
+	"sela":              `{"k":4}`,
+	"keypoint-clusters": `{"k":4}`,
+	"super-resolution":  `{"hidden":8}`,
+	"multi-task":        `{"tasks":[{"name":"rotation"},{"name":"jigsaw","config":{"hidden":32,"perms":10}},{"name":"colorization","config":{"hidden":16}}]}`,
 }
 
 type pic struct {
@@ -49,11 +49,11 @@ type pred struct {
 }
 
 type golden struct {
-	Task        string
-	Config      string
-	Step        int
-	Preds       []pred
-	EvalLoss    float64
+	Task     string
+	Config   string
+	Step     int
+	Preds    []pred
+	EvalLoss float64
 }
 
 func thumb(img *image.NRGBA) *pic {
