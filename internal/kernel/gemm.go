@@ -1,4 +1,4 @@
-package core
+package kernel
 
 //go:generate go run gemm_gen.go
 
@@ -130,7 +130,7 @@ func gemmGetWork(na, nb, nt int) *gemmWork {
 // strides narrower than the rows they hold, or slices too short to hold them.
 func gemmCheck(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("core: Gemm with negative size m=%d n=%d k=%d", m, n, k))
+		panic(fmt.Sprintf("kernel: Gemm with negative size m=%d n=%d k=%d", m, n, k))
 	}
 	ar, ac := m, k
 	if transA {
@@ -155,10 +155,10 @@ func gemmCheckOperand(name string, trans bool, x []float32, ld, rows, cols int) 
 		how = "stored transposed"
 	}
 	if ld < cols {
-		panic(fmt.Sprintf("core: Gemm: %s is %s as %d x %d but its row stride is %d", name, how, rows, cols, ld))
+		panic(fmt.Sprintf("kernel: Gemm: %s is %s as %d x %d but its row stride is %d", name, how, rows, cols, ld))
 	}
 	if need := (rows-1)*ld + cols; len(x) < need {
-		panic(fmt.Sprintf("core: Gemm: %s is %s as %d x %d with row stride %d and needs %d values, has %d", name, how, rows, cols, ld, need, len(x)))
+		panic(fmt.Sprintf("kernel: Gemm: %s is %s as %d x %d with row stride %d and needs %d values, has %d", name, how, rows, cols, ld, need, len(x)))
 	}
 }
 
@@ -191,13 +191,13 @@ func gemm(kern *gemmKernel, transA, transB bool, m, n, k int, a []float32, lda i
 	if n >= m {
 		panels := (n + nr - 1) / nr
 		grain := (gemmGrain + m*nr*work - 1) / (m * nr * work)
-		parallelFor(panels, grain, func(lo, hi int) {
+		ParallelFor(panels, grain, func(lo, hi int) {
 			g.run(0, m, lo*nr, min(hi*nr, n))
 		})
 	} else {
 		panels := (m + mr - 1) / mr
 		grain := (gemmGrain + n*mr*work - 1) / (n * mr * work)
-		parallelFor(panels, grain, func(lo, hi int) {
+		ParallelFor(panels, grain, func(lo, hi int) {
 			g.run(lo*mr, min(hi*mr, m), 0, n)
 		})
 	}

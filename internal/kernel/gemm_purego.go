@@ -1,11 +1,12 @@
-//go:build !(goexperiment.simd && amd64) && !(js && wasm)
+//go:build !(goexperiment.simd && amd64)
 
-package core
+package kernel
 
 // Without GOEXPERIMENT=simd on amd64, Gemm uses the pure-Go gemmPortable of
-// the build (gemm_kernel_generic.go); js/wasm chooses in gemm_wasm_simd.go.
+// the build (gemm_kernel_generic.go, or gemm_kernel_wasm.go on js/wasm),
+// unless a host kernel is installed (host.go).
 
-func gemmSelect() *gemmKernel { return &gemmPortable }
+func gemmBuildSelect() *gemmKernel { return &gemmPortable }
 
-// gemmKernels lists the kernels this build can run, for tests.
-func gemmKernels() []*gemmKernel { return []*gemmKernel{&gemmPortable} }
+// gemmBuildKernels lists the kernels this build has, for tests.
+func gemmBuildKernels() []*gemmKernel { return []*gemmKernel{&gemmPortable} }

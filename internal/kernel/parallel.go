@@ -1,14 +1,17 @@
-package core
+package kernel
 
 import (
 	"runtime"
 	"sync"
 )
 
-// parallelFor calls fn on disjoint chunks [lo, hi) covering [0, n), spread over
-// up to runtime.GOMAXPROCS(0) goroutines. Chunks hold at least grain items so
-// that small loops stay on one goroutine. fn must only write to its own chunk.
-func parallelFor(n, grain int, fn func(lo, hi int)) {
+// ParallelFor calls fn on disjoint chunks [lo, hi) covering [0, n), spread
+// over up to runtime.GOMAXPROCS(0) goroutines. Chunks hold at least grain
+// items so that small loops stay on one goroutine. fn must only write to its
+// own chunk. Every chunk starts with clean vector registers (see
+// cleanVectorState), so the scalar float code of fn runs at full speed in the
+// GOEXPERIMENT=simd build.
+func ParallelFor(n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}

@@ -1,106 +1,113 @@
 //go:build js && wasm
 
-package core
+// Package jshost installs the simd128 kernels of web/gemm.wat as package
+// kernel's host kernels (kernel.Host). The JavaScript host (web/simd.js, in
+// the page's worker and in wasm/exec_node.js) instantiates gemm.wasm on this
+// module's memory, if the engine validates simd128, and publishes it as the
+// global pretextGemm before it runs the Go program; Install, which a program
+// calls first thing, looks it up and calls its functions with the byte
+// offsets of Go's slices, so nothing is copied.
+//
+// It is the only package besides wasm/ that uses syscall/js, and it holds
+// no arithmetic: kernel checks every slice's extent before a call, and
+// every function gives its Go twin's bits.
+package jshost
 
 import (
+	"errors"
+	"fmt"
 	"runtime"
 	"syscall/js"
 
 	"github.com/pretextlab/pretext/internal/jsmem"
+	"github.com/pretextlab/pretext/internal/kernel"
 )
 
-// The batch-norm loops in simd128: gemm.wat's bn_normalize, bn_grad_x,
-// bn_grad_sums and bn_sums, which the host publishes with the GEMM kernel
-// (pretextGemm: bnNormalize, bnGradX, bnGradSums, bnSums). Each gives
-// exactly the bits of its Go twin (same float32 operations in the same
-// order, float64 sums in the same four running sums), so the kernel in use
-// changes no result. Once the matrix products ran in simd128 these loops
-// were about a seventh of an RS step in Go's wasm.
+// ErrNoKernels is Install's error when the host published no pretextGemm
+// (gemm.wasm missing, or an engine without simd128): Go's own kernels run,
+// with the same results.
+var ErrNoKernels = errors.New("jshost: no pretextGemm global (the host did not load gemm.wasm)")
 
-var bnSIMD struct {
-	normalize, gradX, gradSums, sums js.Value
-	ok                               bool
+// Install looks up pretextGemm ({block, mr, nr, packCopy, packTrans,
+// bnNormalize, bnGradX, bnGradSums, bnSums}) and installs its functions
+// with kernel.Install. It returns ErrNoKernels without the global, and
+// another error if the global lacks a function or has another tile (a
+// gemm.wasm from another version).
+func Install() error {
+	g := js.Global().Get("pretextGemm")
+	if g.Type() != js.TypeObject {
+		return ErrNoKernels
+	}
+	f := map[string]js.Value{}
+	for _, name := range []string{"block", "packCopy", "packTrans", "bnNormalize", "bnGradX", "bnGradSums", "bnSums"} {
+		if f[name] = g.Get(name); f[name].Type() != js.TypeFunction {
+			return fmt.Errorf("jshost: pretextGemm.%s is not a function", name)
+		}
+	}
+	mr, nr := g.Get("mr"), g.Get("nr")
+	if mr.Type() != js.TypeNumber || nr.Type() != js.TypeNumber {
+		return errors.New("jshost: pretextGemm has no tile size (mr, nr)")
+	}
+	block, packCopy, packTrans := f["block"], f["packCopy"], f["packTrans"]
+	normalize, gradX, gradSums, sums := f["bnNormalize"], f["bnGradX"], f["bnGradSums"], f["bnSums"]
 	// res receives the two sums of bn_grad_sums and bn_sums. js/wasm runs
 	// one goroutine at a time and a call into JavaScript cannot be
 	// interrupted, so the value is read back before anything else writes it.
-	res *[2]float64
+	res := new([2]float64)
+	// Each function passes byte offsets (jsmem.Offset, which keeps the
+	// slices on the heap) and keeps its slices alive until JavaScript is
+	// done with them.
+	return kernel.Install(kernel.Host{
+		Name: "simd4x8",
+		MR:   mr.Int(),
+		NR:   nr.Int(),
+		Block: func(kc int, a, b, c []float32, ldc, mp, np int, load bool) {
+			block.Invoke(kc, mp, np, jsmem.Offset(a), jsmem.Offset(b), jsmem.Offset(c), ldc, load)
+			runtime.KeepAlive(a)
+			runtime.KeepAlive(b)
+			runtime.KeepAlive(c)
+		},
+		PackCopy: func(dst, src []float32, ld, kc, panels, w int) {
+			packCopy.Invoke(jsmem.Offset(dst), jsmem.Offset(src), ld, kc, panels, w)
+			runtime.KeepAlive(dst)
+			runtime.KeepAlive(src)
+		},
+		PackTrans: func(dst, src []float32, ld, kc, panels, w int) {
+			packTrans.Invoke(jsmem.Offset(dst), jsmem.Offset(src), ld, kc, panels, w)
+			runtime.KeepAlive(dst)
+			runtime.KeepAlive(src)
+		},
+		BNNormalize: func(out, x []float32, mu, a, b float32, relu bool) {
+			normalize.Invoke(jsmem.Offset(out), jsmem.Offset(x), len(x), mu, a, b, flag(relu))
+			runtime.KeepAlive(out)
+			runtime.KeepAlive(x)
+		},
+		BNGradX: func(out, x, dy, y []float32, mu, k, c2, c1 float32, relu bool) {
+			gradX.Invoke(jsmem.Offset(out), jsmem.Offset(x), jsmem.Offset(dy), jsmem.Offset(y), len(x), mu, k, c2, c1, flag(relu))
+			runtime.KeepAlive(out)
+			runtime.KeepAlive(x)
+			runtime.KeepAlive(dy)
+			runtime.KeepAlive(y)
+		},
+		BNGradSums: func(x, dy, y []float32, mu float32, relu bool) (float64, float64) {
+			gradSums.Invoke(jsmem.Offset(res[:]), jsmem.Offset(x), jsmem.Offset(dy), jsmem.Offset(y), len(x), float64(mu), flag(relu))
+			runtime.KeepAlive(x)
+			runtime.KeepAlive(dy)
+			runtime.KeepAlive(y)
+			return res[0], res[1]
+		},
+		BNSums: func(row []float32, shift float64) (float64, float64) {
+			sums.Invoke(jsmem.Offset(res[:]), jsmem.Offset(row), len(row), shift)
+			runtime.KeepAlive(row)
+			return res[0], res[1]
+		},
+	})
 }
 
-// bnMinSIMD is the shortest row worth a call into JavaScript.
-const bnMinSIMD = 64
-
-// bnSIMDLoaded reports whether the host's kernels have the batch-norm loops
-// (looked up with the GEMM kernel, once).
-func bnSIMDLoaded() bool {
-	if !gemmSIMDLoaded() {
-		return false
-	}
-	return bnSIMD.ok
-}
-
-// bnSIMDLookup reads the batch-norm loops from the host's kernel object g.
-func bnSIMDLookup(g js.Value) {
-	n, x, gs, s := g.Get("bnNormalize"), g.Get("bnGradX"), g.Get("bnGradSums"), g.Get("bnSums")
-	for _, f := range []js.Value{n, x, gs, s} {
-		if f.Type() != js.TypeFunction {
-			return
-		}
-	}
-	bnSIMD.normalize, bnSIMD.gradX, bnSIMD.gradSums, bnSIMD.sums = n, x, gs, s
-	bnSIMD.res, bnSIMD.ok = new([2]float64), true
-}
-
-func boolArg(b bool) int {
+// flag is a bool as gemm.wat's i32 arguments take it.
+func flag(b bool) int {
 	if b {
 		return 1
 	}
 	return 0
-}
-
-// bnSIMDNormalize is bnNormalize in simd128, if loaded and worth it.
-func bnSIMDNormalize(out, x []float32, mu, a, b float32, relu bool) bool {
-	if len(x) < bnMinSIMD || len(out) < len(x) || !bnSIMDLoaded() {
-		return false
-	}
-	bnSIMD.normalize.Invoke(jsmem.Offset(out), jsmem.Offset(x), len(x), mu, a, b, boolArg(relu))
-	runtime.KeepAlive(out)
-	runtime.KeepAlive(x)
-	return true
-}
-
-// bnSIMDGradX is bnGradX in simd128, if loaded and worth it.
-func bnSIMDGradX(out, x, dy, y []float32, mu, k, c2, c1 float32, relu bool) bool {
-	n := len(x)
-	if n < bnMinSIMD || len(out) < n || len(dy) < n || len(y) < n || !bnSIMDLoaded() {
-		return false
-	}
-	bnSIMD.gradX.Invoke(jsmem.Offset(out), jsmem.Offset(x), jsmem.Offset(dy), jsmem.Offset(y), n, mu, k, c2, c1, boolArg(relu))
-	runtime.KeepAlive(out)
-	runtime.KeepAlive(x)
-	runtime.KeepAlive(dy)
-	runtime.KeepAlive(y)
-	return true
-}
-
-// bnSIMDGradSums is bnGradSums in simd128, if loaded and worth it.
-func bnSIMDGradSums(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX float64, ok bool) {
-	n := len(x)
-	if n < bnMinSIMD || len(dy) < n || len(y) < n || !bnSIMDLoaded() {
-		return 0, 0, false
-	}
-	bnSIMD.gradSums.Invoke(jsmem.Offset(bnSIMD.res[:]), jsmem.Offset(x), jsmem.Offset(dy), jsmem.Offset(y), n, float64(mu), boolArg(relu))
-	runtime.KeepAlive(x)
-	runtime.KeepAlive(dy)
-	runtime.KeepAlive(y)
-	return bnSIMD.res[0], bnSIMD.res[1], true
-}
-
-// bnSIMDSums is bnSums in simd128, if loaded and worth it.
-func bnSIMDSums(row []float32, shift float64) (sum, squares float64, ok bool) {
-	if len(row) < bnMinSIMD || !bnSIMDLoaded() {
-		return 0, 0, false
-	}
-	bnSIMD.sums.Invoke(jsmem.Offset(bnSIMD.res[:]), jsmem.Offset(row), len(row), shift)
-	runtime.KeepAlive(row)
-	return bnSIMD.res[0], bnSIMD.res[1], true
 }
