@@ -1,11 +1,11 @@
 // Loads gemm.wasm, the simd128 GEMM kernel that Pretext's Go module calls
-// (web/gemm.wat, core/gemm_wasm_simd.go), into that module's memory. Used by
+// (web/gemm.wat, internal/kernel/jshost), into that module's memory. Used by
 // the worker (importScripts) and by the Node test runner (require).
 "use strict";
 
 // loadGemm instantiates the kernel with the memory of goInstance (the Go
-// module, instantiated but not yet running: Go looks for the kernel at its
-// first matrix product) and publishes it as globalThis.pretextGemm. source
+// module, instantiated but not yet running: Go installs the kernel when it
+// starts) and publishes it as globalThis.pretextGemm. source
 // is the module's bytes, or a fetch Response, or a Promise of either. It
 // resolves to "" once the kernel is in place, or to the reason it is not
 // (the engine lacks simd128, or the file is missing); Go then uses its own
