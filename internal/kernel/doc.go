@@ -1,8 +1,9 @@
-// Package kernel is Pretext's numeric floor: the one float32 matrix product
-// (Gemm), the batch-norm row loops (BNSums, BNNormalize, BNGradSums,
-// BNGradX) and the thread split that they and core's operators use
-// (ParallelFor). It gives every build the same bits, and core's model code,
-// which calls it, reads like the maths.
+// Package kernel holds the arithmetic under Pretext's operators: the float32
+// matrix product (Gemm), the batch-norm row loops (BNSums, BNNormalize,
+// BNGradSums, BNGradX) and the thread split that they and core's operators
+// use (ParallelFor), behind one wall so that core's model code, which calls
+// them, reads like the maths. Its results are the same bits in every
+// pure-Go build, native or js/wasm, with or without a host's kernels.
 //
 // # Data layout
 //
