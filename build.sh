@@ -5,8 +5,9 @@
 #              simd128 kernels) with wat2wasm; then: go run serve.go
 #   test       everything CI runs: vet, native tests (with the PyTorch
 #              cross-check when python3-torch is installed), the browser test in
-#              headless Chromium, core/tasks/app tests as wasm in Node, core's
-#              again with the simd128 kernel, the archsimd GEMM path (amd64)
+#              headless Chromium, core/tasks/app/internal tests as wasm in
+#              Node, the kernels' and core's again with the simd128 kernels,
+#              the archsimd GEMM path (amd64)
 #   bench      native, wasm (Node, with and without simd128; Chromium with one
 #              worker and one per core) and SIMD benchmarks of workloads RS,
 #              JS and CS
@@ -48,11 +49,11 @@ test)
 	/usr/bin/python3 -c 'import torch' 2>/dev/null && torch=1
 	PRETEXT_TORCH=$torch PRETEXT_BROWSER=1 PRETEXT_ARTIFACTS="${PRETEXT_ARTIFACTS:-$PWD/out}" go test -timeout 40m ./...
 	wasm_test -timeout 40m ./core/... ./tasks/... ./recipe/... ./wasm/... ./internal/...
-	# core once more with the simd128 kernel loaded as the page loads it;
-	# a core test fails if it is not in use.
-	PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go test -exec="$PWD/wasm/exec_node.js" -timeout 40m ./core
+	# The kernels and core once more with the simd128 kernels loaded as the
+	# page loads them; a test in each fails if they are not in use.
+	PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go test -exec="$PWD/wasm/exec_node.js" -timeout 40m ./internal/kernel/... ./core
 	if [ "$(go env GOARCH)" = amd64 ]; then
-		GODEBUG=asyncpreemptoff=1 GOEXPERIMENT=simd go test -timeout 40m ./core/... ./tasks/...
+		GODEBUG=asyncpreemptoff=1 GOEXPERIMENT=simd go test -timeout 40m ./internal/... ./core/... ./tasks/...
 	fi
 	echo "build.sh: all tests passed"
 	;;

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nlpodyssey/spago/ag"
 	"github.com/nlpodyssey/spago/mat"
+	"github.com/pretextlab/pretext/internal/kernel"
 )
 
 // BNStats are a batch-norm layer's running statistics, updated in place in
@@ -134,7 +135,7 @@ func syncBatchNorm(x mat.Tensor, in Shape, gamma, beta mat.Tensor, stats BNStats
 	sums := make([]float64, 2*c+1)
 	parallelFor(c, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			sums[ch], sums[c+ch] = bnSums(xd[ch*m:(ch+1)*m], shift(ch))
+			sums[ch], sums[c+ch] = kernel.BNSums(xd[ch*m:(ch+1)*m], shift(ch))
 		}
 	})
 	sums[2*c] = float64(m)
@@ -191,95 +192,20 @@ func (f *batchNormFn) run(yd []float32) {
 			istd := 1 / math.Sqrt(variance+f.eps)
 			f.mean[ch], f.istd[ch] = float32(mean), float32(istd)
 			mu, a, b := float32(mean), float32(float64(gd[ch])*istd), bd[ch]
-			bnNormalize(yd[ch*m:(ch+1)*m], row, mu, a, b, f.opt.ReLU)
+			kernel.BNNormalize(yd[ch*m:(ch+1)*m], row, mu, a, b, f.opt.ReLU)
 		}
 	})
 }
-
-// The per-channel loops below handle four values per iteration through
-// four-element subslices x[i:i+4:i+4] (one bounds check each): in wasm every
-// loop back-edge and bounds check costs (this form measured 1.2x to 4x
-// faster there than a plain range loop), and natively it shortens the
-// dependency chains of the sums. Each accumulator's order is fixed, so the
-// results do not depend on threads.
 
 // bnMoments returns the mean and biased variance of row, accumulated in
 // float64 around the first value (a shift that keeps E[x²]-E[x]² from
 // cancelling when the mean is large against the spread).
 func bnMoments(row []float32) (mean, variance float64) {
 	shift := float64(row[0])
-	s, q := bnSums(row, shift)
+	s, q := kernel.BNSums(row, shift)
 	n := float64(len(row))
 	d := s / n
 	return shift + d, max(q/n-d*d, 0)
-}
-
-// bnSums returns Σ(x-shift) and Σ(x-shift)² over row, in float64.
-func bnSums(row []float32, shift float64) (sum, squares float64) {
-	if s, q, ok := bnSIMDSums(row, shift); ok {
-		return s, q
-	}
-	return bnSumsGo(row, shift)
-}
-
-// bnSumsGo is bnSums in Go (the simd128 kernel's twin).
-func bnSumsGo(row []float32, shift float64) (sum, squares float64) {
-	var s0, s1, s2, s3, q0, q1, q2, q3 float64
-	n4 := len(row) &^ 3
-	for i := 0; i < n4; i += 4 {
-		v := row[i : i+4 : i+4]
-		a, b, c, d := float64(v[0])-shift, float64(v[1])-shift, float64(v[2])-shift, float64(v[3])-shift
-		s0 += a
-		s1 += b
-		s2 += c
-		s3 += d
-		q0 += a * a
-		q1 += b * b
-		q2 += c * c
-		q3 += d * d
-	}
-	for _, v := range row[n4:] {
-		a := float64(v) - shift
-		s0 += a
-		q0 += a * a
-	}
-	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
-}
-
-// bnNormalize writes (x-mu)·a + b, clamped at zero if relu, for one channel.
-func bnNormalize(out, x []float32, mu, a, b float32, relu bool) {
-	if !bnSIMDNormalize(out, x, mu, a, b, relu) {
-		bnNormalizeGo(out, x, mu, a, b, relu)
-	}
-}
-
-// bnNormalizeGo is bnNormalize in Go (the simd128 kernel's twin).
-func bnNormalizeGo(out, x []float32, mu, a, b float32, relu bool) {
-	out = out[:len(x)]
-	n4 := len(x) &^ 3
-	if relu {
-		for i := 0; i < n4; i += 4 {
-			v, o := x[i:i+4:i+4], out[i:i+4:i+4]
-			o[0] = relu32((v[0]-mu)*a + b)
-			o[1] = relu32((v[1]-mu)*a + b)
-			o[2] = relu32((v[2]-mu)*a + b)
-			o[3] = relu32((v[3]-mu)*a + b)
-		}
-		for i := n4; i < len(x); i++ {
-			out[i] = relu32((x[i]-mu)*a + b)
-		}
-		return
-	}
-	for i := 0; i < n4; i += 4 {
-		v, o := x[i:i+4:i+4], out[i:i+4:i+4]
-		o[0] = (v[0]-mu)*a + b
-		o[1] = (v[1]-mu)*a + b
-		o[2] = (v[2]-mu)*a + b
-		o[3] = (v[3]-mu)*a + b
-	}
-	for i := n4; i < len(x); i++ {
-		out[i] = (x[i]-mu)*a + b
-	}
 }
 
 // Backward implements ag.AutoGradFunction. With z the pre-ReLU output,
@@ -326,7 +252,7 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 			k := gd[ch] * istd // d z / d x in evaluation mode
 			var sumDz, sumDzX float32
 			if train || needG || needB {
-				s, p := bnGradSums(x, dy, y, mu, relu)
+				s, p := kernel.BNGradSums(x, dy, y, mu, relu)
 				sumDz, sumDzX = float32(s), float32(p)
 				db[ch] = sumDz
 				dg[ch] = sumDzX * istd
@@ -336,12 +262,12 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 			}
 			out := dx[ch*m : (ch+1)*m]
 			if !train {
-				bnGradX(out, x, dy, y, mu, k, 0, 0, relu)
+				kernel.BNGradX(out, x, dy, y, mu, k, 0, 0, relu)
 				continue
 			}
 			// dx = k·dz - (x-mu)·k·istd·dgamma/M - k·dbeta/M
 			inv := 1 / float32(m)
-			bnGradX(out, x, dy, y, mu, k, k*istd*dg[ch]*inv, k*sumDz*inv, relu)
+			kernel.BNGradX(out, x, dy, y, mu, k, k*istd*dg[ch]*inv, k*sumDz*inv, relu)
 		}
 	})
 	f.accGrads(needX, needG, needB, dxm, dgamma, dbeta)
@@ -373,7 +299,7 @@ func (f *batchNormFn) syncBackward(dyd, dx, dg, db []float32) bool {
 	parallelFor(c, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			row := xd[ch*m : (ch+1)*m]
-			sums[ch], sums[c+ch] = bnGradSums(row, dyd[ch*m:(ch+1)*m], yd[ch*m:(ch+1)*m], f.mean[ch], relu)
+			sums[ch], sums[c+ch] = kernel.BNGradSums(row, dyd[ch*m:(ch+1)*m], yd[ch*m:(ch+1)*m], f.mean[ch], relu)
 			db[ch] = float32(sums[ch])
 			dg[ch] = float32(sums[c+ch]) * f.istd[ch]
 		}
@@ -391,87 +317,8 @@ func (f *batchNormFn) syncBackward(dyd, dx, dg, db []float32) bool {
 			mu, istd := f.mean[ch], f.istd[ch]
 			k := gd[ch] * istd
 			sumDz, dgamma := float32(sums[ch]), float32(sums[c+ch])*istd
-			bnGradX(dx[ch*m:(ch+1)*m], xd[ch*m:(ch+1)*m], dyd[ch*m:(ch+1)*m], yd[ch*m:(ch+1)*m], mu, k, k*istd*dgamma*inv, k*sumDz*inv, relu)
+			kernel.BNGradX(dx[ch*m:(ch+1)*m], xd[ch*m:(ch+1)*m], dyd[ch*m:(ch+1)*m], yd[ch*m:(ch+1)*m], mu, k, k*istd*dgamma*inv, k*sumDz*inv, relu)
 		}
 	})
 	return true
-}
-
-// bnGradSums returns Σ dz and Σ dz·(x-mu) over one channel, summed in
-// float64, where dz is dy masked by y > 0 if relu.
-func bnGradSums(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX float64) {
-	if s, p, ok := bnSIMDGradSums(x, dy, y, mu, relu); ok {
-		return s, p
-	}
-	return bnGradSumsGo(x, dy, y, mu, relu)
-}
-
-// bnGradSumsGo is bnGradSums in Go (the simd128 kernel's twin).
-func bnGradSumsGo(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX float64) {
-	dy, y = dy[:len(x)], y[:len(x)]
-	mean := float64(mu)
-	var s0, s1, s2, s3, p0, p1, p2, p3 float64
-	n4 := len(x) &^ 3
-	for i := 0; i < n4; i += 4 {
-		v, g, o := x[i:i+4:i+4], dy[i:i+4:i+4], y[i:i+4:i+4]
-		g0, g1, g2, g3 := g[0], g[1], g[2], g[3]
-		if relu {
-			g0, g1, g2, g3 = reluMasked(g0, o[0]), reluMasked(g1, o[1]), reluMasked(g2, o[2]), reluMasked(g3, o[3])
-		}
-		a, b, c, d := float64(g0), float64(g1), float64(g2), float64(g3)
-		s0 += a
-		s1 += b
-		s2 += c
-		s3 += d
-		p0 += a * (float64(v[0]) - mean)
-		p1 += b * (float64(v[1]) - mean)
-		p2 += c * (float64(v[2]) - mean)
-		p3 += d * (float64(v[3]) - mean)
-	}
-	for i := n4; i < len(x); i++ {
-		g := dy[i]
-		if relu {
-			g = reluMasked(g, y[i])
-		}
-		s0 += float64(g)
-		p0 += float64(g) * (float64(x[i]) - mean)
-	}
-	return (s0 + s1) + (s2 + s3), (p0 + p1) + (p2 + p3)
-}
-
-// bnGradX writes dx = k·dz - (x-mu)·c2 - c1 for one channel, where dz is dy
-// masked by y > 0 if relu (c1 = c2 = 0 in evaluation mode).
-func bnGradX(out, x, dy, y []float32, mu, k, c2, c1 float32, relu bool) {
-	if !bnSIMDGradX(out, x, dy, y, mu, k, c2, c1, relu) {
-		bnGradXGo(out, x, dy, y, mu, k, c2, c1, relu)
-	}
-}
-
-// bnGradXGo is bnGradX in Go (the simd128 kernel's twin).
-func bnGradXGo(out, x, dy, y []float32, mu, k, c2, c1 float32, relu bool) {
-	out, dy, y = out[:len(x)], dy[:len(x)], y[:len(x)]
-	n4 := len(x) &^ 3
-	if relu {
-		for i := 0; i < n4; i += 4 {
-			o, v, g, r := out[i:i+4:i+4], x[i:i+4:i+4], dy[i:i+4:i+4], y[i:i+4:i+4]
-			o[0] = k*reluMasked(g[0], r[0]) - (v[0]-mu)*c2 - c1
-			o[1] = k*reluMasked(g[1], r[1]) - (v[1]-mu)*c2 - c1
-			o[2] = k*reluMasked(g[2], r[2]) - (v[2]-mu)*c2 - c1
-			o[3] = k*reluMasked(g[3], r[3]) - (v[3]-mu)*c2 - c1
-		}
-		for i := n4; i < len(x); i++ {
-			out[i] = k*reluMasked(dy[i], y[i]) - (x[i]-mu)*c2 - c1
-		}
-		return
-	}
-	for i := 0; i < n4; i += 4 {
-		o, v, g := out[i:i+4:i+4], x[i:i+4:i+4], dy[i:i+4:i+4]
-		o[0] = k*g[0] - (v[0]-mu)*c2 - c1
-		o[1] = k*g[1] - (v[1]-mu)*c2 - c1
-		o[2] = k*g[2] - (v[2]-mu)*c2 - c1
-		o[3] = k*g[3] - (v[3]-mu)*c2 - c1
-	}
-	for i := n4; i < len(x); i++ {
-		out[i] = k*dy[i] - (x[i]-mu)*c2 - c1
-	}
 }

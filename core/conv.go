@@ -5,6 +5,7 @@ import (
 
 	"github.com/nlpodyssey/spago/ag"
 	"github.com/nlpodyssey/spago/mat"
+	"github.com/pretextlab/pretext/internal/kernel"
 )
 
 // ConvSpec is a 2-D convolution's kernel size, stride and zero padding. Zero
@@ -124,7 +125,7 @@ func (f *conv2DFn) Forward() (mat.Tensor, error) {
 	k, p := f.in.C*f.spec.KH*f.spec.KW, f.out.Cols()
 	f.col = nil // built afresh from x
 	y := newMatrix(f.out.C, p)
-	Gemm(false, false, f.out.C, p, k, data(f.w), k, f.columns(), p, 0, data(y), p)
+	kernel.Gemm(false, false, f.out.C, p, k, data(f.w), k, f.columns(), p, 0, data(y), p)
 	if !f.x.RequiresGrad() && !f.w.RequiresGrad() {
 		f.releaseColumns() // no backward pass should need it (inference)
 	}
@@ -149,7 +150,7 @@ func (f *conv2DFn) Backward(gy mat.Tensor) error {
 			// 32x32 batches of 256). Every element sums the same products
 			// in the same order either way.
 			dwt := getScratch(k * cout)
-			Gemm(false, true, k, cout, p, f.columns(), p, dy, p, 0, dwt, cout)
+			kernel.Gemm(false, true, k, cout, p, f.columns(), p, dy, p, 0, dwt, cout)
 			d := data(dw)
 			for i := range k {
 				for o, v := range dwt[i*cout : (i+1)*cout] {
@@ -158,7 +159,7 @@ func (f *conv2DFn) Backward(gy mat.Tensor) error {
 			}
 			putScratch(dwt)
 		} else {
-			Gemm(false, true, cout, k, p, dy, p, f.columns(), p, 0, data(dw), k)
+			kernel.Gemm(false, true, cout, k, p, dy, p, f.columns(), p, 0, data(dw), k)
 		}
 		f.w.AccGrad(handoff{dw})
 	}
@@ -168,10 +169,10 @@ func (f *conv2DFn) Backward(gy mat.Tensor) error {
 		dxm := newMatrix(f.in.C, f.in.Cols()) // zeroed
 		dx := data(dxm)
 		if f.pointwise() {
-			Gemm(true, false, k, p, cout, data(f.w), k, dy, p, 0, dx, p)
+			kernel.Gemm(true, false, k, p, cout, data(f.w), k, dy, p, 0, dx, p)
 		} else {
 			dcol := getScratch(k * p)
-			Gemm(true, false, k, p, cout, data(f.w), k, dy, p, 0, dcol, p)
+			kernel.Gemm(true, false, k, p, cout, data(f.w), k, dy, p, 0, dcol, p)
 			col2im(dx, dcol, f.in, f.out, f.spec)
 			putScratch(dcol)
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/nlpodyssey/spago/ag"
 	"github.com/nlpodyssey/spago/mat"
+	"github.com/pretextlab/pretext/internal/kernel"
 )
 
 // ConvTransposeOut returns the output geometry of a transposed convolution
@@ -88,7 +89,7 @@ func (f *convTransposeFn) Operands() []mat.Tensor { return []mat.Tensor{f.x, f.w
 func (f *convTransposeFn) Forward() (mat.Tensor, error) {
 	k, p := f.out.C*f.spec.KH*f.spec.KW, f.in.Cols()
 	col := getScratch(k * p)
-	Gemm(true, false, k, p, f.in.C, data(f.w), k, data(f.x), p, 0, col, p)
+	kernel.Gemm(true, false, k, p, f.in.C, data(f.w), k, data(f.x), p, 0, col, p)
 	y := newMatrix(f.out.C, f.out.Cols()) // zeroed, as col2im needs
 	col2im(data(y), col, f.out, f.in, f.spec)
 	putScratch(col)
@@ -110,12 +111,12 @@ func (f *convTransposeFn) Backward(gy mat.Tensor) error {
 	im2col(dcol, dy, f.out, f.in, f.spec)
 	if f.w.RequiresGrad() {
 		dw := newMatrix(cin, k)
-		Gemm(false, true, cin, k, p, data(f.x), p, dcol, p, 0, data(dw), k)
+		kernel.Gemm(false, true, cin, k, p, data(f.x), p, dcol, p, 0, data(dw), k)
 		f.w.AccGrad(handoff{dw})
 	}
 	if f.x.RequiresGrad() {
 		dx := newMatrix(cin, p)
-		Gemm(false, false, cin, p, k, data(f.w), k, dcol, p, 0, data(dx), p)
+		kernel.Gemm(false, false, cin, p, k, data(f.w), k, dcol, p, 0, data(dx), p)
 		f.x.AccGrad(handoff{dx})
 	}
 	putScratch(dcol)

@@ -29,12 +29,14 @@
 //     split never changes the order of any floating-point sum, so results do
 //     not depend on the number of threads and match the js/wasm build.
 //
-// # The archsimd build
+// # Kernels
 //
-// Built with GOEXPERIMENT=simd on amd64, the matrix multiply uses an
-// AVX-512 kernel on simd/archsimd where the CPU has AVX-512, else an AVX2/FMA
-// one. Run such programs with
-// GODEBUG=asyncpreemptoff=1 (cmd/pretext sets it itself): asynchronous
-// preemption leaves the vector registers' upper halves dirty, and Go's
-// scalar float code then ran up to 100x slower here.
+// The arithmetic under the operators (the matrix product, the batch-norm
+// row loops, the thread split) lives in internal/kernel, which gives the
+// pure-Go builds, native and js/wasm (with or without its simd128 kernels),
+// the same bits. The JavaScript side of those kernels stays there too (in
+// its package jshost), so core is plain Go in every build. Built with
+// GOEXPERIMENT=simd on amd64, the matrix product uses AVX kernels, which
+// fuse multiply-adds (see that package's doc; run such programs with
+// GODEBUG=asyncpreemptoff=1, which cmd/pretext sets itself).
 package core

@@ -1,6 +1,10 @@
 package core
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pretextlab/pretext/internal/kernel"
+)
 
 // infer is the layer's forward pass without a graph, for inference and
 // for recomputing batch-norm statistics: the same products and the same
@@ -26,7 +30,7 @@ func (l *ConvBN) infer(x []float32, in Shape, train bool, momentum float32) ([]f
 	col := getScratch(k * p)
 	im2col(col, x, in, s, spec)
 	y := getScratch(cout * p)
-	Gemm(false, false, cout, p, k, data(l.W), k, col, p, 0, y, p)
+	kernel.Gemm(false, false, cout, p, k, data(l.W), k, col, p, 0, y, p)
 	putScratch(col)
 
 	ym := fromData(cout, p, y)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nlpodyssey/spago/ag"
 	"github.com/nlpodyssey/spago/mat"
+	"github.com/pretextlab/pretext/internal/kernel"
 )
 
 // Linear computes y = x·wᵀ + b for x [N, in], w [out, in] (PyTorch layout)
@@ -64,7 +65,7 @@ func (f *linearFn) Operands() []mat.Tensor {
 func (f *linearFn) Forward() (mat.Tensor, error) {
 	y := newMatrix(f.n, f.out)
 	yd := data(y)
-	Gemm(false, true, f.n, f.out, f.in, data(f.x), f.in, data(f.w), f.in, 0, yd, f.out)
+	kernel.Gemm(false, true, f.n, f.out, f.in, data(f.x), f.in, data(f.w), f.in, 0, yd, f.out)
 	if f.b != nil {
 		bias := data(f.b)
 		for i := 0; i < f.n; i++ {
@@ -87,12 +88,12 @@ func (f *linearFn) Backward(gy mat.Tensor) error {
 	}
 	if f.x.RequiresGrad() {
 		dx := newMatrix(f.n, f.in)
-		Gemm(false, false, f.n, f.in, f.out, dy, f.out, data(f.w), f.in, 0, data(dx), f.in)
+		kernel.Gemm(false, false, f.n, f.in, f.out, dy, f.out, data(f.w), f.in, 0, data(dx), f.in)
 		f.x.AccGrad(handoff{dx})
 	}
 	if f.w.RequiresGrad() {
 		dw := newMatrix(f.out, f.in)
-		Gemm(true, false, f.out, f.in, f.n, dy, f.out, data(f.x), f.in, 0, data(dw), f.in)
+		kernel.Gemm(true, false, f.out, f.in, f.n, dy, f.out, data(f.x), f.in, 0, data(dw), f.in)
 		f.w.AccGrad(handoff{dw})
 	}
 	if f.b != nil && f.b.RequiresGrad() {

@@ -45,7 +45,7 @@ func (f *reluFn) Forward() (mat.Tensor, error) {
 	parallelFor(len(xd), reluGrain, func(lo, hi int) {
 		src, dst := xd[lo:hi], yd[lo:hi]
 		dst = dst[:len(src)]
-		// Four at a time, as in bnNormalize.
+		// Four at a time, as in kernel.BNNormalize.
 		n4 := len(src) &^ 3
 		for i := 0; i < n4; i += 4 {
 			v, o := src[i:i+4:i+4], dst[i:i+4:i+4]

@@ -6,9 +6,9 @@
 // (web/simd.js): from $PRETEXT_GEMM_WASM, or web/gemm.wasm of this
 // repository (./build.sh makes it). It is a go test -exec runner:
 //
-//	PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go test -exec="$PWD/wasm/exec_node.js" ./core
+//	PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go test -exec="$PWD/wasm/exec_node.js" ./internal/kernel/... ./core
 //
-// A core test then fails unless Gemm uses the kernel.
+// A test of each package then fails unless Gemm uses the kernel.
 "use strict";
 
 const childProcess = require("child_process");

@@ -3,8 +3,8 @@
 // Command wasm is Pretext in the browser: built with GOOS=js GOARCH=wasm
 // (./build.sh), it runs in a Web Worker (web/worker.js) and installs the
 // global pretext, whose functions return Promises (docs/browser.md). Apart
-// from core's calls into the simd128 kernels, this package is the only place
-// syscall/js appears; the work is in package app.
+// from internal/kernel/jshost, which calls the simd128 kernels, this package
+// is the only place syscall/js appears; the work is in package app.
 package main
 
 import (
@@ -17,11 +17,19 @@ import (
 	"syscall/js"
 	"time"
 
-	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/internal/kernel"
+	"github.com/pretextlab/pretext/internal/kernel/jshost"
 	"github.com/pretextlab/pretext/wasm/app"
 )
 
 func main() {
+	// The simd128 kernels, which the worker (web/simd.js) published before
+	// it ran this program, if the browser has simd128. Without them Go's
+	// own kernels give the same results, only slower; the worker has said
+	// why already, unless the kernels it loaded do not fit this module.
+	if err := jshost.Install(); err != nil && !errors.Is(err, jshost.ErrNoKernels) {
+		js.Global().Get("console").Call("warn", "pretext: "+err.Error()+"; Pretext uses its pure-Go kernels")
+	}
 	a := app.New()
 	// Go's wasm has one thread: a training loop that never blocks would
 	// starve the worker's event loop, so stop and status messages would
@@ -163,8 +171,8 @@ func api(a *app.App) js.Value {
 
 // gemmKernels names the matrix kernels this module runs, the one in use
 // first (the simd128 one when the host loaded it), after checking that they
-// agree with each other and with a plain loop (core.GemmSelfCheck).
-func gemmKernels([]js.Value) (any, error) { return core.GemmSelfCheck() }
+// agree with each other and with a plain loop (kernel.SelfCheck).
+func gemmKernels([]js.Value) (any, error) { return kernel.SelfCheck() }
 
 // async runs fn on a goroutine and returns a Promise of its result. An
 // error, or a panic, rejects the Promise with an Error whose message names

@@ -580,7 +580,7 @@ func (p *page) checkPrivate() {
 // TestBrowserSIMD checks that in Chromium the worker loaded the simd128
 // GEMM kernel (web/gemm.wasm), that Go uses it, and that it agrees bit for
 // bit with the pure-Go kernel and a plain loop (pretext.kernels runs
-// core.GemmSelfCheck in the worker).
+// kernel.SelfCheck in the worker).
 func TestBrowserSIMD(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser test is not short")

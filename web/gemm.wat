@@ -1,11 +1,12 @@
-;; gemm.wat: the wasm simd128 micro-kernel of Pretext's GEMM (core/gemm.go),
-;; assembled by wat2wasm (Debian's wabt) into gemm.wasm. It shares the Go
-;; module's memory: web/simd.js instantiates it with the Go instance's
-;; exported memory, and core/gemm_wasm_simd.go calls "block" with byte
-;; offsets of Go slices in that memory, so nothing is copied.
+;; gemm.wat: the wasm simd128 micro-kernel of Pretext's GEMM
+;; (internal/kernel/gemm.go), assembled by wat2wasm (Debian's wabt) into
+;; gemm.wasm. It shares the Go module's memory: web/simd.js instantiates it
+;; with the Go instance's exported memory, and internal/kernel/jshost calls
+;; "block" with byte offsets of Go slices in that memory, so nothing is
+;; copied.
 ;;
 ;; block(kc, mp, np, a, b, c, ldc, load) computes every 4x8 tile of C of a
-;; packed block (the layouts of core's gemmPack): for each A panel i < mp
+;; packed block (the layouts of kernel's gemmPack): for each A panel i < mp
 ;; (at a + i*kc*4 floats; value (p, r) at p*4+r), each B panel t < np (at
 ;; b + t*kc*8 floats; value (p, j) at p*8+j), r < 4 and j < 8,
 ;;
@@ -16,7 +17,7 @@
 ;; Every product and every sum is rounded separately (f32x4.mul, then
 ;; f32x4.add; never a fused or relaxed multiply-add) and the sum runs in
 ;; increasing p, so the result is bit for bit that of the plain float32
-;; loop and of core's pure-Go kernels. kc, mp and np must be positive.
+;; loop and of kernel's pure-Go kernels. kc, mp and np must be positive.
 ;;
 ;; Why 4x8: the 8 accumulators, 2 B vectors and 1 broadcast A value stay in
 ;; V8's 16 x64 vector registers. In Node 20 on this project's 2-core Xeon,
@@ -110,7 +111,7 @@
       (br_if $rows (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $mp)))))
 
   ;; pack_copy(dst, src, ld, kc, panels, w) packs panels full panels of w
-  ;; (4 or 8) columns of a matrix stored along x (core's gemmPack with
+  ;; (4 or 8) columns of a matrix stored along x (kernel's gemmPack with
   ;; alongX): for panel q, p < kc, j < w, dst[(q*kc + p)*w + j] =
   ;; src[p*ld + q*w + j]. dst and src are byte offsets, ld is in floats.
   (func (export "pack_copy")
@@ -139,7 +140,7 @@
 
   ;; pack_trans(dst, src, ld, kc, panels, w) packs panels full panels of w
   ;; (4 or 8) columns of a matrix stored along p, one source row per column
-  ;; (core's gemmPack without alongX): for panel q, p < kc, j < w,
+  ;; (kernel's gemmPack without alongX): for panel q, p < kc, j < w,
   ;; dst[(q*kc + p)*w + j] = src[(q*w + j)*ld + p]. Four source rows at a
   ;; time, four values of each, transposed in registers.
   (func (export "pack_trans")
@@ -208,12 +209,13 @@
         (br_if $panel (i32.lt_u (local.tee $q (i32.add (local.get $q) (i32.const 1))) (local.get $panels))))))
 
 
-  ;; The batch-norm loops of core/batchnorm.go, one channel (row) per call,
-  ;; each giving exactly the bits of its Go twin: the same float32 operations
-  ;; in the same order, and float64 sums in the same four running sums.
+  ;; The batch-norm loops of internal/kernel/batchnorm.go, one channel (row)
+  ;; per call, each giving exactly the bits of its Go twin: the same float32
+  ;; operations in the same order, and float64 sums in the same four running
+  ;; sums.
 
   ;; bn_normalize(out, x, n, mu, a, b, relu): out[i] = (x[i]-mu)*a + b,
-  ;; clamped at +0 (sign bit cleared to zero, as core's relu32) if relu.
+  ;; clamped at +0 (sign bit cleared to zero, as kernel's relu32) if relu.
   (func (export "bn_normalize")
     (param $out i32) (param $x i32) (param $n i32) (param $mu f32) (param $a f32) (param $b f32) (param $relu i32)
     (local $end i32) (local $end4 i32) (local $v v128) (local $mu4 v128) (local $a4 v128) (local $b4 v128) (local $f f32)
@@ -243,8 +245,8 @@
         (br_if $one (i32.lt_u (local.tee $x (i32.add (local.get $x) (i32.const 4))) (local.get $end))))))
 
   ;; bn_grad_x(out, x, dy, y, n, mu, k, c2, c1, relu): out[i] =
-  ;; k*dz[i] - (x[i]-mu)*c2 - c1, where dz is dy, masked by y != +0 (core's
-  ;; reluMasked) if relu.
+  ;; k*dz[i] - (x[i]-mu)*c2 - c1, where dz is dy, masked by y != +0
+  ;; (kernel's reluMasked) if relu.
   (func (export "bn_grad_x")
     (param $out i32) (param $x i32) (param $dy i32) (param $y i32) (param $n i32)
     (param $mu f32) (param $k f32) (param $c2 f32) (param $c1 f32) (param $relu i32)
@@ -290,7 +292,7 @@
   ;; bn_grad_sums(res, x, dy, y, n, mean, relu) writes Σ dz and
   ;; Σ dz*(x-mean) in float64 to res[0] and res[1] (byte offset res), dz as
   ;; in bn_grad_x: element i goes to running sum i%4 (the tail to sum 0), and
-  ;; the result is (s0+s1)+(s2+s3), as core's bnGradSums.
+  ;; the result is (s0+s1)+(s2+s3), as kernel's BNGradSums.
   (func (export "bn_grad_sums")
     (param $res i32) (param $x i32) (param $dy i32) (param $y i32) (param $n i32) (param $mean f64) (param $relu i32)
     (local $end i32) (local $end4 i32) (local $g v128) (local $v v128) (local $m2 v128)
@@ -341,7 +343,7 @@
                (f64.add (f64x2.extract_lane 0 (local.get $p23)) (f64x2.extract_lane 1 (local.get $p23))))))
 
   ;; bn_sums(res, x, n, shift) writes Σ (x-shift) and Σ (x-shift)² in
-  ;; float64 to res[0] and res[1], summed as core's bnSums.
+  ;; float64 to res[0] and res[1], summed as kernel's BNSums.
   (func (export "bn_sums")
     (param $res i32) (param $x i32) (param $n i32) (param $shift f64)
     (local $end i32) (local $end4 i32) (local $v v128) (local $sh2 v128)

@@ -1,13 +1,13 @@
 // simd.js: loads gemm.wasm, the simd128 GEMM kernel that Pretext's Go
-// module calls (web/gemm.wat, core/gemm_wasm_simd.go), into that module's
+// module calls (web/gemm.wat, internal/kernel/jshost), into that module's
 // memory. An ES module, imported by the worker (worker.js) and by the Node
 // test runner (wasm/exec_node.js).
 
 // loadGemm instantiates the kernel with the memory of goInstance (the Go
-// module, instantiated but not yet running: Go looks for the kernel at its
-// first matrix product) and publishes it as globalThis.pretextGemm, where
-// Go looks it up (core/gemm_wasm_simd.go). source is the module's bytes,
-// or a fetch Response, or a Promise of either. It resolves to "" once the
+// module, instantiated but not yet running: Go installs the kernel when it
+// starts, internal/kernel/jshost) and publishes it as
+// globalThis.pretextGemm. source is the module's bytes, or a fetch
+// Response, or a Promise of either. It resolves to "" once the
 // kernel is in place, or to the reason it is not (the engine lacks
 // simd128, or the file is missing); Go then uses its own kernel, which
 // gives the same bits, only slower. It never rejects.

@@ -143,7 +143,7 @@ async function start() {
     post({ event: "fatal", error: "could not load pretext.wasm: " + (err && err.message ? err.message : err) });
     return;
   }
-  // Before go.run: Go looks for the kernel at its first product.
+  // Before go.run: Go installs the kernel when it starts.
   // worker.js?simd=0 leaves it out (the benchmark's pure-Go figure).
   if (new URLSearchParams(self.location.search).get("simd") !== "0") {
     const noSimd = await loadGemm(result.instance);

@@ -1,6 +1,6 @@
 //go:build !(goexperiment.simd && amd64)
 
-package core
+package kernel
 
 // cleanVectorState is a no-op without the archsimd kernels (see
 // avx_simd_amd64.go).

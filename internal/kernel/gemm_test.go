@@ -1,4 +1,4 @@
-package core
+package kernel
 
 import (
 	"fmt"
@@ -140,7 +140,7 @@ func TestGemmShapes(t *testing.T) {
 	if testing.Short() {
 		sizes = []int{1, 3, 7, 33, 100}
 	}
-	for _, kern := range gemmKernels() {
+	for _, kern := range testKernels() {
 		t.Run(kern.name, func(t *testing.T) {
 			seed := uint32(1)
 			for _, m := range sizes {
@@ -172,7 +172,7 @@ func TestGemmShapes(t *testing.T) {
 func TestGemmBlocks(t *testing.T) {
 	type shape struct{ m, n, k int }
 	shapes := []shape{{3, 4100, 5}, {300, 9, 600}, {130, 70, 1030}, {5, 3, 0}, {1, 1, 2000}, {257, 2051, 3}}
-	for _, kern := range gemmKernels() {
+	for _, kern := range testKernels() {
 		for i, s := range shapes {
 			for tr := range 4 {
 				for _, beta := range []float32{0, 1, 0.5} {
@@ -191,7 +191,7 @@ func TestGemmBlocks(t *testing.T) {
 // TestGemmBetaZeroIgnoresC checks that beta=0 overwrites C without reading
 // it, so NaN garbage in a fresh buffer does not leak into the result.
 func TestGemmBetaZeroIgnoresC(t *testing.T) {
-	for _, kern := range gemmKernels() {
+	for _, kern := range testKernels() {
 		tc := gemmNewCase(false, false, 9, 11, 13, 0, 0, 7)
 		for i := range tc.c {
 			tc.c[i] = float32(math.NaN())
@@ -204,7 +204,7 @@ func TestGemmBetaZeroIgnoresC(t *testing.T) {
 // goroutines, for shapes split along n and along m.
 func TestGemmThreads(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	for _, kern := range gemmKernels() {
+	for _, kern := range testKernels() {
 		for i, s := range [][3]int{{32, 3001, 27}, {64, 288, 700}, {577, 40, 129}, {100, 100, 100}} {
 			for tr := range 4 {
 				tc := gemmNewCase(tr&1 != 0, tr&2 != 0, s[0], s[1], s[2], 1, float32(tr%2), uint32(200+i))
@@ -254,14 +254,14 @@ func TestGemmSteadyStateAllocs(t *testing.T) {
 }
 
 // gemmGolden is an FNV-1a hash of the bits Gemm returns in TestGemmGolden.
-// Every exact kernel of every build (the native 4x2, the js/wasm 8x8 and
-// js/wasm's simd128 4x8 one)
+// Every exact kernel of every build (the native 4x2, the js/wasm 8x8, the
+// host kernels: js/wasm's simd128 4x8 one, and testHost's)
 // must produce it, since they all compute the plain loop's sums; a change
 // here means results are no longer reproducible across builds.
 const gemmGolden = 0xc69d78d4b75c628e
 
 func TestGemmGolden(t *testing.T) {
-	for _, kern := range gemmKernels() {
+	for _, kern := range testKernels() {
 		if !kern.exact {
 			continue
 		}
@@ -283,14 +283,14 @@ func TestGemmGolden(t *testing.T) {
 	}
 }
 
-// TestGemmSelfCheck runs the check the page runs (pretext.kernels).
-func TestGemmSelfCheck(t *testing.T) {
-	kernels, err := GemmSelfCheck()
+// TestSelfCheck runs the check the page runs (pretext.kernels).
+func TestSelfCheck(t *testing.T) {
+	kernels, err := SelfCheck()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(kernels) != len(gemmKernels()) || kernels[0] != gemmSelect().name {
-		t.Errorf("GemmSelfCheck names %v, want the %d kernels of this build, %s first", kernels, len(gemmKernels()), gemmSelect().name)
+		t.Errorf("SelfCheck names %v, want the %d kernels of this build, %s first", kernels, len(gemmKernels()), gemmSelect().name)
 	}
 }
 
@@ -310,8 +310,8 @@ func TestGemmPanics(t *testing.T) {
 		func() {
 			defer func() {
 				msg, _ := recover().(string)
-				if !strings.HasPrefix(msg, "core: ") || !strings.Contains(msg, tc.want) {
-					t.Errorf("%s: panic %q, want a core: panic containing %q", tc.name, msg, tc.want)
+				if !strings.HasPrefix(msg, "kernel: ") || !strings.Contains(msg, tc.want) {
+					t.Errorf("%s: panic %q, want a kernel: panic containing %q", tc.name, msg, tc.want)
 				}
 			}()
 			tc.f()

@@ -2,7 +2,7 @@
 
 //go:build !(js && wasm)
 
-package core
+package kernel
 
 // gemmPortable is the pure-Go kernel of native builds (and the fallback of
 // the GOEXPERIMENT=simd build). amd64 has 15 usable float registers for Go

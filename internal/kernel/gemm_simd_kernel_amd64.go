@@ -2,7 +2,7 @@
 
 //go:build goexperiment.simd && amd64
 
-package core
+package kernel
 
 import "simd/archsimd"
 

@@ -1,19 +1,19 @@
-package core
+package kernel
 
 import (
 	"fmt"
 	"math"
 )
 
-// GemmSelfCheck runs every GEMM kernel this build can use here (on js/wasm:
-// the simd128 kernel when the host loaded it, and the pure-Go one) on a few
+// SelfCheck runs every GEMM kernel Gemm can use here (the host's, when one
+// is installed, such as js/wasm's simd128 one, and the build's) on a few
 // shapes that cross tile and block edges, with both transposes and beta 0
 // and 1, and compares each with a plain float32 loop: bit for bit for the
 // kernels that round every operation (all but the GOEXPERIMENT=simd ones,
 // which fuse multiply-adds and are held to a rounding bound). It returns
 // the kernels' names, the one Gemm uses first, and an error naming the
 // first disagreement. It is how the browser shows which kernel runs.
-func GemmSelfCheck() (kernels []string, err error) {
+func SelfCheck() (kernels []string, err error) {
 	active := gemmSelect()
 	kernels = []string{active.name}
 	for _, k := range gemmKernels() {
@@ -40,7 +40,7 @@ func GemmSelfCheck() (kernels []string, err error) {
 				gemm(kern, transA, transB, m, n, k, a, lda, b, ldb, beta, c, n)
 				for x := range c {
 					if d := math.Abs(float64(c[x] - want[x])); kern.exact && c[x] != want[x] || !(d <= bound[x]) {
-						return kernels, fmt.Errorf("core: GEMM kernel %s: %dx%dx%d (transA %v, transB %v, beta %v): C[%d][%d] = %v, the plain loop gives %v",
+						return kernels, fmt.Errorf("kernel: GEMM kernel %s: %dx%dx%d (transA %v, transB %v, beta %v): C[%d][%d] = %v, the plain loop gives %v",
 							kern.name, m, n, k, transA, transB, beta, x/n, x%n, c[x], want[x])
 					}
 				}

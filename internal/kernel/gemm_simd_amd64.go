@@ -1,6 +1,6 @@
 //go:build goexperiment.simd && amd64
 
-package core
+package kernel
 
 import "simd/archsimd"
 
@@ -44,7 +44,7 @@ func gemmSIMDUsable() bool { return archsimd.X86.AVX2() && archsimd.X86.FMA() }
 // BW, DQ and VL, which imply AVX2 and FMA).
 func gemmAVX512Usable() bool { return archsimd.X86.AVX512() && gemmSIMDUsable() }
 
-func gemmSelect() *gemmKernel {
+func gemmBuildSelect() *gemmKernel {
 	switch {
 	case gemmAVX512Usable():
 		return &gemmAVX512
@@ -54,8 +54,9 @@ func gemmSelect() *gemmKernel {
 	return &gemmPortable
 }
 
-// gemmKernels lists the kernels this build can run on this CPU, for tests.
-func gemmKernels() []*gemmKernel {
+// gemmBuildKernels lists the kernels this build can run on this CPU, for
+// tests.
+func gemmBuildKernels() []*gemmKernel {
 	ks := []*gemmKernel{&gemmPortable}
 	if gemmSIMDUsable() {
 		ks = append([]*gemmKernel{&gemmSIMD}, ks...)
