@@ -16,7 +16,9 @@ import (
 type Settings struct {
 	// Task is the registered task (default "rotation").
 	Task string `json:"task"`
-	// Config is the task's JSON settings (default: the task's defaults).
+	// Config is the task's JSON settings (default: those of the task's
+	// default run, tasks.Defaults.Config). Given, it replaces them whole:
+	// "{}" is the task's config with every field at its own default.
 	Config json.RawMessage `json:"config,omitempty"`
 	// Steps is the number of training steps (default: the task's).
 	Steps int `json:"steps"`
@@ -58,6 +60,9 @@ func (s Settings) WithDefaults() (Settings, error) {
 		return s, err
 	}
 	d := info.Defaults
+	if len(s.Config) == 0 {
+		s.Config = d.Config
+	}
 	if s.Steps == 0 {
 		s.Steps = d.Steps
 	}

@@ -4,6 +4,7 @@ package tasks
 
 import (
 	"encoding/gob"
+	"encoding/json"
 	"fmt"
 	"image"
 	"math"
@@ -52,9 +53,14 @@ func init() { gob.Register(&Jigsaw{}) }
 
 // jigsawEntry is the task's registry entry.
 var jigsawEntry = entry{
-	new:      fromConfig(NewJigsaw),
-	summary:  "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)",
-	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32},
+	new:     fromConfig(NewJigsaw),
+	summary: "put 3x3 shuffled tiles back in order (Noroozi & Favaro 2016)",
+	// 24 permutations rather than the paper's 100, and tiles fed as whole
+	// photos are (raw_tiles): at 300 steps of 32 puzzles the paper's
+	// setting learnt nothing that held-back photos show (held-out loss
+	// 0.99 of a blind guess on the dev photos, 1.00 on a second set),
+	// this one 0.74 and 0.81 (docs/RESULTS.md, default runs).
+	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32, Config: json.RawMessage(`{"perms":24,"raw_tiles":true}`)},
 	captions: []Caption{
 		{Image: "original", Text: "original"},
 		{Image: "input", Text: "shuffled tiles"},

@@ -60,6 +60,10 @@ type Defaults struct {
 	// Batch is the number of examples per step (rotation makes four per
 	// photo, so 64 examples are 16 photos).
 	Batch int `json:"batch"`
+	// Config is the task's JSON settings of a default run, where they
+	// differ from its config's own defaults (jigsaw: fewer permutations);
+	// a run that gives a config of its own replaces it. Empty: none.
+	Config json.RawMessage `json:"config,omitempty"`
 }
 
 // Needs is what a task asks of its photos.

@@ -177,6 +177,11 @@ func TestRegistryFacts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if len(d.Config) > 0 {
+				if _, err := New(name, d.Config, smallTrunk(t, 1), testRNG(1)); err != nil {
+					t.Errorf("the default run's config %s: %v", d.Config, err)
+				}
+			}
 			if task.Name() != name || task.Spec().Kind != name {
 				t.Errorf("task built by %q is named %q, spec kind %q", name, task.Name(), task.Spec().Kind)
 			}

@@ -83,6 +83,10 @@ function setOptimizer(name) {
   if (name) el.optimizer.value = name;
 }
 
+// configPlaceholder is the task settings field's placeholder for a task
+// whose default run has no settings of its own.
+const configPlaceholder = el.taskConfig.placeholder;
+
 // applyTaskDefaults fills the form with the chosen task's summary and
 // training defaults.
 function applyTaskDefaults() {
@@ -97,6 +101,8 @@ function applyTaskDefaults() {
   setOptimizer(t.defaults.optimizer);
   el.lr.value = String(defaultLr(el.optimizer.value));
   lrOptimizer = el.optimizer.value;
+  // An empty field runs the task's default settings; show them.
+  el.taskConfig.placeholder = t.defaults.config ? "empty: " + JSON.stringify(t.defaults.config) : configPlaceholder;
 }
 
 // showSettings puts a model's task in the form, with its defaults, then

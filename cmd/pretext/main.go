@@ -44,8 +44,12 @@ func listTasks(_ []string, stdout io.Writer) error {
 		if t.Needs.Colour {
 			needs = "colour " + needs
 		}
-		fmt.Fprintf(stdout, "%-18s %s\n%-18s defaults: %d steps of %d, %s at %g; input %dx%d; %s\n",
-			t.Name, t.Summary, "", d.Steps, d.Batch, d.Optimizer, d.LR, t.InputSize, t.InputSize, needs)
+		config := ""
+		if len(d.Config) > 0 {
+			config = " -config '" + string(d.Config) + "'"
+		}
+		fmt.Fprintf(stdout, "%-18s %s\n%-18s defaults: %d steps of %d, %s at %g%s; input %dx%d; %s\n",
+			t.Name, t.Summary, "", d.Steps, d.Batch, d.Optimizer, d.LR, config, t.InputSize, t.InputSize, needs)
 	}
 	return nil
 }

@@ -173,7 +173,10 @@ func TestListTasks(t *testing.T) {
 	for _, name := range tasks.Names() {
 		info, _ := tasks.Lookup(name)
 		d := info.Defaults
-		want := fmt.Sprintf("%s\n%-18s defaults: %d steps of %d, %s at %g;", info.Summary, "", d.Steps, d.Batch, d.Optimizer, d.LR)
+		want := fmt.Sprintf("%s\n%-18s defaults: %d steps of %d, %s at %g", info.Summary, "", d.Steps, d.Batch, d.Optimizer, d.LR)
+		if len(d.Config) > 0 {
+			want += " -config '" + string(d.Config) + "'"
+		}
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("pretext tasks does not show %s's summary and defaults %q", name, want)
 		}
