@@ -68,3 +68,32 @@ func ExampleFolds() {
 	// fido.jpg 1 0
 	// felix.jpg 0 0
 }
+
+// Cross validation over a photo folder's labels: two stratified folds, each
+// tested once by a model trained on the other, and the accuracies'
+// mean and spread.
+func ExampleSplits() {
+	items, err := eval.ReadLabelsCSV(strings.NewReader("file,label\n" +
+		"tabby.jpg,cat\nrex.jpg,dog\nmog.jpg,cat\nfido.jpg,dog\nfelix.jpg,cat\nspot.jpg,dog\nkitty.jpg,cat\nmax.jpg,dog\n"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for f, s := range eval.Splits(eval.Folds(items, 2), 2) {
+		var train, test []string
+		for _, i := range s.Train {
+			train = append(train, items[i].File)
+		}
+		for _, i := range s.Test {
+			test = append(test, items[i].File)
+		}
+		fmt.Printf("fold %d: train on %v, test on %v\n", f, train, test)
+	}
+	// The accuracies a probe might score on the two folds.
+	mean, sd := eval.MeanSD([]float64{0.75, 0.85})
+	fmt.Printf("accuracy %.1f%% ± %.1f\n", 100*mean, 100*sd)
+	// Output:
+	// fold 0: train on [max.jpg tabby.jpg kitty.jpg spot.jpg], test on [fido.jpg rex.jpg felix.jpg mog.jpg]
+	// fold 1: train on [fido.jpg rex.jpg felix.jpg mog.jpg], test on [max.jpg kitty.jpg tabby.jpg spot.jpg]
+	// accuracy 80.0% ± 7.1
+}
