@@ -163,3 +163,16 @@ func loadLabelledPhotos(dir string, side, folds int, log io.Writer) (set labelle
 	classes, set.labels = eval.ClassIndex(kept)
 	return set, classes, eval.Folds(kept, folds), nil
 }
+
+// subset returns the items of set at the indices idx, in their order.
+func (set labelled) subset(idx []int) labelled {
+	var out labelled
+	for _, i := range idx {
+		out.imgs = append(out.imgs, set.imgs[i])
+		out.labels = append(out.labels, set.labels[i])
+		if set.names != nil {
+			out.names = append(out.names, set.names[i])
+		}
+	}
+	return out
+}

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"image"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -165,21 +163,8 @@ func evaluate(o evalOptions, log io.Writer) ([]evalResult, error) {
 			return nil, err
 		}
 		classes = len(names)
-		for k := range o.folds {
-			// Training rows in a fixed shuffled order: labels.csv is often
-			// sorted by class, and the linear probe chooses its weight decay
-			// on the last rows.
-			order := rand.New(rand.NewPCG(0x5eed, uint64(k))).Perm(len(folds))
-			var s split
-			for _, i := range order {
-				dst := &s.train
-				if folds[i] == k {
-					dst = &s.test
-				}
-				dst.imgs = append(dst.imgs, set.imgs[i])
-				dst.labels = append(dst.labels, set.labels[i])
-			}
-			splits = append(splits, s)
+		for _, sp := range eval.Splits(folds, o.folds) {
+			splits = append(splits, split{set.subset(sp.Train), set.subset(sp.Test)})
 		}
 	}
 	fmt.Fprintf(log, "data loaded in %.1f s\n", time.Since(start).Seconds())
@@ -193,7 +178,7 @@ func evaluate(o evalOptions, log io.Writer) ([]evalResult, error) {
 	}
 	var endToEnd []float64
 	for _, s := range splits {
-		trainIn, testIn := inputs(s.train.imgs, channels), inputs(s.test.imgs, channels)
+		trainIn, testIn := eval.Inputs(s.train.imgs, channels), eval.Inputs(s.test.imgs, channels)
 		trunk, desc, e2e, err := probeTrunk(o, channels, classes, trainIn, s.train.labels, testIn, s.test.labels, log)
 		if err != nil {
 			return nil, err
@@ -215,7 +200,7 @@ func evaluate(o evalOptions, log io.Writer) ([]evalResult, error) {
 			}
 		}
 		t0 := time.Now()
-		trainF, testF, err := extract(trunk, trainIn, testIn, pools, !o.keepBN)
+		trainF, testF, err := eval.Extract(trunk, trainIn, testIn, pools, eval.ExtractConfig{KeepBN: o.keepBN})
 		if err != nil {
 			return nil, err
 		}
@@ -255,45 +240,21 @@ func evaluate(o evalOptions, log io.Writer) ([]evalResult, error) {
 	for i := range results {
 		r := &results[i]
 		if len(r.Folds) > 0 {
-			r.Accuracy, r.FoldSD = meanSD(r.Folds)
+			r.Accuracy, r.FoldSD = eval.MeanSD(r.Folds)
 		}
 		if len(endToEnd) > 0 {
-			r.EndToEnd, _ = meanSD(endToEnd)
+			r.EndToEnd, _ = eval.MeanSD(endToEnd)
 		}
 		r.Seconds = time.Since(start).Seconds()
 	}
 	return results, nil
 }
 
-func meanSD(v []float64) (mean, sd float64) {
-	for _, x := range v {
-		mean += x
-	}
-	mean /= float64(len(v))
-	for _, x := range v {
-		sd += (x - mean) * (x - mean)
-	}
-	if len(v) > 1 {
-		sd = math.Sqrt(sd / float64(len(v)-1))
-	}
-	return mean, sd
-}
-
-// inputs converts images to the trunk's input planes.
-func inputs(imgs []*image.NRGBA, channels int) []core.Planar {
-	out := make([]core.Planar, len(imgs))
-	for i, img := range imgs {
-		out[i] = core.TrunkInput(img, channels)
-	}
-	return out
-}
-
 // probeTrunk returns the trunk o names, a description of it, and for
 // -supervised its end-to-end test accuracy (else -1). A checkpoint is read
 // afresh for each fold: recomputing batch-norm statistics changes it.
 func probeTrunk(o evalOptions, channels, classes int, trainIn []core.Planar, trainY []int, testIn []core.Planar, testY []int, log io.Writer) (*core.Trunk, string, float64, error) {
-	switch {
-	case o.ckpt != "":
+	if o.ckpt != "" {
 		f, err := os.Open(o.ckpt)
 		if err != nil {
 			return nil, "", 0, err
@@ -307,16 +268,26 @@ func probeTrunk(o evalOptions, channels, classes int, trainIn []core.Planar, tra
 			return nil, "", 0, fmt.Errorf("%s: its trunk takes %d input channels, %s has %d", o.ckpt, tr.Trunk.Config.InChannels, o.data, channels)
 		}
 		return tr.Trunk, fmt.Sprintf("%s-pretrained (%s, %d steps)", tr.Head.Spec().Kind, baseName(o.ckpt), tr.Steps()), -1, nil
-	case o.random:
-		cfg, err := core.NamedTrunk(o.trunk)
-		if err != nil {
-			return nil, "", 0, err
-		}
-		cfg.InChannels = channels
-		trunk, err := core.NewTrunk(cfg, rand.New(rand.NewPCG(o.seed, 0)))
+	}
+	cfg, err := core.NamedTrunk(o.trunk)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	cfg.InChannels = channels
+	rng := rand.New(rand.NewPCG(o.seed, 0))
+	if o.random {
+		trunk, err := core.NewTrunk(cfg, rng)
 		return trunk, fmt.Sprintf("random init (%s, seed %d)", o.trunk, o.seed), -1, err
 	}
-	trunk, acc, err := supervise(o, channels, classes, trainIn, trainY, testIn, testY, log)
+	start := time.Now()
+	trunk, acc, err := eval.Supervise(context.Background(), trainIn, trainY, testIn, testY, eval.SuperviseConfig{
+		Trunk: cfg, Classes: classes, Steps: o.steps, Batch: o.batch,
+		Progress: func(st core.StepStats) {
+			if st.Step%500 == 0 {
+				fmt.Fprintf(log, "supervised: step %d/%d, loss %.3f, %.0f images/s\n", st.Step, o.steps, st.Loss, float64(st.Step*o.batch)/time.Since(start).Seconds())
+			}
+		},
+	}, rng)
 	return trunk, fmt.Sprintf("supervised (%s, seed %d, %d steps of %d)", o.trunk, o.seed, o.steps, o.batch), acc, err
 }
 
@@ -325,107 +296,6 @@ func baseName(path string) string {
 		return path[i+1:]
 	}
 	return path
-}
-
-// supervise trains a trunk and a linear head end to end on the labelled
-// training inputs (SGD, momentum 0.9, lr 0.05 cosine to 0, weight decay
-// 5e-4; each step a batch drawn by a seeded shuffle, epoch after epoch) and
-// returns the trunk and the head's accuracy on the test inputs.
-func supervise(o evalOptions, channels, classes int, trainIn []core.Planar, trainY []int, testIn []core.Planar, testY []int, log io.Writer) (*core.Trunk, float64, error) {
-	cfg, err := core.NamedTrunk(o.trunk)
-	if err != nil {
-		return nil, 0, err
-	}
-	cfg.InChannels = channels
-	rng := rand.New(rand.NewPCG(o.seed, 0))
-	trunk, err := core.NewTrunk(cfg, rng)
-	if err != nil {
-		return nil, 0, err
-	}
-	head, err := core.NewClassifier(trunk.Features(), classes, rng)
-	if err != nil {
-		return nil, 0, err
-	}
-	tr, err := core.NewTrainer(trunk, head, core.TrainConfig{Steps: o.steps})
-	if err != nil {
-		return nil, 0, err
-	}
-	var order []int
-	batch := make([]core.Example, 0, o.batch)
-	start := time.Now()
-	err = tr.Run(context.Background(), o.steps, func(int) ([]core.Example, error) {
-		batch = batch[:0]
-		for len(batch) < o.batch {
-			if len(order) == 0 {
-				order = rng.Perm(len(trainIn))
-			}
-			i := order[0]
-			order = order[1:]
-			batch = append(batch, core.Example{Views: []core.Planar{trainIn[i]}, Class: trainY[i]})
-		}
-		return batch, nil
-	}, func(st core.StepStats) {
-		if st.Step%500 == 0 {
-			fmt.Fprintf(log, "supervised: step %d/%d, loss %.3f, %.0f images/s\n", st.Step, o.steps, st.Loss, float64(st.Step*o.batch)/time.Since(start).Seconds())
-		}
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	correct := 0.0
-	for i := 0; i < len(testIn); i += 500 {
-		j := min(i+500, len(testIn))
-		ex := make([]core.Example, 0, j-i)
-		for k := i; k < j; k++ {
-			ex = append(ex, core.Example{Views: []core.Planar{testIn[k]}, Class: testY[k]})
-		}
-		_, score, err := tr.Evaluate(ex)
-		if err != nil {
-			return nil, 0, err
-		}
-		correct += score.Accuracy * float64(len(ex))
-	}
-	return trunk, correct / float64(len(testIn)), nil
-}
-
-// extract returns the frozen trunk's features under each pooling for the
-// training and test inputs, from one forward pass in batches; with
-// recompute the batch-norm statistics are first replaced by the training
-// inputs' own.
-func extract(trunk *core.Trunk, train, test []core.Planar, pools []core.Pooling, recompute bool) (trainF, testF []eval.Features, err error) {
-	const chunk = 256
-	if recompute {
-		n := (len(train) + chunk - 1) / chunk
-		if err := trunk.RecomputeBN(n, func(i int) ([]core.Planar, error) {
-			return train[i*chunk : min((i+1)*chunk, len(train))], nil
-		}); err != nil {
-			return nil, nil, err
-		}
-	}
-	embed := func(in []core.Planar) ([]eval.Features, error) {
-		fs := make([]eval.Features, len(pools))
-		for i := 0; i < len(in); i += chunk {
-			v, err := trunk.EmbedLayers(in[i:min(i+chunk, len(in))], pools)
-			if err != nil {
-				return nil, err
-			}
-			for b := range pools {
-				for _, row := range v[b] {
-					fs[b].Dim = len(row)
-					fs[b].Data = append(fs[b].Data, row...)
-				}
-			}
-		}
-		for b := range fs {
-			fs[b].N = len(in)
-		}
-		return fs, nil
-	}
-	if trainF, err = embed(train); err != nil {
-		return nil, nil, err
-	}
-	testF, err = embed(test)
-	return trainF, testF, err
 }
 
 // intList parses "3,2,1".

@@ -147,53 +147,6 @@ func TestEvalFashionEndToEnd(t *testing.T) {
 	}
 }
 
-// TestProbeIsFrozen checks that extracting features and probing them
-// leaves every weight of the trunk as it was: only the batch-norm running
-// statistics change, and only when asked to.
-func TestProbeIsFrozen(t *testing.T) {
-	rng := rand.New(rand.NewPCG(4, 4))
-	trunk, err := core.NewTrunk(core.TrunkConfig{InChannels: 1, Widths: []int{4, 8, 8}}, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snapshot := func() map[string][]float32 {
-		m := map[string][]float32{}
-		for _, np := range core.NamedParams(trunk) {
-			m[np.Name] = slices.Clone(np.Param.Value().Data().F32())
-		}
-		return m
-	}
-	before := snapshot()
-	var in []core.Planar
-	for range 40 {
-		p := core.NewPlanar(1, 16, 16)
-		for i := range p.Pix {
-			p.Pix[i] = float32(rng.NormFloat64())
-		}
-		in = append(in, p)
-	}
-	pools := []core.Pooling{{Layer: 2, Grid: 1}}
-	if _, _, err := extract(trunk, in[:30], in[30:], pools, false); err != nil {
-		t.Fatal(err)
-	}
-	after := snapshot()
-	for name, v := range before {
-		if !slices.Equal(v, after[name]) {
-			t.Errorf("%s changed with -bn keep", name)
-		}
-	}
-	if _, _, err := extract(trunk, in[:30], in[30:], pools, true); err != nil {
-		t.Fatal(err)
-	}
-	after = snapshot()
-	for name, v := range before {
-		bn := strings.HasSuffix(name, "RunMean") || strings.HasSuffix(name, "RunVar")
-		if changed := !slices.Equal(v, after[name]); changed != bn {
-			t.Errorf("%s: changed %v after recomputing the statistics", name, changed)
-		}
-	}
-}
-
 // TestEvalPhotosFolds probes a labelled photo folder by cross validation.
 func TestEvalPhotosFolds(t *testing.T) {
 	dir := t.TempDir()
