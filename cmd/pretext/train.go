@@ -188,7 +188,9 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 			return err
 		}
 		res.PretextLoss, res.PretextAcc, res.BaselineLoss = h.Loss, h.Accuracy, h.BaselineLoss
-		res.Measure, res.MeasureOn = h.Measure, "held-out"
+		if h.Measure != nil {
+			res.Measure, res.MeasureOn = h.Measure, "held-out"
+		}
 	} else if _, ok := run.Task.(tasks.Measurer); ok {
 		h, err := run.HeldOut(trainSet, rounds)
 		if err != nil {
