@@ -421,3 +421,23 @@ func (t *Trunk) RecomputeBN(n int, next func(i int) ([]Planar, error)) error {
 	}
 	return nil
 }
+
+// Clone returns a deep copy of the trunk's configuration and parameters
+// (weights and batch-norm running statistics), with no gradients: a trunk
+// that can be changed (its statistics recomputed, say) without touching t.
+func (t *Trunk) Clone() *Trunk {
+	cp := func(p *nn.Param) *nn.Param {
+		s := p.Value().Shape()
+		q := nn.NewParam(fromData(s[0], s[1], append([]float32(nil), data(p)...)))
+		if !p.RequiresGrad() {
+			q = q.WithGrad(false)
+		}
+		return q
+	}
+	c := &Trunk{Config: t.Config}
+	c.Config.Widths = append([]int(nil), t.Config.Widths...)
+	for _, l := range t.Layers {
+		c.Layers = append(c.Layers, &ConvBN{W: cp(l.W), Gamma: cp(l.Gamma), Beta: cp(l.Beta), RunMean: cp(l.RunMean), RunVar: cp(l.RunVar), Pool: l.Pool})
+	}
+	return c
+}

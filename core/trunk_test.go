@@ -302,3 +302,54 @@ func TestInferMatchesGraph(t *testing.T) {
 		}
 	}
 }
+
+// TestTrunkClone checks that a clone embeds as the original does and that
+// changing it (its statistics recomputed, a weight set) leaves the original
+// as it was.
+func TestTrunkClone(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	tr, err := NewTrunk(TrunkConfig{InChannels: 3, Widths: []int{4, 6}}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := []Planar{NewPlanar(3, 8, 8), NewPlanar(3, 8, 8)}
+	for _, v := range views {
+		for j := range v.Pix {
+			v.Pix[j] = float32(rng.NormFloat64()) + 2
+		}
+	}
+	want, err := tr.Embed(views)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tr.Clone()
+	got, err := c.Embed(views)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Fatalf("clone's features of view %d %v, want %v", i, got[i], want[i])
+		}
+	}
+	if err := c.RecomputeBN(1, func(int) ([]Planar, error) { return views, nil }); err != nil {
+		t.Fatal(err)
+	}
+	data(c.Layers[0].W)[0] += 1
+	c.Config.Widths[0] = 99
+	if slices.Equal(data(c.Layers[0].RunMean), data(tr.Layers[0].RunMean)) {
+		t.Error("the clone's recomputed statistics equal the original's: nothing was recomputed")
+	}
+	again, err := tr.Embed(views)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if !slices.Equal(again[i], want[i]) {
+			t.Fatalf("changing the clone changed the original's features of view %d", i)
+		}
+	}
+	if tr.Config.Widths[0] != 4 || c.Layers[0].RunMean.RequiresGrad() {
+		t.Error("the clone shares its widths with the original, or its running statistics take gradients")
+	}
+}

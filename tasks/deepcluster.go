@@ -12,6 +12,7 @@ import (
 	"github.com/nlpodyssey/spago/nn"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/internal/kmeans"
 )
 
 // DeepCluster is the pretext task of Caron, Bojanowski, Joulin & Douze
@@ -200,7 +201,7 @@ func (d *DeepCluster) Refresh(trunk *core.Trunk, photos []*image.NRGBA, rng *ran
 		x[i] = white.apply(f)
 	}
 	k := min(d.cfg.K, len(photos))
-	res, err := kmeans(x, kmeansConfig{K: k, Restarts: d.cfg.Restarts}, rng)
+	res, err := kmeans.Run(x, kmeans.Config{K: k, Restarts: d.cfg.Restarts}, rng)
 	if err != nil {
 		return "", err
 	}
@@ -280,7 +281,7 @@ func (d *DeepCluster) Assign(trunk *core.Trunk, photos []*image.NRGBA) error {
 	}
 	labels := make([][]int, len(photos))
 	for i, f := range feats {
-		c, _ := nearest(d.white.apply(f), d.centroids)
+		c, _ := kmeans.Nearest(d.white.apply(f), d.centroids)
 		labels[i] = []int{c}
 	}
 	d.labels.assign(photos, labels)

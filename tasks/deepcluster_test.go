@@ -10,6 +10,7 @@ import (
 	"github.com/nlpodyssey/spago/mat"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/internal/kmeans"
 )
 
 func newTestDeepCluster(t *testing.T, trunk *core.Trunk, cfg DeepClusterConfig) *DeepCluster {
@@ -63,7 +64,7 @@ func TestDeepClusterLabels(t *testing.T) {
 		for j, v := range f {
 			row[j] = float64(v)
 		}
-		c, _ := nearest(d.white.apply(row), d.centroids)
+		c, _ := kmeans.Nearest(d.white.apply(row), d.centroids)
 		labels[i] = c
 		ex, err := d.Examples(nil, train[i], testRNG(uint64(10+i)))
 		if err != nil {
@@ -109,7 +110,7 @@ func TestDeepClusterLabels(t *testing.T) {
 		for j, v := range f {
 			row[j] = float64(v)
 		}
-		c, _ := nearest(d.white.apply(row), d.centroids)
+		c, _ := kmeans.Nearest(d.white.apply(row), d.centroids)
 		ex, err := d.Examples(nil, held[i], testRNG(1))
 		if err != nil {
 			t.Fatal(err)

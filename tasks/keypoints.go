@@ -13,6 +13,7 @@ import (
 	"github.com/nlpodyssey/spago/nn"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/internal/kmeans"
 )
 
 // KeypointClusters is the pretext task of Christlein, Gropp, Fiel & Maier
@@ -205,7 +206,7 @@ func (k *KeypointClusters) Refresh(trunk *core.Trunk, photos []*image.NRGBA, rng
 		all = append(all, desc...)
 	}
 	nk := min(k.cfg.K, len(all))
-	res, err := kmeans(all, kmeansConfig{K: nk, Restarts: k.cfg.Restarts}, rng)
+	res, err := kmeans.Run(all, kmeans.Config{K: nk, Restarts: k.cfg.Restarts}, rng)
 	if err != nil {
 		return "", err
 	}
@@ -251,7 +252,7 @@ func (k *KeypointClusters) Assign(trunk *core.Trunk, photos []*image.NRGBA) erro
 		kps, desc := k.detect(p)
 		pts := make([]labelledPoint, len(kps))
 		for j, kp := range kps {
-			c, _ := nearest(desc[j], k.centroids)
+			c, _ := kmeans.Nearest(desc[j], k.centroids)
 			pts[j] = labelledPoint{X: kp.X, Y: kp.Y, Cluster: c}
 		}
 		held[p] = pts

@@ -10,6 +10,7 @@ import (
 	"github.com/disintegration/imaging"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/internal/kmeans"
 )
 
 func newTestKeypoints(t *testing.T, trunk *core.Trunk, cfg KeypointConfig) *KeypointClusters {
@@ -46,7 +47,7 @@ func TestKeypointLabels(t *testing.T) {
 		byPos := map[image.Point]int{}
 		for _, kp := range kps {
 			d := describe(gx, gy, w, kp.X-12, kp.Y-12, 24)
-			c, _ := nearest(d, k.centroids)
+			c, _ := kmeans.Nearest(d, k.centroids)
 			byPos[image.Pt(kp.X, kp.Y)] = c
 			if sums[c] == nil {
 				sums[c] = make([]float64, descLen)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/pretextlab/pretext/internal/kmeans"
 )
 
 // sinkhornConfig sets sinkhorn. The zero value is the default.
@@ -63,7 +65,7 @@ func sinkhorn(logP [][]float64, cfg sinkhornConfig) (sinkhornResult, error) {
 	case cfg.Iters < 1 || !(cfg.Tol > 0):
 		return sinkhornResult{}, fmt.Errorf("tasks: sinkhorn with %d iterations and tolerance %v", cfg.Iters, cfg.Tol)
 	}
-	if err := checkRows(logP); err != nil {
+	if err := kmeans.CheckRows(logP); err != nil {
 		return sinkhornResult{}, err
 	}
 	n, k := len(logP), len(logP[0])
