@@ -31,6 +31,11 @@ type EmbedConfig struct {
 	KeepBN bool
 	// Batch is the photos per forward pass (default 64).
 	Batch int
+	// Uncentred leaves the features as they are before scaling them to
+	// unit length. By default the mean feature of the photos the Embedder
+	// is made with is taken off first: the trunk's ReLU features all lie
+	// in one orthant, where every cosine similarity is high.
+	Uncentred bool
 }
 
 // Defaults of EmbedConfig, chosen by few-shot accuracy and precision@5 on
@@ -119,6 +124,9 @@ func NewEmbedder(trunk *core.Trunk, photos []*image.NRGBA, cfg EmbedConfig) (*Em
 		return nil, err
 	}
 	e.mean = make([]float64, dim)
+	if cfg.Uncentred {
+		return e, nil
+	}
 	for i := range len(photos) {
 		for j, v := range raw[i*dim : (i+1)*dim] {
 			e.mean[j] += float64(v)

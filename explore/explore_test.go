@@ -424,3 +424,37 @@ func TestPictures(t *testing.T) {
 		t.Error("neighbours and similarities of different counts: no error")
 	}
 }
+
+func TestFewShotAndPrecision(t *testing.T) {
+	s, truth := unitBlobs(3, 8, 12, 0.2, 11)
+	labels := make([]string, len(truth))
+	for i, c := range truth {
+		labels[i] = string(rune('a' + c))
+	}
+	labels[5] = "" // unlabelled: left out
+	for _, probe := range []Probe{ProbeLinear, ProbeKNN} {
+		mean, sd, err := FewShot(s, labels, 2, 5, 1, LabelConfig{Probe: probe})
+		if err != nil || mean != 1 || sd != 0 {
+			t.Errorf("%s: few-shot %v ± %v (%v) on separate blobs, want 1 ± 0", probe, mean, sd, err)
+		}
+	}
+	if p, err := PrecisionAt(s, labels, 5); err != nil || p != 1 {
+		t.Errorf("precision@5 %v (%v), want 1", p, err)
+	}
+	// Shuffled labels: about chance, well below 1.
+	rng := rand.New(rand.NewPCG(2, 2))
+	shuffled := slices.Clone(labels)
+	rng.Shuffle(len(shuffled), func(a, b int) { shuffled[a], shuffled[b] = shuffled[b], shuffled[a] })
+	if p, _ := PrecisionAt(s, shuffled, 5); p > 0.6 {
+		t.Errorf("precision@5 of shuffled labels %v", p)
+	}
+	if mean, _, _ := FewShot(s, shuffled, 2, 5, 1, LabelConfig{}); mean > 0.7 {
+		t.Errorf("few-shot accuracy of shuffled labels %v", mean)
+	}
+	if _, _, err := FewShot(s, labels, 8, 1, 1, LabelConfig{}); err == nil {
+		t.Error("naming every photo of a label: no error")
+	}
+	if _, err := PrecisionAt(s, labels[:3], 5); err == nil {
+		t.Error("labels of another length: no error")
+	}
+}
