@@ -12,7 +12,8 @@ import (
 // Chromium for the browser test and cmd/browserbench; internal/chromium
 // holds its only non-test import); core knows nothing of the tasks, the
 // recipe, the shells or JavaScript (also when built for js/wasm); tasks does
-// not embed the sample photos; the recipe knows no shell.
+// not embed the sample photos; the recipe knows no shell; explore knows no
+// task, recipe or shell.
 func TestDependencies(t *testing.T) {
 	// go test puts the go command that runs it first on PATH.
 	goTool, err := exec.LookPath("go")
@@ -32,6 +33,7 @@ func TestDependencies(t *testing.T) {
 		{"./core/...", true, []string{mod + "tasks", mod + "recipe", mod + "wasm", "syscall/js"}},
 		{"./tasks", true, []string{mod + "tasks/samples", mod + "recipe", mod + "wasm", "syscall/js"}},
 		{"./recipe", true, []string{mod + "wasm", mod + "cmd", mod + "tasks/samples", "syscall/js"}},
+		{"./explore", true, []string{mod + "tasks", mod + "recipe", mod + "wasm", mod + "cmd", "syscall/js"}},
 	}
 	for _, tc := range cases {
 		// Each line: a package the target links, then what it imports.
