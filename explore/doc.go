@@ -5,7 +5,7 @@
 // answers.
 //
 //   - [Embedder] turns photos into unit-length embeddings: the frozen
-//     trunk's features after one block, average-pooled, centred (see
+//     trunk's features after one block, average-pooled (see
 //     [EmbedConfig] for the choice and docs/RESULTS.md for why).
 //   - [Set] holds named embeddings; [Set.Nearest] finds the most similar
 //     photos of any photo, in the set or not.

@@ -265,7 +265,7 @@ func TestEmbedder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.Dim() != 128 || e.Config().Block != DefaultBlock || e.Config().Side != DefaultSide {
+		if e.Dim() != 32*DefaultGrid*DefaultGrid || e.Config().Block != DefaultBlock || e.Config().Side != DefaultSide {
 			t.Errorf("dim %d, config %+v", e.Dim(), e.Config())
 		}
 		all, err := e.Embed(photos)
@@ -301,6 +301,28 @@ func TestEmbedder(t *testing.T) {
 					t.Fatalf("layer %d's running mean changed", l)
 				}
 			}
+		}
+		// Centred, the embeddings point every way: their mean is about 0
+		// before each is scaled, so well below the uncentred mean's length.
+		ec, err := NewEmbedder(trunk, photos, EmbedConfig{Centre: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cv, _ := ec.Embed(photos)
+		meanLen := func(v []float32) float64 {
+			d := len(v) / len(photos)
+			var s float64
+			for j := range d {
+				var m float64
+				for i := range photos {
+					m += float64(v[i*d+j])
+				}
+				s += m * m
+			}
+			return math.Sqrt(s) / float64(len(photos))
+		}
+		if c, u := meanLen(cv), meanLen(all); !(c < 0.5*u) {
+			t.Errorf("%d channels: centred embeddings' mean has length %v, uncentred %v", channels, c, u)
 		}
 		// The random baseline has the same shape and other values.
 		r, err := NewRandomEmbedder(trunk, photos, EmbedConfig{}, 9)

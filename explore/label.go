@@ -42,7 +42,7 @@ type LabelConfig struct {
 
 // Defaults of LabelConfig, chosen on the dev photos (docs/RESULTS.md).
 const (
-	DefaultDecay       = 0.1
+	DefaultDecay       = 1
 	DefaultK           = 10
 	DefaultTemperature = 0.07
 )
