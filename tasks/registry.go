@@ -92,8 +92,8 @@ type Info struct {
 	Summary  string    `json:"summary"`
 	Defaults Defaults  `json:"defaults"`
 	Captions []Caption `json:"captions"`
-	// InputSize and Needs are those of the task with its default
-	// settings on the default (RS) trunk.
+	// InputSize and Needs are those of the task's default run (its
+	// Defaults.Config) on the default (RS) trunk.
 	InputSize int   `json:"inputSize"`
 	Needs     Needs `json:"needs"`
 }
@@ -115,14 +115,14 @@ func Lookup(name string) (Info, error) {
 		return Info{}, unknown(name)
 	}
 	info := Info{Name: name, Summary: e.summary, Defaults: e.defaults, Captions: slices.Clone(e.captions)}
-	// The default task on the default trunk, for its input size and needs;
-	// the weights drawn are thrown away.
+	// The default run's task on the default trunk, for its input size and
+	// needs; the weights drawn are thrown away.
 	rng := rand.New(rand.NewPCG(0, 0))
 	trunk, err := core.NewTrunk(core.TrunkConfig{}, rng)
 	if err != nil {
 		return Info{}, err
 	}
-	t, err := e.new(name, nil, trunk, rng)
+	t, err := e.new(name, e.defaults.Config, trunk, rng)
 	if err != nil {
 		return Info{}, err
 	}
