@@ -13,8 +13,10 @@ type ClusterConfig struct {
 	// K is the number of groups; 0 chooses it in [MinK, MaxK] by the
 	// highest mean silhouette.
 	K int
-	// MinK and MaxK bound the automatic choice (defaults 2 and
-	// min(12, n/2)), both clamped to [2, n-1].
+	// MinK and MaxK bound the automatic choice (defaults 4 and
+	// min(12, n/2)), both clamped to [2, n-1]. (The mean silhouette of
+	// photos' embeddings is highest at 2 or 3 groups and falls slowly
+	// after: too few to be galleries, so the default starts at 4.)
 	MinK, MaxK int
 	// Restarts is the k-means runs from fresh k-means++ seeds for each k,
 	// the one of lowest inertia kept (default 4).
@@ -81,10 +83,13 @@ func Cluster(s *Set, cfg ClusterConfig) (Groups, error) {
 	}
 	lo, hi := cfg.MinK, cfg.MaxK
 	if lo == 0 {
-		lo = 2
+		lo = 4
 	}
 	if hi == 0 {
 		hi = min(12, n/2)
+	}
+	if cfg.MinK == 0 {
+		lo = min(lo, hi)
 	}
 	lo, hi = min(max(lo, 2), n-1), min(max(hi, 2), n-1)
 	if lo > hi {

@@ -9,6 +9,11 @@
 //	pretext import -in FILE.safetensors -out FILE.ckpt
 //	pretext tasks
 //	pretext bench [-workload rs|js|cs] [-threads N] [-json]
+//	pretext embed -ckpt FILE.ckpt|-random [-images DIR] -out emb.csv|emb.npy
+//	pretext similar -ckpt FILE.ckpt|-random [-images DIR] -query PHOTO [-k 8] [-json] [-out montage.png]
+//	pretext classify -ckpt FILE.ckpt|-random [-images DIR] -labels labels.csv [-probe linear|knn] -out predictions.csv [-json]
+//	pretext map -ckpt FILE.ckpt|-random [-images DIR] -out map.png [-method tsne|pca] [-json]
+//	pretext cluster -ckpt FILE.ckpt|-random [-images DIR] [-k K] -out clusters.csv [-json]
 //
 // The same workloads in headless Chromium: go run ./cmd/browserbench.
 package main
@@ -23,14 +28,19 @@ import (
 )
 
 var commands = map[string]func(args []string, stdout io.Writer) error{
-	"bench":   bench,
-	"eval":    evalCmd,
-	"export":  exportCmd,
-	"import":  importCmd,
-	"train":   train,
-	"predict": predict,
-	"report":  report,
-	"tasks":   listTasks,
+	"bench":    bench,
+	"classify": classifyCmd,
+	"cluster":  clusterCmd,
+	"embed":    embedCmd,
+	"eval":     evalCmd,
+	"export":   exportCmd,
+	"import":   importCmd,
+	"map":      mapCmd,
+	"train":    train,
+	"predict":  predict,
+	"report":   report,
+	"similar":  similarCmd,
+	"tasks":    listTasks,
 }
 
 func listTasks(_ []string, stdout io.Writer) error {
@@ -65,6 +75,11 @@ commands:
   export   write a checkpoint as safetensors, for PyTorch (interop/pytorch)
   import   read a safetensors export back into a checkpoint
   tasks    list the pretext tasks
+  embed    write every photo's embedding (CSV or .npy) from a trained trunk
+  similar  list (and draw) the photos most like a photo
+  classify name every photo from a few named ones (labels.csv)
+  map      lay the photos out in 2-D (t-SNE or PCA) and draw the map
+  cluster  group the photos (k-means)
   bench    time training steps of a reference workload natively (default: rs;
            in headless Chromium: go run ./cmd/browserbench)
 

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,8 +16,10 @@ import (
 	"github.com/pretextlab/pretext/tasks/samples"
 )
 
-// loadPhotos decodes every image file in dir (not recursing), or the
-// embedded sample photos when dir is empty, in name order, within the
+// loadPhotos decodes every image file in dir and its subfolders (hidden
+// files and folders skipped, as the page skips them; names are paths
+// relative to dir, with '/'), or the embedded sample photos when dir is
+// empty, in name order, within the
 // limits of cfg (core.Intake: photos past MaxPhotos or MaxBytes are
 // refused from their headers, before decoding). Files that are not images,
 // or images that cannot be used, are passed over with a note on log. Files
@@ -32,15 +35,34 @@ func loadPhotos(dir string, cfg core.IntakeConfig, log io.Writer) ([]recipe.Phot
 			files = append(files, file{p.Name, p.Data})
 		}
 	} else {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
+		if _, err := os.ReadDir(dir); err != nil {
 			return nil, err
 		}
-		for _, e := range entries {
-			if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-				continue
+		err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+			if err != nil {
+				fmt.Fprintf(log, "skipping %s: %v\n", path, err)
+				return nil
 			}
-			files = append(files, file{name: e.Name()})
+			if path == dir {
+				return nil
+			}
+			if strings.HasPrefix(e.Name(), ".") {
+				if e.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !e.IsDir() {
+				rel, err := filepath.Rel(dir, path)
+				if err != nil {
+					return err
+				}
+				files = append(files, file{name: filepath.ToSlash(rel)})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	slices.SortFunc(files, func(a, b file) int { return strings.Compare(a.name, b.name) })
@@ -48,7 +70,7 @@ func loadPhotos(dir string, cfg core.IntakeConfig, log io.Writer) ([]recipe.Phot
 	var out []recipe.Photo
 	for _, f := range files {
 		if f.data == nil {
-			b, err := os.ReadFile(filepath.Join(dir, f.name))
+			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.name)))
 			if err != nil {
 				fmt.Fprintf(log, "skipping %s: %v\n", f.name, err)
 				continue
