@@ -394,6 +394,16 @@ func gridPool(d []float32, s Shape, grid int) ([][]float32, error) {
 // of frozen features use it so the statistics are the evaluation data's,
 // not the pretext's (rotated crops, tiles).
 func (t *Trunk) RecomputeBN(n int, next func(i int) ([]Planar, error)) error {
+	return t.RecomputeBNTo(len(t.Layers)-1, n, next)
+}
+
+// RecomputeBNTo is RecomputeBN for layers 0 to last only (the ones whose
+// output, or its pooling, is used): the forward passes stop there, and
+// the later layers' statistics are left as they are.
+func (t *Trunk) RecomputeBNTo(last, n int, next func(i int) ([]Planar, error)) error {
+	if last < 0 || last >= len(t.Layers) {
+		return fmt.Errorf("core: layer %d out of range [0, %d)", last, len(t.Layers))
+	}
 	for i := range n {
 		views, err := next(i)
 		if err != nil {
@@ -407,7 +417,7 @@ func (t *Trunk) RecomputeBN(n int, next func(i int) ([]Planar, error)) error {
 			return err
 		}
 		y := x
-		for li, l := range t.Layers {
+		for li, l := range t.Layers[:last+1] {
 			next, ns, err := l.infer(y, s, true, float32(1/float64(i+1)))
 			if li > 0 {
 				putScratch(y)

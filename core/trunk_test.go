@@ -196,8 +196,20 @@ func TestRecomputeBN(t *testing.T) {
 		}
 	}
 	w := slices.Clone(data(tr.Layers[0].W))
+	first := tr.Clone()
 	if err := tr.RecomputeBN(3, func(i int) ([]Planar, error) { return batches[i], nil }); err != nil {
 		t.Fatal(err)
+	}
+	// Up to layer 0 only: the same statistics there, none changed after.
+	before := slices.Clone(data(first.Layers[1].RunMean))
+	if err := first.RecomputeBNTo(0, 3, func(i int) ([]Planar, error) { return batches[i], nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(data(first.Layers[0].RunVar), data(tr.Layers[0].RunVar)) || !slices.Equal(data(first.Layers[1].RunMean), before) {
+		t.Error("RecomputeBNTo(0) differs from RecomputeBN at layer 0, or changed layer 1")
+	}
+	if err := first.RecomputeBNTo(2, 1, func(i int) ([]Planar, error) { return batches[i], nil }); err == nil {
+		t.Error("RecomputeBNTo past the last layer: no error")
 	}
 	// Layer 0's running mean is the mean over batches of each batch's
 	// per-channel mean of the convolution's output.

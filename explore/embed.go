@@ -113,20 +113,25 @@ func NewEmbedder(trunk *core.Trunk, photos []*image.NRGBA, cfg EmbedConfig) (*Em
 	}
 	if !cfg.KeepBN {
 		n := (len(photos) + cfg.Batch - 1) / cfg.Batch
-		if err := e.trunk.RecomputeBN(n, func(i int) ([]core.Planar, error) {
+		if err := e.trunk.RecomputeBNTo(e.pool.Layer, n, func(i int) ([]core.Planar, error) {
 			return e.inputs(photos[i*cfg.Batch : min((i+1)*cfg.Batch, len(photos))]), nil
 		}); err != nil {
 			return nil, err
 		}
+	}
+	if !cfg.Centre {
+		v, err := e.trunk.EmbedLayers(e.inputs(photos[:1]), []core.Pooling{e.pool})
+		if err != nil {
+			return nil, err
+		}
+		e.mean = make([]float64, len(v[0][0]))
+		return e, nil
 	}
 	raw, dim, err := e.features(photos)
 	if err != nil {
 		return nil, err
 	}
 	e.mean = make([]float64, dim)
-	if !cfg.Centre {
-		return e, nil
-	}
 	for i := range len(photos) {
 		for j, v := range raw[i*dim : (i+1)*dim] {
 			e.mean[j] += float64(v)

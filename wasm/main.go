@@ -130,6 +130,83 @@ func api(a *app.App) js.Value {
 		}
 		return a.Features(f)
 	})
+	// Step 4: the representation at work (app/explore.go).
+	method("explore", func([]js.Value) (any, error) { return a.Explore() })
+	method("neighbours", func(args []js.Value) (any, error) {
+		k := 8
+		if v := arg(args, 1); v.Type() == js.TypeNumber {
+			k = v.Int()
+		}
+		v := arg(args, 0)
+		if v.Type() == js.TypeNumber {
+			return a.Neighbours(v.Int(), k)
+		}
+		f, err := fileArg(v)
+		if err != nil {
+			return nil, err
+		}
+		return a.NeighboursFile(f, k)
+	})
+	method("groups", func(args []js.Value) (any, error) {
+		opts := struct {
+			K    int
+			Seed uint64
+		}{0, 1}
+		if err := fromJSON(arg(args, 0), &opts); err != nil {
+			return nil, fmt.Errorf("groups: bad options: %w", err)
+		}
+		return a.Groups(opts.K, opts.Seed)
+	})
+	method("map", func(args []js.Value) (any, error) {
+		opts := struct {
+			Method string
+			Seed   uint64
+		}{"tsne", 1}
+		if err := fromJSON(arg(args, 0), &opts); err != nil {
+			return nil, fmt.Errorf("map: bad options: %w", err)
+		}
+		return a.Map(opts.Method, opts.Seed)
+	})
+	method("mapPNG", func(args []js.Value) (any, error) {
+		opts := struct {
+			Method string
+			Seed   uint64
+			Size   int
+		}{"tsne", 1, 1600}
+		if err := fromJSON(arg(args, 0), &opts); err != nil {
+			return nil, fmt.Errorf("mapPNG: bad options: %w", err)
+		}
+		return a.MapPNG(opts.Method, opts.Seed, opts.Size)
+	})
+	method("label", func(args []js.Value) (any, error) {
+		var named []app.Named
+		if err := fromJSON(arg(args, 0), &named); err != nil {
+			return nil, fmt.Errorf("label: bad names: %w", err)
+		}
+		probe := ""
+		if v := arg(args, 1); v.Type() == js.TypeString {
+			probe = v.String()
+		}
+		return a.Label(named, probe)
+	})
+	method("exportEmbeddings", func(args []js.Value) (any, error) {
+		format := "csv"
+		if v := arg(args, 0); v.Type() == js.TypeString {
+			format = v.String()
+		}
+		return a.ExportEmbeddings(format)
+	})
+	method("exportPredictions", func(args []js.Value) (any, error) {
+		var named []app.Named
+		if err := fromJSON(arg(args, 0), &named); err != nil {
+			return nil, fmt.Errorf("exportPredictions: bad names: %w", err)
+		}
+		probe := ""
+		if v := arg(args, 1); v.Type() == js.TypeString {
+			probe = v.String()
+		}
+		return a.ExportPredictions(named, probe)
+	})
 	method("kernels", gemmKernels)
 	method("exportModel", func(args []js.Value) (any, error) {
 		if arg(args, 0).String() == "safetensors" {

@@ -8,7 +8,8 @@
 // Files by concern: wire.go (the types the page is sent and sends),
 // photos.go and limits.go (intake), train.go (runs), previews.go
 // (predictions and features), model.go (export and import, checkpoints and
-// safetensors), session.go (surviving a reload), bench.go.
+// safetensors), session.go (surviving a reload), explore.go (similar photos,
+// groups, the map and labels: the page's step 4), bench.go.
 package app
 
 import (
@@ -43,6 +44,10 @@ type App struct {
 	cancel   context.CancelFunc
 
 	modelMu sync.Mutex // held while the model's parameters are in use
+
+	exploreMu sync.Mutex    // held while step 4's cache is in use (explore.go)
+	explore   *exploreCache // the embeddings of the photos for the model
+	embedded  int           // photo embeddings computed, for the page and tests
 }
 
 // model is the trained (or training) run and how the page follows it.

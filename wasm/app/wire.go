@@ -15,8 +15,11 @@ import (
 
 // Sizes of the images the page is sent.
 const (
-	thumbSide   = 96  // photo thumbnails
-	previewSide = 192 // originals and outputs in previews
+	thumbSide = 96 // photo thumbnails
+	// exploreThumbSide is the side of step 4's thumbnails, which may be
+	// a thousand: 64 pixels keep them at 16 KB each.
+	exploreThumbSide = 64
+	previewSide      = 192 // originals and outputs in previews
 )
 
 // Image is an image for the page: RGBA pixels, row by row (ImageData's
@@ -181,4 +184,76 @@ type BenchResult struct {
 	Steps        int     `json:"steps"`
 	Batch        int     `json:"batch"`
 	Runtime      string  `json:"runtime"`
+}
+
+// ExploreInfo describes the embeddings of the photos (Explore).
+type ExploreInfo struct {
+	// Step is the training step of the model they come from.
+	Step int `json:"step"`
+	// Dim is an embedding's length; Block, Grid and Side how it is taken
+	// (explore.EmbedConfig).
+	Dim   int `json:"dim"`
+	Block int `json:"block"`
+	Grid  int `json:"grid"`
+	Side  int `json:"side"`
+	// Embedded counts the embeddings computed since the app started:
+	// photos already embedded for the model are not embedded again.
+	Embedded int `json:"embedded"`
+	// Photos are the photos embedded, with thumbnails.
+	Photos []Photo `json:"photos"`
+}
+
+// Neighbour is a photo similar to another.
+type Neighbour struct {
+	ID         int     `json:"id"`
+	Name       string  `json:"name"`
+	Similarity float64 `json:"similarity"`
+}
+
+// GroupsInfo is a grouping of the photos: Groups[g] lists group g's photo
+// ids, the most typical first; the largest group comes first.
+type GroupsInfo struct {
+	K          int     `json:"k"`
+	Silhouette float64 `json:"silhouette"`
+	Groups     [][]int `json:"groups"`
+}
+
+// MapPoint is a photo's place on the map, x and y in [0, 1].
+type MapPoint struct {
+	ID int     `json:"id"`
+	X  float64 `json:"x"`
+	Y  float64 `json:"y"`
+}
+
+// Named is a label the person gave a photo.
+type Named struct {
+	ID    int    `json:"id"`
+	Label string `json:"label"`
+}
+
+// LabelledPhoto is a photo's label: given (Named) or predicted, with the
+// probe's confidence.
+type LabelledPhoto struct {
+	ID         int     `json:"id"`
+	Label      string  `json:"label"`
+	Confidence float64 `json:"confidence"`
+	Named      bool    `json:"named"`
+}
+
+// LabelsInfo is the answer to Label.
+type LabelsInfo struct {
+	Classes []string        `json:"classes"`
+	Photos  []LabelledPhoto `json:"photos"`
+	// LeaveOneOut is the accuracy of predicting each named photo from the
+	// others with this model's embeddings, RandomLeaveOneOut with a
+	// random-init trunk's of the same shape.
+	LeaveOneOut       float64 `json:"leaveOneOut"`
+	RandomLeaveOneOut float64 `json:"randomLeaveOneOut"`
+}
+
+// Exported is a file for the page to download; Names, for a .npy, is the
+// file names of its rows, one a line.
+type Exported struct {
+	Data  []byte `json:"data"`
+	Names string `json:"names,omitempty"`
 }

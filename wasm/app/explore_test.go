@@ -1,0 +1,262 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// kindFiles returns n PNG photos of each of two kinds, reddish stripes
+// ("red-i.png") and bluish rings ("blue-i.png"), with noise.
+func kindFiles(t *testing.T, n int, seed uint64) []File {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 3))
+	var files []File
+	for _, kind := range []string{"red", "blue"} {
+		for i := range n {
+			img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
+			for y := range 64 {
+				for x := range 64 {
+					v := uint8(rng.IntN(60))
+					c := color.NRGBA{200 + v/2, 40 + v, 30, 255}
+					if (y/(4+i%3))%2 == 0 {
+						c = color.NRGBA{120 + v, 20, 20, 255}
+					}
+					if kind == "blue" {
+						c = color.NRGBA{30, 60 + v, 210, 255}
+						if ((x-32)*(x-32)+(y-32)*(y-32))%(150+10*i) < 60 {
+							c = color.NRGBA{240, 240, 250 - v, 255}
+						}
+					}
+					img.SetNRGBA(x, y, c)
+				}
+			}
+			var b bytes.Buffer
+			png.Encode(&b, img)
+			files = append(files, File{Name: fmt.Sprintf("%s-%d-%d.png", kind, seed, i), Bytes: b.Bytes()})
+		}
+	}
+	return files
+}
+
+// idsByName maps the photos' names to their ids.
+func idsByName(info ExploreInfo) map[string]int {
+	m := map[string]int{}
+	for _, p := range info.Photos {
+		m[p.Name] = p.ID
+	}
+	return m
+}
+
+func TestExplore(t *testing.T) {
+	a := New()
+	if _, err := a.Explore(); !errors.Is(err, errNoModel) {
+		t.Fatalf("no model: %v", err)
+	}
+	a.AddImages(kindFiles(t, 5, 1))
+	if _, err := a.Train(context.Background(), quick("rotation", 2), nil); err != nil {
+		t.Fatal(err)
+	}
+	info, err := a.Explore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Photos) != 10 || info.Embedded != 10 || info.Dim != 512 || info.Photos[0].Thumb == nil {
+		t.Fatalf("explore: %d photos, %d embedded, dim %d", len(info.Photos), info.Embedded, info.Dim)
+	}
+	// Asked again, nothing is embedded again; a photo added is embedded
+	// alone.
+	if info, _ = a.Explore(); info.Embedded != 10 {
+		t.Errorf("explored twice: %d embeddings computed, want 10", info.Embedded)
+	}
+	a.AddImages(kindFiles(t, 1, 2))
+	if info, _ = a.Explore(); info.Embedded != 12 || len(info.Photos) != 12 {
+		t.Errorf("two photos added: %d embeddings computed (want 12), %d photos", info.Embedded, len(info.Photos))
+	}
+	ids := idsByName(info)
+
+	nb, err := a.Neighbours(ids["red-1-0.png"], 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nb {
+		if n.ID == ids["red-1-0.png"] || !strings.HasPrefix(n.Name, "red-") {
+			t.Errorf("a neighbour of red-1-0.png: %+v", n)
+		}
+	}
+	files := kindFiles(t, 5, 1)
+	nb, err = a.NeighboursFile(File{Name: "outside.png", Bytes: files[7].Bytes}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nb[0].Name != files[7].Name || math.Abs(nb[0].Similarity-1) > 1e-5 {
+		t.Errorf("a copy of %s from outside: neighbours %+v", files[7].Name, nb)
+	}
+
+	g, err := a.Groups(2, 1)
+	if err != nil || g.K != 2 || len(g.Groups[0])+len(g.Groups[1]) != 12 {
+		t.Fatalf("groups %+v (%v)", g, err)
+	}
+	for _, grp := range g.Groups {
+		kind := ""
+		for _, id := range grp {
+			for name, i := range ids {
+				if i == id {
+					k, _, _ := strings.Cut(name, "-")
+					if kind != "" && k != kind {
+						t.Errorf("a group holds %s and %s photos", kind, k)
+					}
+					kind = k
+				}
+			}
+		}
+	}
+
+	pts, err := a.Map("tsne", 1)
+	if err != nil || len(pts) != 12 {
+		t.Fatalf("map %v (%v)", pts, err)
+	}
+	again, _ := a.Map("tsne", 1)
+	for i := range pts {
+		if pts[i] != again[i] {
+			t.Fatal("the same map asked twice differs")
+		}
+	}
+	pic, err := a.MapPNG("tsne", 1, 320)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, err := png.Decode(bytes.NewReader(pic)); err != nil || img.Bounds().Dx() != 320 {
+		t.Errorf("map PNG: %v", err)
+	}
+
+	names := []Named{{ids["red-1-0.png"], "stripes"}, {ids["red-1-1.png"], "stripes"}, {ids["blue-1-0.png"], "rings"}, {ids["blue-1-1.png"], "rings"}}
+	for _, probe := range []string{"linear", "knn"} {
+		l, err := a.Label(names, probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.LeaveOneOut != 1 || !(l.RandomLeaveOneOut >= 0 && l.RandomLeaveOneOut <= 1) {
+			t.Errorf("%s: leave-one-out %v, random %v", probe, l.LeaveOneOut, l.RandomLeaveOneOut)
+		}
+		for _, p := range l.Photos {
+			var name string
+			for n, id := range ids {
+				if id == p.ID {
+					name = n
+				}
+			}
+			want := map[bool]string{true: "stripes", false: "rings"}[strings.HasPrefix(name, "red")]
+			if p.Label != want || !(p.Confidence > 0.5 && p.Confidence <= 1) {
+				t.Errorf("%s: %s labelled %s (%.3f), want %s", probe, name, p.Label, p.Confidence, want)
+			}
+		}
+	}
+	out, err := a.ExportPredictions(names, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := csv.NewReader(bytes.NewReader(out)).ReadAll(); len(rows) != 1+12-4 {
+		t.Errorf("predictions CSV has %d rows", len(rows))
+	}
+	e, err := a.ExportEmbeddings("csv")
+	if err != nil || !strings.HasPrefix(string(e.Data), "file,f0,f1,") || strings.Count(string(e.Data), "\n") != 13 {
+		t.Errorf("embeddings CSV (%v): %.40q", err, e.Data)
+	}
+	if e, err = a.ExportEmbeddings("npy"); err != nil || !bytes.HasPrefix(e.Data, []byte("\x93NUMPY")) || strings.Count(e.Names, "\n") != 12 {
+		t.Errorf("embeddings npy (%v)", err)
+	}
+	for name, err := range map[string]error{
+		"one class": func() error { _, err := a.Label(names[:2], ""); return err }(),
+		"no photo":  func() error { _, err := a.Neighbours(9999, 3); return err }(),
+		"bad probe": func() error { _, err := a.Label(names, "svm"); return err }(),
+		"bad map":   func() error { _, err := a.Map("umap", 1); return err }(),
+		"bad k":     func() error { _, err := a.Groups(99, 1); return err }(),
+	} {
+		if err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+
+	// Training further is a new model state: everything is embedded again.
+	if _, err := a.Train(context.Background(), Settings{Settings: quick("rotation", 3).Settings, Resume: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ = a.Explore(); info.Embedded != 24 || info.Step != 3 {
+		t.Errorf("after training on: %d embeddings computed (want 24), step %d", info.Embedded, info.Step)
+	}
+	// Without photos there is nothing to explore.
+	a.ClearImages()
+	if _, err := a.Explore(); !errors.Is(err, errNoPhotosToExplore) {
+		t.Errorf("no photos: %v", err)
+	}
+}
+
+// TestExploreGreyModel: a 1-channel (Fashion-MNIST-like) model embeds
+// colour photos by its own input rule.
+func TestExploreGreyModel(t *testing.T) {
+	a := New()
+	a.AddImages(kindFiles(t, 3, 1))
+	s := quick("rotation", 2)
+	s.Channels = 1
+	if _, err := a.Train(context.Background(), s, nil); err != nil {
+		t.Fatal(err)
+	}
+	info, err := a.Explore()
+	if err != nil || len(info.Photos) != 6 {
+		t.Fatalf("grey model: %v, %d photos", err, len(info.Photos))
+	}
+}
+
+// TestLabelThousand times labelling 1,000 photos with 30 named: the page
+// re-predicts after every correction, so it must take well under a second
+// natively (the page's wasm is a few times slower). A timing, not a test
+// of speed: it fails only past 10 s, far beyond noise.
+func TestLabelThousand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("embeds 1,000 photos")
+	}
+	a := New()
+	var files []File
+	for s := range 100 {
+		files = append(files, kindFiles(t, 5, uint64(s))...)
+	}
+	a.SetLimits(Limits{MaxPhotos: 2000})
+	a.AddImages(files)
+	if _, err := a.Train(context.Background(), quick("rotation", 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	info, err := a.Explore()
+	if err != nil || len(info.Photos) != 1000 {
+		t.Fatalf("%v, %d photos", err, len(info.Photos))
+	}
+	t.Logf("embedding 1000 photos: %v", time.Since(start))
+	ids := idsByName(info)
+	var names []Named
+	for s := range 15 {
+		names = append(names, Named{ids[fmt.Sprintf("red-%d-0.png", s)], "stripes"}, Named{ids[fmt.Sprintf("blue-%d-0.png", s)], "rings"})
+	}
+	a.Label(names, "") // the random-init embeddings, made once
+	for _, probe := range []string{"linear", "knn"} {
+		start = time.Now()
+		if _, err := a.Label(names, probe); err != nil {
+			t.Fatal(err)
+		}
+		d := time.Since(start)
+		t.Logf("labelling 1000 photos from 30 named, %s probe, leave-one-out included: %v", probe, d)
+		if d > 10*time.Second {
+			t.Errorf("%s: %v", probe, d)
+		}
+	}
+}
