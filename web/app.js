@@ -11,6 +11,7 @@
 //	curve.js     the training curve (chart.js)
 //	previews.js  the network's answers on held-back photos
 //	model.js     step 3: export and import, restoring a saved model
+//	explore.js   step 4: similar photos, the map, groups and labels
 //	sessions.js  what is kept for after a reload (store.js)
 //	status.js    the status line, and the signal that controls follow
 //	messages.js  the message area
@@ -19,6 +20,7 @@ import { points } from "./curve.js";
 import { byId } from "./dom.js";
 import { errorText, sentence } from "./format.js";
 import { showMessage } from "./messages.js";
+import { setUpExplore } from "./explore.js";
 import { restoreSession, setUpModel } from "./model.js";
 import { addPhotos, addSamples, readyText, setUpPhotos } from "./photos.js";
 import { lastSaved, offerSaved, wasDiscarded } from "./sessions.js";
@@ -73,5 +75,6 @@ setUpPhotos();
 setUpSettings();
 setUpTraining();
 setUpModel();
+setUpExplore();
 changed();
 start({ onReady, onProgress, onFatal });

@@ -1044,3 +1044,104 @@ func writeRotationBatch(t *testing.T, tr *core.Trainer, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBrowserExplore uses step 4 as a person would: after a short run it
+// embeds the photos, finds a photo's neighbours, names photos of two kinds
+// and gets every other photo's predicted label with a confidence and the
+// leave-one-out figures, draws the map and downloads the embeddings. The
+// times to embed, to map and to label are logged.
+func TestBrowserExplore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	downloads := t.TempDir()
+	p := openPage(t, downloads)
+	p.run("add the samples", chromedp.Click("#samples", chromedp.ByQuery))
+	n := len(samples.Photos())
+	p.run("wait for thumbnails", chromedp.Poll(fmt.Sprintf(`document.querySelectorAll("#thumbs canvas").length === %d`, n),
+		nil, chromedp.WithPollingTimeout(30*time.Second)))
+	var disabled bool
+	p.eval(`document.querySelector("#explore-start").disabled`, &disabled)
+	if !disabled {
+		t.Error("step 4 is open before there is a model")
+	}
+	p.train(map[string]string{"task": "rotation", "steps": "8", "batch": "16", "workers": "1"})
+
+	p.run("embed", chromedp.Click("#explore-start", chromedp.ByQuery))
+	var status string
+	p.run("wait for the embeddings", chromedp.Poll(`(() => { const s = document.querySelector("#explore-status").textContent; return s.includes("embedded") || s.includes("failed") ? s : null })()`,
+		&status, chromedp.WithPollingTimeout(time.Minute)))
+	if !strings.Contains(status, fmt.Sprintf("%d photos embedded", n)) {
+		t.Fatalf("step 4 says %q", status)
+	}
+	t.Logf("Chromium: %s", status)
+
+	// Similar: a photo's neighbours, itself left out.
+	var first string
+	p.eval(`document.querySelector("#similar-grid .explore-photo").dataset.id`, &first)
+	p.run("click a photo", chromedp.Click("#similar-grid .explore-photo", chromedp.ByQuery))
+	var ids []string
+	p.run("wait for neighbours", chromedp.Poll(`(() => { const f = document.querySelectorAll("#neighbours .explore-photo"); return f.length === 8 ? Array.from(f, e => e.dataset.id) : null })()`,
+		&ids, chromedp.WithPollingTimeout(30*time.Second)))
+	if slices.Contains(ids, first) {
+		t.Errorf("photo %s is among its own neighbours %v", first, ids)
+	}
+
+	// Label: name two photos of each of two kinds.
+	p.run("open the labels", chromedp.Click("#tab-label", chromedp.ByQuery))
+	name := func(prefix, label string) {
+		p.eval(fmt.Sprintf(`(() => { const figs = Array.from(document.querySelectorAll("#label-grid .explore-photo"))
+			.filter(f => f.querySelector("canvas").title.startsWith(%q)).slice(0, 2);
+			figs.forEach(f => f.click()); return figs.length })()`, prefix), nil)
+		p.set(map[string]string{"label-text": label})
+		p.run("name", chromedp.Click("#label-apply", chromedp.ByQuery))
+	}
+	name("animal", "animal")
+	name("monument", "monument")
+	var summary struct {
+		Text      string `json:"text"`
+		LOO       string `json:"loo"`
+		RandomLOO string `json:"randomLoo"`
+		Preds     int    `json:"preds"`
+		Seconds   string `json:"seconds"`
+	}
+	p.run("wait for predictions", chromedp.Poll(`(() => { const s = document.querySelector("#label-summary");
+		const preds = document.querySelectorAll("#label-predictions .prediction-photo");
+		return s.dataset.loo && preds.length ? {text: s.textContent, loo: s.dataset.loo, randomLoo: s.dataset.randomLoo, preds: preds.length,
+			seconds: document.querySelector("#label-predictions").dataset.seconds} : null })()`,
+		&summary, chromedp.WithPollingTimeout(time.Minute)))
+	if summary.Preds != n-4 || !strings.Contains(summary.Text, "Leave-one-out accuracy") {
+		t.Errorf("labels: %d predictions (want %d), summary %q", summary.Preds, n-4, summary.Text)
+	}
+	var confs []float64
+	p.eval(`Array.from(document.querySelectorAll("#label-predictions .prediction-photo"), f => Number(f.dataset.confidence))`, &confs)
+	for _, c := range confs {
+		if !(c > 0 && c <= 1) {
+			t.Errorf("a confidence of %v", c)
+		}
+	}
+	t.Logf("Chromium: labels for %d photos from 4 named in %s s; leave-one-out %s, random init %s", n, summary.Seconds, summary.LOO, summary.RandomLOO)
+
+	// The map: drawn, and timed.
+	p.run("open the map", chromedp.Click("#tab-map", chromedp.ByQuery))
+	var mapSeconds string
+	p.run("wait for the map", chromedp.Poll(`document.querySelector("#map").dataset.seconds || null`, &mapSeconds, chromedp.WithPollingTimeout(time.Minute)))
+	var drawn bool
+	p.eval(`(() => { const c = document.querySelector("#map"); return c.getContext("2d").getImageData(0, 0, c.width, c.height).data.some(v => v < 200) })()`, &drawn)
+	if !drawn {
+		t.Error("the map is blank")
+	}
+	t.Logf("Chromium: map of %d photos in %s s", n, mapSeconds)
+
+	// The embeddings as CSV, a real download.
+	p.run("export the embeddings", chromedp.Click("#export-embeddings-csv", chromedp.ByQuery))
+	b, err := os.ReadFile(waitFile(t, downloads, 30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != n+1 || !strings.HasPrefix(lines[0], "file,f0,f1,") {
+		t.Errorf("embeddings CSV: %d lines, header %.30q", len(lines), lines[0])
+	}
+	p.checkPrivate()
+}

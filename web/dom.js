@@ -1,5 +1,5 @@
-// dom.js: the two things every part of the page does with the document:
-// find its elements, and draw the module's images.
+// dom.js: what every part of the page does with the document: find its
+// elements, draw the module's images, and download the files it makes.
 import { errorText } from "./format.js";
 
 export const byId = (id) => document.getElementById(id);
@@ -28,4 +28,18 @@ export function imageCanvas(img, label) {
     c.title = (label ? label + ": " : "") + "could not be drawn (" + errorText(err) + ")";
   }
   return c;
+}
+
+// download saves bytes as a file named name (a Blob behind an object URL,
+// revoked long after the download has started).
+export function download(bytes, name, type = "application/octet-stream") {
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30000);
 }

@@ -3,7 +3,7 @@
 // the one a last visit left (sessions.js). An imported or restored model
 // becomes the page's as if it had trained here (training.js adoptModel).
 import { call } from "./pretext.js";
-import { byId } from "./dom.js";
+import { byId, download } from "./dom.js";
 import { errorText, plural } from "./format.js";
 import { showMessage } from "./messages.js";
 import { photoCount, readyText } from "./photos.js";
@@ -36,15 +36,7 @@ async function exportModel(format) {
   try {
     const bytes = await call("exportModel", ext === "ckpt" ? undefined : format);
     const name = `pretext-${String(m.task).replace(/[^\w.-]+/g, "_")}-${m.step}.${ext}`;
-    const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = name;
-    a.hidden = true;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 30000); // long after the download has started
+    download(bytes, name);
     const size = bytes.byteLength < 1024 ? `${bytes.byteLength} bytes` : `${Math.round(bytes.byteLength / 1024)} KB`;
     describeModel(`Exported ${name} (${size}).`);
   } catch (err) {
