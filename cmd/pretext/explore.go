@@ -302,7 +302,7 @@ func readLabels(path string, s *explore.Set) (map[int]string, error) {
 func classifyCmd(args []string, stdout io.Writer) error {
 	f := newExploreFlags("classify")
 	labelsPath := f.fs.String("labels", "", "CSV with the header file,label naming some of the photos (required)")
-	probe := f.fs.String("probe", "linear", "classifier: linear (logistic regression) or knn")
+	probe := f.fs.String("probe", "knn", "classifier: knn (a vote of the most similar named photos) or linear (logistic regression)")
 	out := f.fs.String("out", "", "CSV to write: file,label,confidence for every photo labels.csv does not name")
 	asJSON := f.fs.Bool("json", false, "print JSON")
 	shots := f.fs.String("shots", "", "measure instead: name this many photos of each label at random (e.g. 1,3,5), predict the other labelled ones")

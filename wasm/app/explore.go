@@ -339,7 +339,7 @@ func (c *exploreCache) named(names []Named) (map[int]string, error) {
 	return out, nil
 }
 
-// Label fits the probe ("linear" or "knn"; "" is linear) to the named
+// Label fits the probe ("knn" or "linear"; "" is knn) to the named
 // photos and predicts every other photo's label with its confidence. It
 // reports the leave-one-out accuracy on the named photos with this model's
 // trunk and with a random-init one of the same shape.
