@@ -480,3 +480,27 @@ func TestFewShotAndPrecision(t *testing.T) {
 		t.Error("labels of another length: no error")
 	}
 }
+
+// BenchmarkEmbed1000 times embedding 1,000 photos of 128x128 pixels with
+// the RS trunk: the calibration pass and the embedding pass (the figure
+// quoted in docs/RESULTS.md).
+func BenchmarkEmbed1000(b *testing.B) {
+	trunk, err := core.NewTrunk(core.TrunkConfig{}, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	photos := make([]*image.NRGBA, 1000)
+	for i := range photos {
+		photos[i] = core.CenterCrop(photoOf(i%7, 128), 128)
+	}
+	b.ResetTimer()
+	for range b.N {
+		e, err := NewEmbedder(trunk, photos, EmbedConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Embed(photos); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1145,3 +1145,41 @@ func TestBrowserExplore(t *testing.T) {
 	}
 	p.checkPrivate()
 }
+
+// TestBrowserExploreTiming times step 4 on a folder of photos in Chromium
+// (PRETEXT_EXPLORE_PHOTOS=DIR, e.g. 1,000 photos; skipped without it):
+// adding them, a 2-step run, embedding them all and the t-SNE map. It logs
+// the times (docs/RESULTS.md quotes them); it asserts only that each step
+// finished.
+func TestBrowserExploreTiming(t *testing.T) {
+	dir := os.Getenv("PRETEXT_EXPLORE_PHOTOS")
+	if dir == "" {
+		t.Skip("PRETEXT_EXPLORE_PHOTOS=DIR names the photos to time step 4 on")
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			paths = append(paths, filepath.Join(dir, e.Name()))
+		}
+	}
+	p := openPage(t, t.TempDir())
+	p.run("choose photos", chromedp.SetUploadFiles("#files", paths, chromedp.ByQuery))
+	p.run("wait for thumbnails", chromedp.Poll(fmt.Sprintf(`document.querySelectorAll("#thumbs canvas").length === %d`, len(paths)),
+		nil, chromedp.WithPollingTimeout(5*time.Minute)))
+	p.train(map[string]string{"task": "rotation", "steps": "2", "batch": "16", "workers": "2"})
+	p.run("embed", chromedp.Click("#explore-start", chromedp.ByQuery))
+	var status string
+	p.run("wait for the embeddings", chromedp.Poll(`(() => { const s = document.querySelector("#explore-status").textContent; return s.includes("embedded") || s.includes("failed") ? s : null })()`,
+		&status, chromedp.WithPollingTimeout(5*time.Minute)))
+	t.Logf("Chromium, %d photos: %s", len(paths), status)
+	p.run("open the map", chromedp.Click("#tab-map", chromedp.ByQuery))
+	var seconds string
+	p.run("wait for the map", chromedp.Poll(`document.querySelector("#map").dataset.seconds || null`, &seconds, chromedp.WithPollingTimeout(5*time.Minute)))
+	var said string
+	p.eval(`document.querySelector("#explore-status").textContent`, &said)
+	t.Logf("Chromium, %d photos: map in %s s, with the groups the frames show: %s", len(paths), seconds, said)
+}
