@@ -6,7 +6,7 @@
 //
 //   - [Embedder] turns photos into unit-length embeddings: the frozen
 //     trunk's features after one block, average-pooled (see
-//     [EmbedConfig] for the choice and docs/RESULTS.md for why).
+//     [EmbedConfig] for the choice and docs/RUNS.md for why).
 //   - [Set] holds named embeddings; [Set.Nearest] finds the most similar
 //     photos of any photo, in the set or not.
 //   - [Cluster] groups them by k-means, k chosen by silhouette or given.

@@ -11,7 +11,7 @@ import (
 )
 
 // EmbedConfig sets how photos become embeddings. The zero value is the
-// default, the choice tuned on the dev photos (docs/RESULTS.md, "Using the
+// default, the choice tuned on the dev photos (docs/RUNS.md, "Using the
 // representation").
 type EmbedConfig struct {
 	// Side is the side of the square each photo is filled to (its largest
@@ -39,7 +39,7 @@ type EmbedConfig struct {
 }
 
 // Defaults of EmbedConfig, chosen by few-shot accuracy and precision@5 on
-// the dev photos (docs/RESULTS.md).
+// the dev photos (docs/RUNS.md).
 const (
 	DefaultSide  = 64
 	DefaultBlock = 1

@@ -483,7 +483,7 @@ func TestFewShotAndPrecision(t *testing.T) {
 
 // BenchmarkEmbed1000 times embedding 1,000 photos of 128x128 pixels with
 // the RS trunk: the calibration pass and the embedding pass (the figure
-// quoted in docs/RESULTS.md).
+// quoted in docs/RUNS.md).
 func BenchmarkEmbed1000(b *testing.B) {
 	trunk, err := core.NewTrunk(core.TrunkConfig{}, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {

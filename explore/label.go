@@ -29,7 +29,7 @@ const (
 type LabelConfig struct {
 	// Probe is the classifier (default ProbeKNN: on the dev photos, with
 	// 5 named per label, it named the rest 1 to 2 points better than the
-	// linear probe with every trained trunk tried; docs/RESULTS.md).
+	// linear probe with every trained trunk tried; docs/RUNS.md).
 	Probe Probe
 	// Decay is the linear probe's weight decay (default DefaultDecay).
 	Decay float64
@@ -42,7 +42,7 @@ type LabelConfig struct {
 	NoLeaveOneOut bool
 }
 
-// Defaults of LabelConfig, chosen on the dev photos (docs/RESULTS.md).
+// Defaults of LabelConfig, chosen on the dev photos (docs/RUNS.md).
 const (
 	DefaultDecay       = 1
 	DefaultK           = 10

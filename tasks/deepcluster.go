@@ -62,7 +62,7 @@ var deepClusterEntry = entry{
 	// Re-clustering draws a new head, so the last round needs steps of its
 	// own: every 100 steps over 400 (the last head trains 100 steps)
 	// learnt on both photo sets with both seeds tried, every 50 over 300
-	// only with one of them (docs/RESULTS.md, default runs).
+	// only with one of them (docs/RUNS.md, default runs).
 	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 400, Batch: 32, Config: json.RawMessage(`{"every":100}`)},
 	captions: []Caption{
 		{Image: "input", Text: "photo"},

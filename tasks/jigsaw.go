@@ -59,7 +59,7 @@ var jigsawEntry = entry{
 	// photos are (raw_tiles): at 300 steps of 32 puzzles the paper's
 	// setting learnt nothing that held-back photos show (held-out loss
 	// 0.99 of a blind guess on the dev photos, 1.00 on a second set),
-	// this one 0.74 and 0.81 (docs/RESULTS.md, default runs).
+	// this one 0.74 and 0.81 (docs/RUNS.md, default runs).
 	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 300, Batch: 32, Config: json.RawMessage(`{"perms":24,"raw_tiles":true}`)},
 	captions: []Caption{
 		{Image: "original", Text: "original"},

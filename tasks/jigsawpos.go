@@ -60,7 +60,7 @@ var jigsawPosEntry = entry{
 	// channel-drop examples, from 24-pixel cells: at 300 steps of 32 with
 	// the task's own defaults, held-back photos showed nothing learnt
 	// (held-out loss 1.00 of a blind guess on the dev photos); this run
-	// ends at 0.93 (docs/RESULTS.md, default runs).
+	// ends at 0.93 (docs/RUNS.md, default runs).
 	defaults: Defaults{Optimizer: "adam", LR: 0.001, Steps: 350, Batch: 32, Config: json.RawMessage(`{"raw_tiles":true,"grey_prob":-1,"drop_prob":-1,"cell":24,"tile":21}`)},
 	captions: []Caption{
 		{Image: "original", Text: "original"},

@@ -49,7 +49,7 @@ var registry = map[string]entry{
 
 // Defaults are the training settings a task is trained with unless told
 // otherwise: chosen so that a run of them, on photos of one's own, learns
-// something the held-back photos show (docs/RESULTS.md has the runs).
+// something the held-back photos show (docs/RUNS.md has the runs).
 type Defaults struct {
 	// Optimizer is "sgd" (momentum 0.9) or "adam".
 	Optimizer string `json:"optimizer"`

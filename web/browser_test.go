@@ -1149,7 +1149,7 @@ func TestBrowserExplore(t *testing.T) {
 // TestBrowserExploreTiming times step 4 on a folder of photos in Chromium
 // (PRETEXT_EXPLORE_PHOTOS=DIR, e.g. 1,000 photos; skipped without it):
 // adding them, a 2-step run, embedding them all and the t-SNE map. It logs
-// the times (docs/RESULTS.md quotes them); it asserts only that each step
+// the times (docs/RUNS.md quotes them); it asserts only that each step
 // finished.
 func TestBrowserExploreTiming(t *testing.T) {
 	dir := os.Getenv("PRETEXT_EXPLORE_PHOTOS")
