@@ -72,11 +72,11 @@ export function setUpExplore() {
   onChange(() => {
     const ok = idle() && modelKey() !== "" && photoCount() > 0;
     el.start.disabled = !ok || busy;
-    const fresh = ok && forModel === modelKey();
+    const fresh = ok && forModel === modelKey() && photos.size === photoCount();
     el.tools.hidden = forModel === "";
     for (const b of [el.exportCSV, el.exportNPY, el.exportMap, el.groupsRun, el.labelApply, el.query]) b.disabled = !fresh || busy;
     el.exportLabels.disabled = !fresh || busy || !labels;
-    if (forModel && !fresh) say(ok ? "The model or the photos changed: press Look at the photos again to bring this up to date." : "Training, or no model: this step waits for a trained model.");
+    if (forModel && !fresh && !busy) say(ok ? "The model or the photos changed: press Look at the photos again to bring it up to date (only new photos are embedded again, unless the model changed)." : "Training, or no model: this step waits for a trained model.");
   });
 }
 
