@@ -1132,6 +1132,11 @@ func TestBrowserExplore(t *testing.T) {
 		t.Error("the map is blank")
 	}
 	t.Logf("Chromium: map of %d photos in %s s", n, mapSeconds)
+	var shot []byte
+	p.run("screenshot", chromedp.FullScreenshot(&shot, 90))
+	if err := os.WriteFile(filepath.Join(artifacts(t), "browser-explore.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	// The embeddings as CSV, a real download.
 	p.run("export the embeddings", chromedp.Click("#export-embeddings-csv", chromedp.ByQuery))

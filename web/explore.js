@@ -230,7 +230,10 @@ function colourOf(id) {
 function mapGeometry() {
   const c = el.map;
   const size = c.width;
-  const t = Math.max(24, Math.round(size / 20)) * Math.sqrt(view.scale);
+  // Thumbnails shrink as photos add up: 1/8 of the map for a few, 24
+  // pixels (before zooming) for a thousand.
+  const base = Math.min(size / 8, Math.max(24, size / (1.6 * Math.sqrt(points ? points.length : 1))));
+  const t = Math.round(base * Math.sqrt(view.scale));
   const pad = t / 2 + 2;
   return { size, t, at: (p) => [pad + (p.x * (size - 2 * pad) - view.x) * view.scale, pad + (p.y * (size - 2 * pad) - view.y) * view.scale] };
 }
