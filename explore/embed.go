@@ -83,7 +83,8 @@ type Embedder struct {
 	trunk *core.Trunk
 	cfg   EmbedConfig
 	pool  core.Pooling
-	mean  []float64 // the calibration photos' mean feature (Centre), or zeros
+	dim   int       // the block's width times Grid²
+	mean  []float64 // the calibration photos' mean feature (Centre), or nil
 }
 
 // ErrNoPhotos is returned when there are no photos to work with.
@@ -119,18 +120,15 @@ func NewEmbedder(trunk *core.Trunk, photos []*image.NRGBA, cfg EmbedConfig) (*Em
 			return nil, err
 		}
 	}
+	e.dim = trunk.Config.Widths[cfg.Block-1] * cfg.Grid * cfg.Grid
 	if !cfg.Centre {
-		v, err := e.trunk.EmbedLayers(e.inputs(photos[:1]), []core.Pooling{e.pool})
-		if err != nil {
-			return nil, err
-		}
-		e.mean = make([]float64, len(v[0][0]))
 		return e, nil
 	}
-	raw, dim, err := e.features(photos)
+	raw, err := e.features(photos)
 	if err != nil {
 		return nil, err
 	}
+	dim := e.dim
 	e.mean = make([]float64, dim)
 	for i := range len(photos) {
 		for j, v := range raw[i*dim : (i+1)*dim] {
@@ -161,7 +159,7 @@ func NewRandomEmbedder(trunk *core.Trunk, photos []*image.NRGBA, cfg EmbedConfig
 func (e *Embedder) Config() EmbedConfig { return e.cfg }
 
 // Dim is the length of an embedding.
-func (e *Embedder) Dim() int { return len(e.mean) }
+func (e *Embedder) Dim() int { return e.dim }
 
 // Input returns the square a photo is embedded from: its largest centred
 // square resized to the configured side.
@@ -179,38 +177,42 @@ func (e *Embedder) inputs(photos []*image.NRGBA) []core.Planar {
 	return in
 }
 
-// features returns the pooled features of photos, row-major, and their
-// length, a batch per forward pass.
-func (e *Embedder) features(photos []*image.NRGBA) ([]float32, int, error) {
-	var out []float32
-	dim := 0
+// features returns the pooled features of photos, row-major, a batch per
+// forward pass.
+func (e *Embedder) features(photos []*image.NRGBA) ([]float32, error) {
+	out := make([]float32, 0, len(photos)*e.dim)
 	for i := 0; i < len(photos); i += e.cfg.Batch {
 		v, err := e.trunk.EmbedLayers(e.inputs(photos[i:min(i+e.cfg.Batch, len(photos))]), []core.Pooling{e.pool})
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		for _, row := range v[0] {
-			dim = len(row)
 			out = append(out, row...)
 		}
 	}
-	return out, dim, nil
+	return out, nil
 }
 
 // Embed returns the embeddings of photos, row-major (photo i in
 // [i*Dim, (i+1)*Dim)), each of unit length: the features (less the
 // calibration mean, with Centre) normalised. A zero vector stays zero.
 func (e *Embedder) Embed(photos []*image.NRGBA) ([]float32, error) {
-	raw, _, err := e.features(photos)
+	raw, err := e.features(photos)
 	if err != nil {
 		return nil, err
 	}
-	d := e.Dim()
+	d := e.dim
+	centre := func(j int, v float32) float64 {
+		if e.mean == nil {
+			return float64(v)
+		}
+		return float64(v) - e.mean[j]
+	}
 	for i := range len(photos) {
 		row := raw[i*d : (i+1)*d]
 		var norm float64
 		for j, v := range row {
-			c := float64(v) - e.mean[j]
+			c := centre(j, v)
 			norm += c * c
 		}
 		inv := 0.0
@@ -218,7 +220,7 @@ func (e *Embedder) Embed(photos []*image.NRGBA) ([]float32, error) {
 			inv = 1 / math.Sqrt(norm)
 		}
 		for j, v := range row {
-			row[j] = float32((float64(v) - e.mean[j]) * inv)
+			row[j] = float32(centre(j, v) * inv)
 		}
 	}
 	return raw, nil

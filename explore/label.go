@@ -235,29 +235,22 @@ func (p *predictor) predict(idx, y []int, classes int, only []int) (pred []int, 
 			pred[k], conf[k] = softmaxArgmax(prob)
 		}
 	case ProbeKNN:
-		sims := make([]float64, len(idx))
-		order := make([]int, len(idx))
+		// The named photos as a Set of their own: Nearest ranks them.
+		named := Set{Dim: p.s.Dim, Vecs: make([]float32, 0, len(idx)*p.s.Dim)}
+		for _, j := range idx {
+			named.Names = append(named.Names, p.s.Names[j])
+			named.Vecs = append(named.Vecs, p.s.Row(j)...)
+		}
 		for k, i := range only {
-			q := p.s.Row(i)
-			for a, j := range idx {
-				sims[a] = dot(q, p.s.Row(j))
-				order[a] = a
+			nb, err := named.Nearest(p.s.Row(i), p.cfg.K, -1)
+			if err != nil {
+				return nil, nil, err
 			}
-			slices.SortStableFunc(order, func(a, b int) int {
-				switch {
-				case sims[a] > sims[b]:
-					return -1
-				case sims[a] < sims[b]:
-					return 1
-				}
-				return 0
-			})
 			clear(prob)
-			top := sims[order[0]]
 			var total float64
-			for _, a := range order[:min(p.cfg.K, len(order))] {
-				w := math.Exp((sims[a] - top) / p.cfg.Temperature)
-				prob[y[a]] += w
+			for _, n := range nb {
+				w := math.Exp((n.Similarity - nb[0].Similarity) / p.cfg.Temperature)
+				prob[y[n.Index]] += w
 				total += w
 			}
 			best := 0

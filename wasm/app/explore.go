@@ -89,9 +89,13 @@ func (a *App) explored() (*exploreCache, error) {
 			break
 		}
 	}
+	have := make(map[int]bool, len(c.ids))
+	for _, id := range c.ids {
+		have[id] = true
+	}
 	var added []photo
 	for _, p := range photos {
-		if !slices.Contains(c.ids, p.id) {
+		if !have[p.id] {
 			added = append(added, p)
 		}
 	}
