@@ -1,10 +1,11 @@
-//go:build !(goexperiment.simd && amd64)
+//go:build !(amd64 || arm64) || purego
 
 package kernel
 
-// Without GOEXPERIMENT=simd on amd64, Gemm uses the pure-Go gemmPortable of
-// the build (gemm_kernel_generic.go, or gemm_kernel_wasm.go on js/wasm),
-// unless a host kernel is installed (host.go).
+// Without assembly kernels (other architectures, or the purego build tag),
+// Gemm uses the pure-Go gemmPortable of the build (gemm_kernel_generic.go,
+// or gemm_kernel_wasm.go on js/wasm), unless a host kernel is installed
+// (host.go).
 
 func gemmBuildSelect() *gemmKernel { return &gemmPortable }
 

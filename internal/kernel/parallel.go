@@ -8,9 +8,7 @@ import (
 // ParallelFor calls fn on disjoint chunks [lo, hi) covering [0, n), spread
 // over up to runtime.GOMAXPROCS(0) goroutines. Chunks hold at least grain
 // items so that small loops stay on one goroutine. fn must only write to its
-// own chunk. Every chunk starts with clean vector registers (see
-// cleanVectorState), so the scalar float code of fn runs at full speed in the
-// GOEXPERIMENT=simd build.
+// own chunk.
 func ParallelFor(n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -23,7 +21,6 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 		workers = w
 	}
 	if workers <= 1 {
-		cleanVectorState()
 		fn(0, n)
 		return
 	}
@@ -34,11 +31,9 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cleanVectorState()
-			fn(lo, hi)
+				fn(lo, hi)
 		}()
 	}
-	cleanVectorState()
 	fn(0, min(chunk, n))
 	wg.Wait()
 }
