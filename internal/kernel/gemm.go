@@ -425,3 +425,4 @@ func gemmCopy(d, s []float32) {
 		d[i] = s[i]
 	}
 }
+

@@ -19,12 +19,12 @@ import "golang.org/x/sys/cpu"
 
 var gemmAVX2 = gemmKernel{
 	name: "avx2x6x16", mr: 6, nr: 16, kc: 256, nc: 1024, aDup: 1,
-	packA: gemmPack, packB: gemmPack, fn: gemmKernelAVX2x6x16,
+	packA: gemmPackAVX, packB: gemmPackAVX, fn: gemmKernelAVX2x6x16,
 }
 
 var gemmAVX512 = gemmKernel{
 	name: "avx512x8x32", mr: 8, nr: 32, kc: 256, nc: 1024, aDup: 1,
-	packA: gemmPack, packB: gemmPack, fn: gemmKernelAVX512x8x32,
+	packA: gemmPackAVX, packB: gemmPackAVX, fn: gemmKernelAVX512x8x32,
 }
 
 //go:noescape
@@ -76,4 +76,62 @@ func gemmBuildKernels() []*gemmKernel {
 		ks = append([]*gemmKernel{&gemmAVX512}, ks...)
 	}
 	return ks
+}
+
+//go:noescape
+func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int)
+
+// gemmPackAVX is gemmPack with vector moves (the AVX kernels' wide panels):
+// along x it streams each source row once, dealing it out to the panels
+// (copy moves a panel's row with vector loads and stores); across x it
+// transposes 8x8 blocks in registers.
+func gemmPackAVX(dst, src []float32, ld int, alongX bool, p0, kc, x0, nx, w int) {
+	if w%8 != 0 {
+		gemmPack(dst, src, ld, alongX, p0, kc, x0, nx, w)
+		return
+	}
+	full := nx / w * w
+	if alongX {
+		for p := range kc {
+			s := src[(p0+p)*ld+x0:][:full]
+			for x := 0; x < full; x += w {
+				copy(dst[x*kc+p*w:][:w], s[x:x+w])
+			}
+		}
+		if full < nx {
+			gemmPack(dst[full*kc:], src, ld, true, p0, kc, x0+full, nx-full, w)
+		}
+		return
+	}
+	for x := 0; x < nx; x += w {
+		panel := dst[x*kc : (x+w)*kc]
+		cols := min(w, nx-x)
+		r := 0
+		for ; r+8 <= cols; r += 8 {
+			row := (x0+x+r)*ld + p0
+			_ = src[row+7*ld : row+7*ld+kc] // the 8 rows of kc values
+			p := 0
+			for ; p+8 <= kc; p += 8 {
+				_ = panel[(p+7)*w+r+7]
+				transpose8x8AVX(&panel[p*w+r], w, &src[row+p], ld)
+			}
+			for ; p < kc; p++ {
+				d := (*[8]float32)(panel[p*w+r:])
+				for i := range d {
+					d[i] = src[row+i*ld+p]
+				}
+			}
+		}
+		for ; r < cols; r++ {
+			s := src[(x0+x+r)*ld+p0:][:kc]
+			for p, v := range s {
+				panel[p*w+r] = v
+			}
+		}
+		for ; r < w; r++ {
+			for p := range kc {
+				panel[p*w+r] = 0
+			}
+		}
+	}
 }
