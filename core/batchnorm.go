@@ -37,10 +37,16 @@ type BNOptions struct {
 // In training mode the backward pass is the full gradient through the batch
 // statistics; in evaluation mode it is the per-channel affine map's.
 func BatchNorm2D(x mat.Tensor, in Shape, gamma, beta mat.Tensor, stats BNStats, opt BNOptions) (mat.Tensor, error) {
+	return batchNorm2D(x, in, gamma, beta, stats, opt, nil)
+}
+
+// batchNorm2D is BatchNorm2D with its output and input gradient from a.
+func batchNorm2D(x mat.Tensor, in Shape, gamma, beta mat.Tensor, stats BNStats, opt BNOptions, a *stepArena) (mat.Tensor, error) {
 	fn, err := newBatchNormFn(x, in, gamma, beta, stats, opt)
 	if err != nil {
 		return nil, err
 	}
+	fn.arena = a
 	return ag.NewOperator(fn).Run(), nil
 }
 
@@ -96,6 +102,7 @@ type batchNormFn struct {
 	opt            BNOptions
 	eps, mom       float64
 	track          bool // update stats (training mode)
+	arena          *stepArena // where y and dx come from (nil: allocated)
 	// mean and istd are the per-channel mean and 1/sqrt(var+eps) the forward
 	// pass used (batch or running); backward recomputes the normalised x from
 	// them and x rather than storing a copy of it.
@@ -117,11 +124,12 @@ type bnBatch struct {
 // syncBatchNorm is BatchNorm2D in training mode for one replica of a
 // data-parallel step (see Collective): x holds the replica's columns, and
 // the statistics, forward and backward, are those of the whole batch.
-func syncBatchNorm(x mat.Tensor, in Shape, gamma, beta mat.Tensor, stats BNStats, opt BNOptions, r *replicaStep) (mat.Tensor, error) {
+func syncBatchNorm(x mat.Tensor, in Shape, gamma, beta mat.Tensor, stats BNStats, opt BNOptions, r *replicaStep, a *stepArena) (mat.Tensor, error) {
 	fn, err := newBatchNormFn(x, in, gamma, beta, stats, opt)
 	if err != nil {
 		return nil, err
 	}
+	fn.arena = a
 	c, m := in.C, in.Cols()
 	xd := data(x)
 	// Sums around a shift every replica shares: the running mean if there
@@ -157,7 +165,7 @@ func (f *batchNormFn) Operands() []mat.Tensor { return []mat.Tensor{f.x, f.gamma
 
 // Forward implements ag.AutoGradFunction.
 func (f *batchNormFn) Forward() (mat.Tensor, error) {
-	f.y = newMatrix(f.in.C, f.in.Cols())
+	f.y = f.arena.matrix(f.in.C, f.in.Cols(), false)
 	f.run(data(f.y))
 	return f.y, nil
 }
@@ -228,7 +236,7 @@ func (f *batchNormFn) Backward(gy mat.Tensor) error {
 	var dx []float32
 	var dxm *mat.Dense[float32]
 	if needX {
-		dxm = newMatrix(c, m)
+		dxm = f.arena.matrix(c, m, false)
 		dx = data(dxm)
 	}
 	dgamma, dbeta := newMatrix(c, 1), newMatrix(c, 1)

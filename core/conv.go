@@ -57,10 +57,16 @@ func (s ConvSpec) Out(in Shape, cout int) (Shape, error) {
 // The whole batch is one graph node: forward is im2col followed by one Gemm,
 // backward is two Gemms and col2im.
 func Conv2D(x mat.Tensor, in Shape, w mat.Tensor, spec ConvSpec) (mat.Tensor, Shape, error) {
+	return conv2D(x, in, w, spec, nil)
+}
+
+// conv2D is Conv2D with its output, columns and input gradient from a.
+func conv2D(x mat.Tensor, in Shape, w mat.Tensor, spec ConvSpec, a *stepArena) (mat.Tensor, Shape, error) {
 	fn, err := newConv2DFn(x, in, w, spec)
 	if err != nil {
 		return nil, Shape{}, err
 	}
+	fn.arena = a
 	return ag.NewOperator(fn).Run(), fn.out, nil
 }
 
@@ -95,6 +101,9 @@ type conv2DFn struct {
 	// needed for dW (nil once Forward drops it, or before it runs); for a
 	// pointwise convolution it is x's own data.
 	col []float32
+	// arena is where y, col and dx come from (nil: allocated, with col
+	// recycled through the scratch pool).
+	arena *stepArena
 }
 
 // Operands implements ag.AutoGradFunction.
@@ -113,7 +122,11 @@ func (f *conv2DFn) columns() []float32 {
 		if f.pointwise() {
 			f.col = data(f.x)
 		} else {
-			f.col = getScratch(f.in.C * f.spec.KH * f.spec.KW * f.out.Cols())
+			if n := f.in.C * f.spec.KH * f.spec.KW * f.out.Cols(); f.arena != nil {
+				f.col = f.arena.floats(n, false)
+			} else {
+				f.col = getScratch(n)
+			}
 			im2col(f.col, data(f.x), f.in, f.out, f.spec)
 		}
 	}
@@ -124,7 +137,7 @@ func (f *conv2DFn) columns() []float32 {
 func (f *conv2DFn) Forward() (mat.Tensor, error) {
 	k, p := f.in.C*f.spec.KH*f.spec.KW, f.out.Cols()
 	f.col = nil // built afresh from x
-	y := newMatrix(f.out.C, p)
+	y := f.arena.matrix(f.out.C, p, false)
 	kernel.Gemm(false, false, f.out.C, p, k, data(f.w), k, f.columns(), p, 0, data(y), p)
 	if !f.x.RequiresGrad() && !f.w.RequiresGrad() {
 		f.releaseColumns() // no backward pass should need it (inference)
@@ -166,24 +179,35 @@ func (f *conv2DFn) Backward(gy mat.Tensor) error {
 	// One backward pass per graph: the columns are not needed again.
 	f.releaseColumns()
 	if f.x.RequiresGrad() {
-		dxm := newMatrix(f.in.C, f.in.Cols()) // zeroed
+		dxm := f.arena.matrix(f.in.C, f.in.Cols(), true)
 		dx := data(dxm)
 		if f.pointwise() {
 			kernel.Gemm(true, false, k, p, cout, data(f.w), k, dy, p, 0, dx, p)
 		} else {
-			dcol := getScratch(k * p)
+			dcol := f.scratch(k * p)
 			kernel.Gemm(true, false, k, p, cout, data(f.w), k, dy, p, 0, dcol, p)
 			col2im(dx, dcol, f.in, f.out, f.spec)
-			putScratch(dcol)
+			if f.arena == nil {
+				putScratch(dcol)
+			}
 		}
 		f.x.AccGrad(handoff{dxm})
 	}
 	return nil
 }
 
+// scratch returns a buffer of n values with undefined contents: the
+// arena's, else the scratch pool's.
+func (f *conv2DFn) scratch(n int) []float32 {
+	if f.arena != nil {
+		return f.arena.floats(n, false)
+	}
+	return getScratch(n)
+}
+
 // releaseColumns recycles the im2col buffer (unless it is x's own data).
 func (f *conv2DFn) releaseColumns() {
-	if f.col != nil && !f.pointwise() {
+	if f.col != nil && !f.pointwise() && f.arena == nil {
 		putScratch(f.col)
 	}
 	f.col = nil

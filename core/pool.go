@@ -14,10 +14,17 @@ import (
 // window, which alone receives the gradient; -0 equals +0, and a NaN in a
 // window wins, as in PyTorch. Returns y [C, N*Ho*Wo] and its shape.
 func MaxPool2D(x mat.Tensor, in Shape, k, stride int) (mat.Tensor, Shape, error) {
+	return maxPool2D(x, in, k, stride, nil)
+}
+
+// maxPool2D is MaxPool2D with its output, argmaxes and input gradient from
+// a.
+func maxPool2D(x mat.Tensor, in Shape, k, stride int, a *stepArena) (mat.Tensor, Shape, error) {
 	fn, err := newMaxPoolFn(x, in, k, stride)
 	if err != nil {
 		return nil, Shape{}, err
 	}
+	fn.arena = a
 	return ag.NewOperator(fn).Run(), fn.out, nil
 }
 
@@ -48,7 +55,8 @@ type maxPoolFn struct {
 	k, stride int
 	// arg holds, per output value, the column of x (within its channel row)
 	// the max came from.
-	arg []int32
+	arg   []int32
+	arena *stepArena // where y, arg and dx come from (nil: allocated)
 }
 
 // Operands implements ag.AutoGradFunction.
@@ -59,9 +67,9 @@ func (f *maxPoolFn) Forward() (mat.Tensor, error) {
 	in, out := f.in, f.out
 	xcols, ycols := in.Cols(), out.Cols()
 	xd := data(f.x)
-	y := newMatrix(out.C, ycols)
+	y := f.arena.matrix(out.C, ycols, false)
 	yd := data(y)
-	f.arg = make([]int32, out.C*ycols)
+	f.arg = f.arena.int32s(out.C * ycols)
 	parallelFor(in.C, 1, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			src := xd[c*xcols : (c+1)*xcols]
@@ -167,7 +175,7 @@ func (f *maxPoolFn) Backward(gy mat.Tensor) error {
 	if len(dy) != len(f.arg) {
 		return fmt.Errorf("core: max-pool output gradient has %d values, want %d", len(dy), len(f.arg))
 	}
-	dxm := newMatrix(f.in.C, xcols) // zeroed
+	dxm := f.arena.matrix(f.in.C, xcols, true)
 	dx := data(dxm)
 	parallelFor(f.in.C, 1, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
@@ -187,16 +195,22 @@ func (f *maxPoolFn) Backward(gy mat.Tensor) error {
 // GlobalAvgPool averages each channel of x ([C, N*H*W], geometry in) over
 // H*W per image: y is [N, C], one row per image, ready for [Linear].
 func GlobalAvgPool(x mat.Tensor, in Shape) (mat.Tensor, error) {
+	return globalAvgPool(x, in, nil)
+}
+
+// globalAvgPool is GlobalAvgPool with its input gradient from a.
+func globalAvgPool(x mat.Tensor, in Shape, a *stepArena) (mat.Tensor, error) {
 	if err := in.check("global-average-pool input", x); err != nil {
 		return nil, err
 	}
-	return ag.NewOperator(&avgPoolFn{x: x, in: in}).Run(), nil
+	return ag.NewOperator(&avgPoolFn{x: x, in: in, arena: a}).Run(), nil
 }
 
 // avgPoolFn is the autograd function of [GlobalAvgPool].
 type avgPoolFn struct {
-	x  mat.Tensor
-	in Shape
+	x     mat.Tensor
+	in    Shape
+	arena *stepArena // where dx comes from (nil: allocated)
 }
 
 // Operands implements ag.AutoGradFunction.
@@ -233,7 +247,7 @@ func (f *avgPoolFn) Backward(gy mat.Tensor) error {
 	if len(dy) != in.N*in.C {
 		return fmt.Errorf("core: global-average-pool output gradient has %d values, want %d", len(dy), in.N*in.C)
 	}
-	dxm := newMatrix(in.C, cols)
+	dxm := f.arena.matrix(in.C, cols, false)
 	dx := data(dxm)
 	inv := 1 / float32(hw)
 	parallelFor(in.C, 8, func(lo, hi int) {

@@ -97,13 +97,13 @@ func (r *replicaStep) run(t *Trunk, x mat.Tensor, in Shape, out Shape, train, po
 		if err != nil || !pool {
 			return y, err
 		}
-		return GlobalAvgPool(y, s)
+		return globalAvgPool(y, s, t.arena)
 	}
 	var gathered *mat.Dense[float32]
 	if pool {
 		gathered = newMatrix(out.N, out.C)
 	} else {
-		gathered = newMatrix(out.C, out.Cols())
+		gathered = t.arena.matrix(out.C, out.Cols(), true)
 	}
 	if in.N < size {
 		// Too few images to share: every replica runs the whole call alike,
@@ -119,7 +119,7 @@ func (r *replicaStep) run(t *Trunk, x mat.Tensor, in Shape, out Shape, train, po
 		lo, hi := shard(in.N, rank, size)
 		part := in
 		part.N = hi - lo
-		xs := newMatrix(in.C, part.Cols())
+		xs := t.arena.matrix(in.C, part.Cols(), false)
 		copyImages(data(xs), part, 0, data(x), in, lo, hi-lo)
 		y, err := local(xs, part, r)
 		if err != nil {

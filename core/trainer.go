@@ -141,6 +141,7 @@ type Trainer struct {
 	opt     Optimizer
 	step    int
 	gradBuf []float32 // the trunk's gradients, summed across replicas
+	arena   stepArena // the buffers of a step's graph, reused step after step
 
 	// lrScale multiplies the schedule (0 means 1); each divergence halves it.
 	lrScale float64
@@ -214,6 +215,13 @@ func (t *Trainer) Step(ctx context.Context, batch []Example) (StepStats, error) 
 		return t.recover(bad+" is not finite before the step", len(batch), start)
 	}
 	nn.ZeroGrad(m)
+	// The step's activations and gradients come from the trainer's arena
+	// and go back to it when the step is over, whatever its outcome.
+	t.Trunk.arena = &t.arena
+	defer func() {
+		t.Trunk.arena = nil
+		t.arena.reset()
+	}()
 	var replica *replicaStep
 	if t.Replica != nil && t.Replica.Size() > 1 {
 		replica = &replicaStep{comm: t.Replica}

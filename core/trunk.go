@@ -110,6 +110,9 @@ type Trunk struct {
 
 	// replica is set during a data-parallel training step (Trainer.Replica).
 	replica *replicaStep
+	// arena is set during a training step (Trainer.Step): the layers take
+	// their activations and gradients from it.
+	arena *stepArena
 }
 
 // ConvBN is one conv3x3 (stride 1, padding 1, no bias) + batch-norm + ReLU
@@ -221,7 +224,7 @@ func (t *Trunk) run(x mat.Tensor, in Shape, train, pool bool) (mat.Tensor, Shape
 	if err != nil || !pool {
 		return y, s, err
 	}
-	y, err = GlobalAvgPool(y, s)
+	y, err = globalAvgPool(y, s, t.arena)
 	return y, s, err
 }
 
@@ -231,7 +234,7 @@ func (t *Trunk) layers(x mat.Tensor, in Shape, train bool, r *replicaStep) (mat.
 	s := in
 	for _, l := range t.Layers {
 		var err error
-		if x, s, err = l.forward(x, s, train, 0, r); err != nil {
+		if x, s, err = l.forward(x, s, train, 0, r, t.arena); err != nil {
 			return nil, Shape{}, err
 		}
 	}
@@ -247,28 +250,29 @@ func (t *Trunk) Forward(x mat.Tensor, in Shape, train bool) (mat.Tensor, error) 
 
 // Forward applies the layer to x with geometry in.
 func (l *ConvBN) Forward(x mat.Tensor, in Shape, train bool) (mat.Tensor, Shape, error) {
-	return l.forward(x, in, train, 0, nil)
+	return l.forward(x, in, train, 0, nil, nil)
 }
 
 // forward is Forward with the batch-norm momentum (0: the default) and,
 // with r, batch-norm statistics synchronised across replicas.
-func (l *ConvBN) forward(x mat.Tensor, in Shape, train bool, momentum float32, r *replicaStep) (mat.Tensor, Shape, error) {
-	y, s, err := Conv2D(x, in, l.W, conv3x3)
+// Its activations and gradients come from a (nil: allocated).
+func (l *ConvBN) forward(x mat.Tensor, in Shape, train bool, momentum float32, r *replicaStep, a *stepArena) (mat.Tensor, Shape, error) {
+	y, s, err := conv2D(x, in, l.W, conv3x3, a)
 	if err != nil {
 		return nil, Shape{}, err
 	}
 	stats := BNStats{Mean: data(l.RunMean), Var: data(l.RunVar)}
 	opt := BNOptions{Train: train, ReLU: true, Momentum: momentum}
 	if r != nil && train {
-		y, err = syncBatchNorm(y, s, l.Gamma, l.Beta, stats, opt, r)
+		y, err = syncBatchNorm(y, s, l.Gamma, l.Beta, stats, opt, r, a)
 	} else {
-		y, err = BatchNorm2D(y, s, l.Gamma, l.Beta, stats, opt)
+		y, err = batchNorm2D(y, s, l.Gamma, l.Beta, stats, opt, a)
 	}
 	if err != nil {
 		return nil, Shape{}, err
 	}
 	if l.Pool {
-		return MaxPool2D(y, s, 2, 2)
+		return maxPool2D(y, s, 2, 2, a)
 	}
 	return y, s, nil
 }

@@ -294,7 +294,7 @@ func TestInferMatchesGraph(t *testing.T) {
 		gs := in
 		for li := range a.Layers {
 			var err error
-			if g, gs, err = a.Layers[li].forward(g, gs, train, 0.25, nil); err != nil {
+			if g, gs, err = a.Layers[li].forward(g, gs, train, 0.25, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			var ns Shape

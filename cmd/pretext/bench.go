@@ -22,6 +22,12 @@ type benchResult struct {
 	Runtime      string  `json:"runtime"`
 	Steps        int     `json:"steps"`
 	Batch        int     `json:"batch"`
+	// AllocBytesPerStep is the heap allocated per timed step (Go's
+	// runtime.MemStats.TotalAlloc over the timed steps, divided by them).
+	AllocBytesPerStep float64 `json:"alloc_bytes_per_step"`
+	// PeakRSSBytes is the process's peak resident set size, where the
+	// system reports it (0 elsewhere, such as js/wasm).
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // bench times training steps natively (or as wasm under GOOS=js): the
@@ -44,6 +50,7 @@ func bench(args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed for weights and data")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the timed steps to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,15 +64,27 @@ func bench(args []string, stdout io.Writer) error {
 	}
 	stopProfile := func() {}
 	defer func() { stopProfile() }()
+	var before runtime.MemStats
 	median, err := w.MedianStep(context.Background(), *warmup, *steps, func(i int) error {
 		var err error
 		if i == *warmup { // profile the timed steps only
+			if *memProfile != "" {
+				runtime.MemProfileRate = 64 << 10
+			}
 			stopProfile, err = startProfile(*cpuProfile)
+			runtime.ReadMemStats(&before)
 		}
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if *memProfile != "" {
+		if err := writeMemProfile(*memProfile); err != nil {
+			return err
+		}
 	}
 	ips := float64(*batch) / median
 	res := benchResult{
@@ -73,13 +92,28 @@ func bench(args []string, stdout io.Writer) error {
 		GFLOPS:  ips * w.FLOPsPerImage / 1e9,
 		Runtime: runtime.GOOS + "/" + runtime.GOARCH + " " + runtime.Version(),
 		Steps:   *steps, Batch: *batch,
+		AllocBytesPerStep: float64(after.TotalAlloc-before.TotalAlloc) / float64(*steps),
+		PeakRSSBytes:      peakRSS(),
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	_, err = fmt.Fprintf(stdout, "%s: %.1f images/s, %.2f GFLOP/s (%d threads, %s, median of %d steps of %d)\n",
-		res.Workload, res.ImagesPerSec, res.GFLOPS, res.Threads, res.Runtime, res.Steps, res.Batch)
+	_, err = fmt.Fprintf(stdout, "%s: %.1f images/s, %.2f GFLOP/s, %.1f MB allocated a step (%d threads, %s, median of %d steps of %d)\n",
+		res.Workload, res.ImagesPerSec, res.GFLOPS, res.AllocBytesPerStep/1e6, res.Threads, res.Runtime, res.Steps, res.Batch)
 	return err
+}
+
+// writeMemProfile writes the heap profile's allocations to path.
+func writeMemProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // startProfile starts a CPU profile into path (nothing if path is empty)
