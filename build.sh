@@ -7,10 +7,11 @@
 #              cross-check when python3-torch is installed), the browser test in
 #              headless Chromium, core/tasks/app/internal tests as wasm in
 #              Node, the kernels' and core's again with the simd128 kernels,
-#              the archsimd GEMM path (amd64)
-#   bench      native, wasm (Node, with and without simd128; Chromium with one
-#              worker and one per core) and SIMD benchmarks of workloads RS,
-#              JS and CS
+#              the pure-Go kernels natively (-tags purego), and the arm64
+#              NEON kernel under qemu-aarch64 when it is installed
+#   bench      native (assembly kernels, and pure Go), wasm (Node, with and
+#              without simd128; Chromium with one worker and one per core)
+#              benchmarks of workloads RS, JS and CS
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -38,6 +39,7 @@ test)
 	test -z "$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "build.sh: run gofmt -w" >&2; exit 1; }
 	go vet ./...
 	GOOS=js GOARCH=wasm go vet ./core/... ./tasks/... ./recipe/... ./explore/... ./wasm/... ./internal/...
+	GOARCH=arm64 go vet ./internal/kernel/... ./core/...
 	build
 	# The browser test (web/) needs chromium; PRETEXT_BROWSER=1 makes its
 	# absence a failure rather than a skip.
@@ -52,8 +54,12 @@ test)
 	# The kernels and core once more with the simd128 kernels loaded as the
 	# page loads them; a test in each fails if they are not in use.
 	PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go test -exec="$PWD/wasm/exec_node.js" -timeout 40m ./internal/kernel/... ./core
-	if [ "$(go env GOARCH)" = amd64 ]; then
-		GODEBUG=asyncpreemptoff=1 GOEXPERIMENT=simd go test -timeout 40m ./internal/... ./core/... ./tasks/...
+	# The pure-Go kernels natively: the purego tag leaves out the assembly.
+	go test -tags purego ./internal/kernel/... ./core
+	# The arm64 NEON kernel (and the rest of the package) on an emulated
+	# arm64 CPU; CI installs qemu-user.
+	if command -v qemu-aarch64 >/dev/null; then
+		GOARCH=arm64 go test -exec qemu-aarch64 -short ./internal/kernel
 	fi
 	echo "build.sh: all tests passed"
 	;;
@@ -66,9 +72,7 @@ bench)
 		PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go run -exec="$PWD/wasm/exec_node.js" ./cmd/pretext bench -workload $w -threads 1 -json
 		go run ./cmd/browserbench -workload $w -workers 1 -json
 		go run ./cmd/browserbench -workload $w -workers "$(nproc)" -json
-		if [ "$(go env GOARCH)" = amd64 ]; then
-			GOEXPERIMENT=simd go run ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
-		fi
+		go run -tags purego ./cmd/pretext bench -workload $w -threads "$(nproc)" -json
 	done
 	;;
 *)

@@ -87,7 +87,6 @@ Run "pretext <command> -h" for a command's flags.`)
 }
 
 func main() {
-	quietPreemption()
 	if len(os.Args) < 2 {
 		usage(os.Stderr)
 		os.Exit(2)

@@ -12,7 +12,10 @@ import "math"
 // there than a plain range loop), and natively it shortens the dependency
 // chains of the sums. Each accumulator's order is fixed (the simd128 twins
 // keep the same four running sums in their lanes), so the results depend
-// neither on threads nor on the kernel.
+// neither on threads nor on the kernel. Every product is converted to its
+// type before it is added, which keeps Go from fusing the multiply and add
+// on the architectures where it would (arm64 and others), so that every
+// build rounds alike.
 
 // BNSums returns Σ(x-shift) and Σ(x-shift)² over row, in float64.
 func BNSums(row []float32, shift float64) (sum, squares float64) {
@@ -33,15 +36,15 @@ func bnSumsGo(row []float32, shift float64) (sum, squares float64) {
 		s1 += b
 		s2 += c
 		s3 += d
-		q0 += a * a
-		q1 += b * b
-		q2 += c * c
-		q3 += d * d
+		q0 += float64(a * a)
+		q1 += float64(b * b)
+		q2 += float64(c * c)
+		q3 += float64(d * d)
 	}
 	for _, v := range row[n4:] {
 		a := float64(v) - shift
 		s0 += a
-		q0 += a * a
+		q0 += float64(a * a)
 	}
 	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
 }
@@ -63,25 +66,25 @@ func bnNormalizeGo(out, x []float32, mu, a, b float32, relu bool) {
 	if relu {
 		for i := 0; i < n4; i += 4 {
 			v, o := x[i:i+4:i+4], out[i:i+4:i+4]
-			o[0] = relu32((v[0]-mu)*a + b)
-			o[1] = relu32((v[1]-mu)*a + b)
-			o[2] = relu32((v[2]-mu)*a + b)
-			o[3] = relu32((v[3]-mu)*a + b)
+			o[0] = relu32(float32((v[0]-mu)*a) + b)
+			o[1] = relu32(float32((v[1]-mu)*a) + b)
+			o[2] = relu32(float32((v[2]-mu)*a) + b)
+			o[3] = relu32(float32((v[3]-mu)*a) + b)
 		}
 		for i := n4; i < len(x); i++ {
-			out[i] = relu32((x[i]-mu)*a + b)
+			out[i] = relu32(float32((x[i]-mu)*a) + b)
 		}
 		return
 	}
 	for i := 0; i < n4; i += 4 {
 		v, o := x[i:i+4:i+4], out[i:i+4:i+4]
-		o[0] = (v[0]-mu)*a + b
-		o[1] = (v[1]-mu)*a + b
-		o[2] = (v[2]-mu)*a + b
-		o[3] = (v[3]-mu)*a + b
+		o[0] = float32((v[0]-mu)*a) + b
+		o[1] = float32((v[1]-mu)*a) + b
+		o[2] = float32((v[2]-mu)*a) + b
+		o[3] = float32((v[3]-mu)*a) + b
 	}
 	for i := n4; i < len(x); i++ {
-		out[i] = (x[i]-mu)*a + b
+		out[i] = float32((x[i]-mu)*a) + b
 	}
 }
 
@@ -113,10 +116,10 @@ func bnGradSumsGo(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX floa
 		s1 += b
 		s2 += c
 		s3 += d
-		p0 += a * (float64(v[0]) - mean)
-		p1 += b * (float64(v[1]) - mean)
-		p2 += c * (float64(v[2]) - mean)
-		p3 += d * (float64(v[3]) - mean)
+		p0 += float64(a * (float64(v[0]) - mean))
+		p1 += float64(b * (float64(v[1]) - mean))
+		p2 += float64(c * (float64(v[2]) - mean))
+		p3 += float64(d * (float64(v[3]) - mean))
 	}
 	for i := n4; i < len(x); i++ {
 		g := dy[i]
@@ -124,7 +127,7 @@ func bnGradSumsGo(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX floa
 			g = reluMasked(g, y[i])
 		}
 		s0 += float64(g)
-		p0 += float64(g) * (float64(x[i]) - mean)
+		p0 += float64(float64(g) * (float64(x[i]) - mean))
 	}
 	return (s0 + s1) + (s2 + s3), (p0 + p1) + (p2 + p3)
 }
@@ -148,25 +151,25 @@ func bnGradXGo(out, x, dy, y []float32, mu, k, c2, c1 float32, relu bool) {
 	if relu {
 		for i := 0; i < n4; i += 4 {
 			o, v, g, r := out[i:i+4:i+4], x[i:i+4:i+4], dy[i:i+4:i+4], y[i:i+4:i+4]
-			o[0] = k*reluMasked(g[0], r[0]) - (v[0]-mu)*c2 - c1
-			o[1] = k*reluMasked(g[1], r[1]) - (v[1]-mu)*c2 - c1
-			o[2] = k*reluMasked(g[2], r[2]) - (v[2]-mu)*c2 - c1
-			o[3] = k*reluMasked(g[3], r[3]) - (v[3]-mu)*c2 - c1
+			o[0] = float32(k*reluMasked(g[0], r[0])) - float32((v[0]-mu)*c2) - c1
+			o[1] = float32(k*reluMasked(g[1], r[1])) - float32((v[1]-mu)*c2) - c1
+			o[2] = float32(k*reluMasked(g[2], r[2])) - float32((v[2]-mu)*c2) - c1
+			o[3] = float32(k*reluMasked(g[3], r[3])) - float32((v[3]-mu)*c2) - c1
 		}
 		for i := n4; i < len(x); i++ {
-			out[i] = k*reluMasked(dy[i], y[i]) - (x[i]-mu)*c2 - c1
+			out[i] = float32(k*reluMasked(dy[i], y[i])) - float32((x[i]-mu)*c2) - c1
 		}
 		return
 	}
 	for i := 0; i < n4; i += 4 {
 		o, v, g := out[i:i+4:i+4], x[i:i+4:i+4], dy[i:i+4:i+4]
-		o[0] = k*g[0] - (v[0]-mu)*c2 - c1
-		o[1] = k*g[1] - (v[1]-mu)*c2 - c1
-		o[2] = k*g[2] - (v[2]-mu)*c2 - c1
-		o[3] = k*g[3] - (v[3]-mu)*c2 - c1
+		o[0] = float32(k*g[0]) - float32((v[0]-mu)*c2) - c1
+		o[1] = float32(k*g[1]) - float32((v[1]-mu)*c2) - c1
+		o[2] = float32(k*g[2]) - float32((v[2]-mu)*c2) - c1
+		o[3] = float32(k*g[3]) - float32((v[3]-mu)*c2) - c1
 	}
 	for i := n4; i < len(x); i++ {
-		out[i] = k*dy[i] - (x[i]-mu)*c2 - c1
+		out[i] = float32(k*dy[i]) - float32((x[i]-mu)*c2) - c1
 	}
 }
 
