@@ -4,7 +4,8 @@ import "math"
 
 // The row loops of batch-norm (core/batchnorm.go), one channel at a time.
 // Each runs in the host's kernel (host.go) for rows long enough to be worth
-// the call, else in its Go twin (…Go), which gives the same bits.
+// the call, else in the build's (…Native: AVX2 assembly on amd64, see
+// batchnorm_amd64.go, else the Go twin …Go), which give the same bits.
 //
 // The Go twins handle four values per iteration through four-element
 // subslices x[i:i+4:i+4] (one bounds check each): in wasm every loop
@@ -22,7 +23,7 @@ func BNSums(row []float32, shift float64) (sum, squares float64) {
 	if h := installed.Load(); h != nil && len(row) >= hostMinRow {
 		return h.BNSums(row, shift)
 	}
-	return bnSumsGo(row, shift)
+	return bnSumsNative(row, shift)
 }
 
 // bnSumsGo is BNSums in Go.
@@ -56,7 +57,7 @@ func BNNormalize(out, x []float32, mu, a, b float32, relu bool) {
 		h.BNNormalize(out, x, mu, a, b, relu)
 		return
 	}
-	bnNormalizeGo(out, x, mu, a, b, relu)
+	bnNormalizeNative(out, x, mu, a, b, relu)
 }
 
 // bnNormalizeGo is BNNormalize in Go.
@@ -96,7 +97,7 @@ func BNGradSums(x, dy, y []float32, mu float32, relu bool) (sumDz, sumDzX float6
 	if h := installed.Load(); h != nil && len(x) >= hostMinRow {
 		return h.BNGradSums(x, dy, y, mu, relu)
 	}
-	return bnGradSumsGo(x, dy, y, mu, relu)
+	return bnGradSumsNative(x, dy, y, mu, relu)
 }
 
 // bnGradSumsGo is BNGradSums in Go.
@@ -141,7 +142,7 @@ func BNGradX(out, x, dy, y []float32, mu, k, c2, c1 float32, relu bool) {
 		h.BNGradX(out, x, dy, y, mu, k, c2, c1, relu)
 		return
 	}
-	bnGradXGo(out, x, dy, y, mu, k, c2, c1, relu)
+	bnGradXNative(out, x, dy, y, mu, k, c2, c1, relu)
 }
 
 // bnGradXGo is BNGradX in Go.

@@ -64,3 +64,48 @@ func TestBNLoops(t *testing.T) {
 
 // mu32 is mu as the loops see it: a float32 widened to float64.
 func mu32(mu float32) float64 { return float64(mu) }
+
+// TestBNNative checks the build's native batch-norm loops (AVX2 assembly on
+// amd64) against the Go twins bit for bit, on every length up to 70 (the
+// vector loops and their scalar tails) and with values of both signs, -0
+// and zeros in y (the ReLU's mask).
+func TestBNNative(t *testing.T) {
+	const mu, a, b, k, c2, c1 = 0.1, 1.5, -0.2, 1.3, 0.02, -0.01
+	for n := 0; n <= 70; n++ {
+		x, dy := gemmRand(n, uint32(3*n+1)), gemmRand(n, uint32(3*n+2))
+		if n > 2 {
+			x[1] = float32(math.Copysign(0, -1))
+			x[2] = mu
+		}
+		shift := 0.25
+		if s, q := bnSumsNative(x, shift); true {
+			ws, wq := bnSumsGo(x, shift)
+			if s != ws || q != wq {
+				t.Fatalf("n=%d: sums %v %v, Go twin %v %v", n, s, q, ws, wq)
+			}
+		}
+		for _, relu := range []bool{false, true} {
+			y, want := make([]float32, n), make([]float32, n)
+			bnNormalizeNative(y, x, mu, a, b, relu)
+			bnNormalizeGo(want, x, mu, a, b, relu)
+			for i := range y {
+				if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("n=%d relu=%v: normalize[%d] = %v, Go twin %v", n, relu, i, y[i], want[i])
+				}
+			}
+			s, p := bnGradSumsNative(x, dy, y, mu, relu)
+			ws, wp := bnGradSumsGo(x, dy, y, mu, relu)
+			if s != ws || p != wp {
+				t.Fatalf("n=%d relu=%v: gradient sums %v %v, Go twin %v %v", n, relu, s, p, ws, wp)
+			}
+			dx, wdx := make([]float32, n), make([]float32, n)
+			bnGradXNative(dx, x, dy, y, mu, k, c2, c1, relu)
+			bnGradXGo(wdx, x, dy, y, mu, k, c2, c1, relu)
+			for i := range dx {
+				if math.Float32bits(dx[i]) != math.Float32bits(wdx[i]) {
+					t.Fatalf("n=%d relu=%v: grad x[%d] = %v, Go twin %v", n, relu, i, dx[i], wdx[i])
+				}
+			}
+		}
+	}
+}
