@@ -79,7 +79,10 @@ func gemmBuildKernels() []*gemmKernel {
 }
 
 //go:noescape
-func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int)
+func transpose8AVX(dst *float32, ldd int, src *float32, lds int, nb int)
+
+//go:noescape
+func packRowsAVX(dst, src *float32, ld, kc, np, w int)
 
 // gemmPackAVX is gemmPack with vector moves (the AVX kernels' wide panels):
 // along x it streams each source row once, dealing it out to the panels
@@ -92,11 +95,10 @@ func gemmPackAVX(dst, src []float32, ld int, alongX bool, p0, kc, x0, nx, w int)
 	}
 	full := nx / w * w
 	if alongX {
-		for p := range kc {
-			s := src[(p0+p)*ld+x0:][:full]
-			for x := 0; x < full; x += w {
-				copy(dst[x*kc+p*w:][:w], s[x:x+w])
-			}
+		if full > 0 {
+			_ = src[(p0+kc-1)*ld+x0+full-1] // the last value read
+			_ = dst[full*kc-1]              // the last value written
+			packRowsAVX(&dst[0], &src[p0*ld+x0], ld, kc, full/w, w)
 		}
 		if full < nx {
 			gemmPack(dst[full*kc:], src, ld, true, p0, kc, x0+full, nx-full, w)
@@ -110,10 +112,10 @@ func gemmPackAVX(dst, src []float32, ld int, alongX bool, p0, kc, x0, nx, w int)
 		for ; r+8 <= cols; r += 8 {
 			row := (x0+x+r)*ld + p0
 			_ = src[row+7*ld : row+7*ld+kc] // the 8 rows of kc values
-			p := 0
-			for ; p+8 <= kc; p += 8 {
-				_ = panel[(p+7)*w+r+7]
-				transpose8x8AVX(&panel[p*w+r], w, &src[row+p], ld)
+			p := kc &^ 7
+			if p > 0 {
+				_ = panel[(p-1)*w+r+7] // the last value written
+				transpose8AVX(&panel[r], w, &src[row], ld, p/8)
 			}
 			for ; p < kc; p++ {
 				d := (*[8]float32)(panel[p*w+r:])

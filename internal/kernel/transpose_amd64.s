@@ -2,19 +2,25 @@
 
 #include "textflag.h"
 
-// func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int)
+// func transpose8AVX(dst *float32, ldd int, src *float32, lds int, nb int)
 //
-// dst[j*ldd+i] = src[i*lds+j] for i, j < 8: the rows of an 8x8 block are
-// unpacked in pairs, shuffled in fours and their 128-bit halves swapped.
-TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
+// Transposes nb 8x8 blocks side by side: dst[(8b+j)*ldd+i] = src[i*lds+8b+j]
+// for b < nb and i, j < 8. Each block's rows are unpacked in pairs,
+// shuffled in fours and their 128-bit halves swapped.
+TEXT ·transpose8AVX(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), DX
 	MOVQ src+16(FP), SI
 	MOVQ lds+24(FP), CX
+	MOVQ nb+32(FP), R10
 	SHLQ $2, DX
 	SHLQ $2, CX
-	LEAQ (CX)(CX*2), R8  // 3 rows
-	LEAQ (SI)(CX*4), R9  // row 4
+	LEAQ (CX)(CX*2), R8  // 3 source rows
+	LEAQ (DX)(DX*2), R11 // 3 destination rows
+	TESTQ R10, R10
+	JLE transpose_done
+transpose_block:
+	LEAQ (SI)(CX*4), R9  // source row 4
 	VMOVUPS (SI), Y0
 	VMOVUPS (SI)(CX*1), Y1
 	VMOVUPS (SI)(CX*2), Y2
@@ -42,7 +48,6 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VSHUFPS $0x44, Y15, Y13, Y6
 	VSHUFPS $0xEE, Y15, Y13, Y7
 	// out j: the low halves for j < 4, the high ones after.
-	LEAQ (DX)(DX*2), R8
 	LEAQ (DI)(DX*4), R9
 	VPERM2F128 $0x20, Y4, Y0, Y8
 	VPERM2F128 $0x20, Y5, Y1, Y9
@@ -55,10 +60,59 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VMOVUPS Y8, (DI)
 	VMOVUPS Y9, (DI)(DX*1)
 	VMOVUPS Y10, (DI)(DX*2)
-	VMOVUPS Y11, (DI)(R8*1)
+	VMOVUPS Y11, (DI)(R11*1)
 	VMOVUPS Y12, (R9)
 	VMOVUPS Y13, (R9)(DX*1)
 	VMOVUPS Y14, (R9)(DX*2)
-	VMOVUPS Y15, (R9)(R8*1)
+	VMOVUPS Y15, (R9)(R11*1)
+	ADDQ $32, SI
+	LEAQ (R9)(DX*4), DI
+	DECQ R10
+	JNZ transpose_block
+transpose_done:
+	VZEROUPPER
+	RET
+
+// func packRowsAVX(dst, src *float32, ld, kc, np, w int)
+//
+// Deals kc rows of np*w values out to np panels of kc rows of w values:
+// dst[x*kc*w+p*w+j] = src[p*ld+x*w+j] for p < kc, x < np, j < w, w a
+// multiple of 8. Row after row, so the source streams through once.
+TEXT ·packRowsAVX(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), DX
+	MOVQ kc+24(FP), CX
+	MOVQ np+32(FP), R8
+	MOVQ w+40(FP), R9
+	SHLQ $2, DX          // source row stride in bytes
+	SHLQ $2, R9          // panel row in bytes
+	MOVQ R9, R10
+	IMULQ CX, R10        // panel in bytes
+	TESTQ CX, CX
+	JLE pack_done
+	TESTQ R8, R8
+	JLE pack_done
+pack_row:
+	MOVQ SI, R11         // source
+	MOVQ DI, R12         // destination: this row of panel 0
+	MOVQ R8, R13
+pack_panel:
+	XORQ AX, AX
+pack_vec:
+	VMOVUPS (R11)(AX*1), Y0
+	VMOVUPS Y0, (R12)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, R9
+	JLT pack_vec
+	ADDQ R9, R11
+	ADDQ R10, R12
+	DECQ R13
+	JNZ pack_panel
+	ADDQ DX, SI
+	ADDQ R9, DI
+	DECQ CX
+	JNZ pack_row
+pack_done:
 	VZEROUPPER
 	RET
