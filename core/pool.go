@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/pretextlab/pretext/internal/kernel"
+
 	"github.com/nlpodyssey/spago/ag"
 	"github.com/nlpodyssey/spago/mat"
 )
@@ -85,55 +87,21 @@ func (f *maxPoolFn) Forward() (mat.Tensor, error) {
 	return y, nil
 }
 
-// poolKey maps v to an integer with the same order as the float32 values,
-// with -0 equal to +0 and every NaN (of either sign) above +Inf, so that NaNs
-// propagate as in PyTorch. Comparing keys with integer arithmetic lets
-// maxPool2x2 pick the max and its position without data-dependent branches,
-// which random activations would mispredict half the time.
-func poolKey(v float32) int64 {
-	b := int32(math.Float32bits(v))
-	// Negative floats order backwards as integers: flip their magnitude
-	// bits, then lift them by one so that -0 lands on +0's key, 0.
-	k := int64(b^int32(uint32(b>>31)>>1)) + int64(uint32(b)>>31)
-	nan := int64(0x7f800000-(b&0x7fffffff)) >> 63 // all ones for a NaN
-	return k ^ ((k ^ 1<<40) & nan)
-}
-
-// maxPool2x2 is maxPoolAny for 2x2 windows of stride 2 (the trunk's pool):
-// unrolled, and branch-free through poolKey. A nil arg records nothing
+// maxPool2x2 is maxPoolAny for 2x2 windows of stride 2 (the trunk's pool),
+// a pair of rows at a time through kernel.MaxPool2x2Row: branch-free, and
+// vectorised where the build has assembly. A nil arg records nothing
 // (inference).
 func maxPool2x2(dst []float32, arg []int32, src []float32, in, out Shape) {
 	hw, w := in.H*in.W, in.W
 	for n := 0; n < in.N; n++ {
 		for oh := 0; oh < out.H; oh++ {
 			base := n*hw + 2*oh*w
-			r0 := src[base : base+w]
-			r1 := src[base+w : base+2*w]
-			r1 = r1[:len(r0)]
 			o := (n*out.H + oh) * out.W
-			d := dst[o : o+out.W]
 			var a []int32
 			if arg != nil {
 				a = arg[o : o+out.W]
-				a = a[:len(d)]
 			}
-			for ow := range d {
-				j := 2 * ow
-				p0, p1 := r0[j:j+2:j+2], r1[j:j+2:j+2]
-				k0, k1, k2, k3 := poolKey(p0[0]), poolKey(p0[1]), poolKey(p1[0]), poolKey(p1[1])
-				// m is all ones exactly when the later key is strictly
-				// larger, so ties keep the earlier (row-major) element.
-				m := (k0 - k1) >> 63
-				top, at := k0^((k0^k1)&m), 1&m
-				m = (k2 - k3) >> 63
-				bot, bat := k2^((k2^k3)&m), int64(w)+(1&m)
-				m = (top - bot) >> 63
-				i := base + j + int(at^((at^bat)&m))
-				if a != nil {
-					a[ow] = int32(i)
-				}
-				d[ow] = src[i]
-			}
+			kernel.MaxPool2x2Row(dst[o:o+out.W], a, src[base:base+w], src[base+w:base+2*w], base, w)
 		}
 	}
 }
@@ -146,12 +114,12 @@ func maxPoolAny(dst []float32, arg []int32, src []float32, in, out Shape, k, str
 			for ow := 0; ow < out.W; ow++ {
 				top := n*hw + oh*stride*in.W + ow*stride
 				at := top
-				best := poolKey(src[top])
+				best := kernel.PoolKey(src[top])
 				for kh := 0; kh < k; kh++ {
 					row := src[top+kh*in.W : top+kh*in.W+k]
 					for kw, v := range row {
 						// Strictly greater: ties keep the first element.
-						if key := poolKey(v); key > best {
+						if key := kernel.PoolKey(v); key > best {
 							best, at = key, top+kh*in.W+kw
 						}
 					}
