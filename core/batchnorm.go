@@ -101,7 +101,7 @@ type batchNormFn struct {
 	stats          BNStats
 	opt            BNOptions
 	eps, mom       float64
-	track          bool // update stats (training mode)
+	track          bool       // update stats (training mode)
 	arena          *stepArena // where y and dx come from (nil: allocated)
 	// mean and istd are the per-channel mean and 1/sqrt(var+eps) the forward
 	// pass used (batch or running); backward recomputes the normalised x from

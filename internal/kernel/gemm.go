@@ -425,4 +425,3 @@ func gemmCopy(d, s []float32) {
 		d[i] = s[i]
 	}
 }
-

@@ -92,7 +92,7 @@ func write(file, tags, vars, body string) {
 		fmt.Fprintf(&buf, "//go:build %s\n\n", tags)
 	}
 	buf.WriteString("package kernel\n\n")
-		buf.WriteString(strings.TrimSpace(vars))
+	buf.WriteString(strings.TrimSpace(vars))
 	buf.WriteString("\n\n")
 	buf.WriteString(body)
 	src, err := format.Source(buf.Bytes())

@@ -31,7 +31,7 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-				fn(lo, hi)
+			fn(lo, hi)
 		}()
 	}
 	fn(0, min(chunk, n))
