@@ -35,8 +35,10 @@
 // row loops, the thread split) lives in internal/kernel, which gives the
 // pure-Go builds, native and js/wasm (with or without its simd128 kernels),
 // the same bits. The JavaScript side of those kernels stays there too (in
-// its package jshost), so core is plain Go in every build. Built with
-// GOEXPERIMENT=simd on amd64, the matrix product uses AVX kernels, which
-// fuse multiply-adds (see that package's doc; run such programs with
-// GODEBUG=asyncpreemptoff=1, which cmd/pretext sets itself).
+// its package jshost), so core is plain Go in every build. On amd64 and
+// arm64 the matrix product, the batch-norm loops and 2x2 max-pooling run in
+// assembly (AVX2/FMA or AVX-512, NEON for the product); the product's
+// fused multiply-adds round differently from the pure-Go builds, so native
+// results match js/wasm's within float tolerance rather than bit for bit
+// (see that package's doc; the purego build tag leaves the assembly out).
 package core

@@ -8,12 +8,13 @@ import "github.com/pretextlab/pretext/internal/kernel"
 // as stored. beta is 0 (overwrite C) or 1 (accumulate into C).
 //
 // Every element of C is summed over k in increasing order, whatever the
-// number of threads, so results are reproducible across machines and builds.
-// (Other values of beta scale C before the sum; with beta=0, C is only
-// written, so it may hold garbage such as NaN.) The pure-Go builds, native
-// and js/wasm (with or without its simd128 kernel), give bit-identical
-// results; the GOEXPERIMENT=simd build on CPUs with AVX2 and FMA (or
-// AVX-512) uses fused multiply-adds, which round differently.
+// number of threads, so results are reproducible from run to run. (Other
+// values of beta scale C before the sum; with beta=0, C is only written, so
+// it may hold garbage such as NaN.) The exact kernels (pure Go, native and
+// js/wasm, and js/wasm's simd128 one) give bit-identical results; the
+// assembly kernels of amd64 (AVX2 with FMA, AVX-512) and arm64 (NEON) fuse
+// each multiply and add, which rounds once instead of twice, so their
+// results differ from those in the last bits (and between the two ISAs).
 //
 // Gemm panics if a size is negative, a stride is narrower than its matrix or
 // a slice is too short for the matrix it holds.

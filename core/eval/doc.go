@@ -39,8 +39,8 @@
 //     reduced in a fixed order, so results are the same bits whatever
 //     GOMAXPROCS is, natively and under js/wasm. (The k-NN similarities and
 //     the probe's products with the features come from [core.Gemm]; its
-//     GOEXPERIMENT=simd kernels round differently, as its documentation
-//     says.)
+//     assembly kernels round differently from the pure-Go ones, as its
+//     documentation says.)
 //   - No file or network I/O: readers take an io.Reader.
 //   - Misuse that a caller controls (mismatched sizes, labels out of range,
 //     non-finite features) is an error prefixed "eval: ", not a panic. The

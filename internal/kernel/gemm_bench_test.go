@@ -40,8 +40,8 @@ func BenchmarkGemm(b *testing.B) {
 	}
 }
 
-// BenchmarkGemmKernels compares every kernel of the build (in the
-// GOEXPERIMENT=simd build: the AVX ones and their pure-Go fallback; in
+// BenchmarkGemmKernels compares every kernel of the build (on amd64: the
+// AVX-512 and AVX2 ones the CPU can run and the pure-Go fallback; in
 // js/wasm run by wasm/exec_node.js with PRETEXT_SIMD=1: the simd128 one and
 // the pure-Go one).
 func BenchmarkGemmKernels(b *testing.B) {

@@ -4,8 +4,8 @@
 
 package kernel
 
-// gemmPortable is the pure-Go kernel of native builds (and the fallback of
-// the GOEXPERIMENT=simd build). amd64 has 15 usable float registers for Go
+// gemmPortable is the pure-Go kernel of native builds (the fallback of the
+// assembly ones, and their reference). amd64 has 15 usable float registers for Go
 // code, so the 8 accumulators of a 4x2 tile plus the 6 loaded values stay
 // in registers; larger tiles spill and run slower.
 var gemmPortable = gemmKernel{

@@ -9,8 +9,8 @@ import (
 // is installed, such as js/wasm's simd128 one, and the build's) on a few
 // shapes that cross tile and block edges, with both transposes and beta 0
 // and 1, and compares each with a plain float32 loop: bit for bit for the
-// kernels that round every operation (all but the GOEXPERIMENT=simd ones,
-// which fuse multiply-adds and are held to a rounding bound). It returns
+// kernels that round every operation (all but the assembly ones, which
+// fuse multiply-adds and are held to a rounding bound). It returns
 // the kernels' names, the one Gemm uses first, and an error naming the
 // first disagreement. It is how the browser shows which kernel runs.
 func SelfCheck() (kernels []string, err error) {
