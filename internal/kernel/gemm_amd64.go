@@ -86,8 +86,8 @@ func packRowsAVX(dst, src *float32, ld, kc, np, w int)
 
 // gemmPackAVX is gemmPack with vector moves (the AVX kernels' wide panels):
 // along x it streams each source row once, dealing it out to the panels
-// (copy moves a panel's row with vector loads and stores); across x it
-// transposes 8x8 blocks in registers.
+// (packRowsAVX); across x it transposes 8-row strips, 8x8 blocks at a time
+// in registers (transpose8AVX).
 func gemmPackAVX(dst, src []float32, ld int, alongX bool, p0, kc, x0, nx, w int) {
 	if w%8 != 0 {
 		gemmPack(dst, src, ld, alongX, p0, kc, x0, nx, w)
@@ -95,7 +95,7 @@ func gemmPackAVX(dst, src []float32, ld int, alongX bool, p0, kc, x0, nx, w int)
 	}
 	full := nx / w * w
 	if alongX {
-		if full > 0 {
+		if full > 0 && kc > 0 {
 			_ = src[(p0+kc-1)*ld+x0+full-1] // the last value read
 			_ = dst[full*kc-1]              // the last value written
 			packRowsAVX(&dst[0], &src[p0*ld+x0], ld, kc, full/w, w)
