@@ -59,10 +59,13 @@ var (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 type checkpointHeader struct {
-	Trunk TrunkConfig `json:"trunk"`
-	Head  HeadSpec    `json:"head"`
-	Train TrainConfig `json:"train"`
-	Step  int         `json:"step"`
+	// Pretext is the release that wrote the checkpoint (Version); absent
+	// in checkpoints written before it was recorded.
+	Pretext string      `json:"pretext,omitempty"`
+	Trunk   TrunkConfig `json:"trunk"`
+	Head    HeadSpec    `json:"head"`
+	Train   TrainConfig `json:"train"`
+	Step    int         `json:"step"`
 	// LRScale is the factor divergence recovery has lowered the schedule
 	// by (Trainer.LRScale); absent means 1, so checkpoints written before
 	// recovery existed load unchanged and version 1 still describes the
@@ -113,7 +116,7 @@ func (t *Trainer) tensors() []namedTensor {
 // state to w as a checkpoint.
 func (t *Trainer) Save(w io.Writer) error {
 	ts := t.tensors()
-	hdr := checkpointHeader{Trunk: t.Trunk.Config, Head: t.Head.Spec(), Train: t.Config, Step: t.step}
+	hdr := checkpointHeader{Pretext: Version, Trunk: t.Trunk.Config, Head: t.Head.Spec(), Train: t.Config, Step: t.step}
 	if s := t.LRScale(); s != 1 {
 		hdr.LRScale = s
 	}

@@ -86,11 +86,18 @@ func TestCheckpointGolden(t *testing.T) {
 	}
 	// small.ckpt is of version 1, from before perceptron heads had their
 	// own type; a classifier's names did not change, so saving it again
-	// gives the same bytes but for the version and the checksum.
+	// gives the same bytes but for the version, the release that wrote it
+	// (a field it did not have) and the checksum.
 	again := save(t, tr)
 	if v := binary.LittleEndian.Uint32(again[8:]); v != CheckpointVersion {
 		t.Errorf("saved as version %d, want %d", v, CheckpointVersion)
 	}
+	again = withHeader(t, again, func(h *checkpointHeader) {
+		if h.Pretext != Version {
+			t.Errorf("saved by release %q, want %q", h.Pretext, Version)
+		}
+		h.Pretext = ""
+	})
 	if len(again) != len(raw) || !bytes.Equal(again[:8], raw[:8]) || !bytes.Equal(again[12:len(again)-4], raw[12:len(raw)-4]) {
 		t.Error("saving the loaded checkpoint gives different bytes (beyond the version and checksum)")
 	}
@@ -427,5 +434,21 @@ func TestNamedParamsCoverModel(t *testing.T) {
 		if !seen[name] {
 			t.Errorf("no parameter named %s in %v", name, named)
 		}
+	}
+}
+
+// TestCheckpointRecordsVersion checks that a checkpoint names the release
+// that wrote it, and that one without the field (written before it was
+// recorded) still loads.
+func TestCheckpointRecordsVersion(t *testing.T) {
+	raw := tinyCheckpoint(t)
+	var got string
+	withHeader(t, raw, func(h *checkpointHeader) { got = h.Pretext })
+	if got != Version || Version == "" {
+		t.Fatalf("checkpoint says it was written by %q, want %q", got, Version)
+	}
+	old := withHeader(t, raw, func(h *checkpointHeader) { h.Pretext = "" })
+	if _, err := LoadTrainer(bytes.NewReader(old), nil); err != nil {
+		t.Fatalf("a checkpoint without the release field: %v", err)
 	}
 }

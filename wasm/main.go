@@ -17,6 +17,7 @@ import (
 	"syscall/js"
 	"time"
 
+	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/internal/kernel"
 	"github.com/pretextlab/pretext/internal/kernel/jshost"
 	"github.com/pretextlab/pretext/wasm/app"
@@ -66,7 +67,7 @@ func newYield() func() {
 // api builds the pretext global.
 func api(a *app.App) js.Value {
 	o := object.New()
-	o.Set("version", fmt.Sprintf("pretext %s (%s)", app.Version, runtime.Version()))
+	o.Set("version", fmt.Sprintf("pretext %s (%s)", core.Version, runtime.Version()))
 	method := func(name string, fn func(args []js.Value) (any, error)) {
 		o.Set(name, js.FuncOf(func(_ js.Value, args []js.Value) any {
 			return async(name, func() (any, error) { return fn(args) })

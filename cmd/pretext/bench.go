@@ -51,11 +51,11 @@ func bench(args []string, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the timed steps to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *threads < 1 || *steps < 1 || *warmup < 0 {
-		return fmt.Errorf("bench: -threads and -steps must be positive, -warmup not negative")
+		return usagef("bench: -threads and -steps must be positive, -warmup not negative")
 	}
 	runtime.GOMAXPROCS(*threads)
 	w, err := workloads.New(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))

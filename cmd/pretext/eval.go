@@ -76,7 +76,7 @@ func evalCmd(args []string, stdout io.Writer) error {
 	threads := fs.Int("threads", runtime.NumCPU(), "goroutines for the operators")
 	asJSON := fs.Bool("json", false, "print one JSON object per probe")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	var err error
@@ -102,7 +102,7 @@ func evalCmd(args []string, stdout io.Writer) error {
 	case "recompute", "keep":
 		o.keepBN = *bn == "keep"
 	default:
-		return fmt.Errorf("eval: -bn %q, want recompute or keep", *bn)
+		return usagef("eval: -bn %q, want recompute or keep", *bn)
 	}
 	if o.blocks, err = intList(*blocks); err != nil {
 		return fmt.Errorf("eval: -block: %w", err)

@@ -67,12 +67,12 @@ type explored struct {
 }
 
 // load parses args, reads the trunk and the photos and embeds them.
-func (f *exploreFlags) load(args []string, log io.Writer) (*explored, error) {
-	if err := f.fs.Parse(args); err != nil {
+func (f *exploreFlags) load(args []string, stdout, log io.Writer) (*explored, error) {
+	if err := parseFlags(f.fs, args, stdout); err != nil {
 		return nil, err
 	}
 	if f.fs.NArg() > 0 {
-		return nil, fmt.Errorf("%s: unexpected arguments %q", f.fs.Name(), f.fs.Args())
+		return nil, usagef("%s: unexpected arguments %q", f.fs.Name(), f.fs.Args())
 	}
 	if (*f.ckpt == "") == !*f.random {
 		return nil, fmt.Errorf("%s: give -ckpt FILE or -random (one of them)", f.fs.Name())
@@ -169,7 +169,7 @@ func writeFile(path string, fn func(io.Writer) error) error {
 func embedCmd(args []string, stdout io.Writer) error {
 	f := newExploreFlags("embed")
 	out := f.fs.String("out", "", "file to write: .csv (file,f0,f1,...) or .npy (float32 [N,D], names in FILE.txt) (required)")
-	e, err := f.load(args, os.Stderr)
+	e, err := f.load(args, stdout, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func similarCmd(args []string, stdout io.Writer) error {
 	k := f.fs.Int("k", 8, "how many similar photos")
 	asJSON := f.fs.Bool("json", false, "print JSON: {query, neighbours: [{file, similarity}]}")
 	out := f.fs.String("out", "", "also write a montage of the query and its neighbours (PNG)")
-	e, err := f.load(args, os.Stderr)
+	e, err := f.load(args, stdout, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func classifyCmd(args []string, stdout io.Writer) error {
 	asJSON := f.fs.Bool("json", false, "print JSON")
 	shots := f.fs.String("shots", "", "measure instead: name this many photos of each label at random (e.g. 1,3,5), predict the other labelled ones")
 	draws := f.fs.Int("draws", 20, "-shots: rounds of random naming averaged")
-	e, err := f.load(args, os.Stderr)
+	e, err := f.load(args, stdout, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -416,7 +416,7 @@ func mapCmd(args []string, stdout io.Writer) error {
 	size := f.fs.Int("size", 1600, "the map's side in pixels")
 	thumb := f.fs.Int("thumb", 48, "the thumbnails' side in pixels")
 	asJSON := f.fs.Bool("json", false, "print JSON: [{file, x, y}], x and y in [0, 1]")
-	e, err := f.load(args, os.Stderr)
+	e, err := f.load(args, stdout, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -462,7 +462,7 @@ func clusterCmd(args []string, stdout io.Writer) error {
 	out := f.fs.String("out", "", "CSV to write: file,group for every photo")
 	k := f.fs.Int("k", 0, "number of groups (0: chosen by silhouette)")
 	asJSON := f.fs.Bool("json", false, "print JSON: k, silhouette and each group's files")
-	e, err := f.load(args, os.Stderr)
+	e, err := f.load(args, stdout, os.Stderr)
 	if err != nil {
 		return err
 	}

@@ -18,11 +18,11 @@ func exportCmd(args []string, stdout io.Writer) error {
 	ckpt := fs.String("ckpt", "", "checkpoint written by pretext train or the page (required)")
 	format := fs.String("format", "safetensors", "output format: safetensors")
 	out := fs.String("out", "", "file to write (required)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *ckpt == "" || *out == "" {
-		return fmt.Errorf("export: -ckpt and -out are required")
+		return usagef("export: -ckpt and -out are required")
 	}
 	if *format != "safetensors" {
 		return fmt.Errorf("export: unknown format %q (safetensors)", *format)
@@ -54,11 +54,11 @@ func importCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	in := fs.String("in", "", "safetensors file to read (required)")
 	out := fs.String("out", "", "checkpoint to write (required)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *in == "" || *out == "" {
-		return fmt.Errorf("import: -in and -out are required")
+		return usagef("import: -in and -out are required")
 	}
 	f, err := os.Open(*in)
 	if err != nil {

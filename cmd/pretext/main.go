@@ -8,6 +8,8 @@
 //	pretext export -ckpt FILE.ckpt -format safetensors -out FILE.safetensors
 //	pretext import -in FILE.safetensors -out FILE.ckpt
 //	pretext tasks
+//	pretext version
+//	pretext help [COMMAND]
 //	pretext bench [-workload rs|js|cs] [-threads N] [-json]
 //	pretext embed -ckpt FILE.ckpt|-random [-images DIR] -out emb.csv|emb.npy
 //	pretext similar -ckpt FILE.ckpt|-random [-images DIR] -query PHOTO [-k 8] [-json] [-out montage.png]
@@ -19,11 +21,14 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/internal/kernel"
 	"github.com/pretextlab/pretext/tasks"
 )
 
@@ -41,9 +46,53 @@ var commands = map[string]func(args []string, stdout io.Writer) error{
 	"report":   report,
 	"similar":  similarCmd,
 	"tasks":    listTasks,
+	"version":  version,
 }
 
-func listTasks(_ []string, stdout io.Writer) error {
+func init() {
+	// help refers to commands, so it joins the map after it is built.
+	commands["help"] = help
+}
+
+// help prints the commands (to stdout), or runs COMMAND -h.
+func help(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		usage(stdout)
+		return nil
+	}
+	cmd, ok := commands[args[0]]
+	if !ok || args[0] == "help" {
+		return usagef("help: unknown command %q", args[0])
+	}
+	return cmd([]string{"-h"}, stdout)
+}
+
+// version prints the release, the Go toolchain and platform, and the
+// matrix kernel this machine runs.
+func version(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: pretext version\n\nPrints the release, the Go toolchain and the matrix kernel in use.\n")
+	}
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	kernels, err := kernel.SelfCheck()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "pretext %s (%s %s/%s, kernel %s)\n", core.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH, kernels[0])
+	return err
+}
+
+func listTasks(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("tasks", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: pretext tasks\n\nLists the pretext tasks with their training defaults.\n")
+	}
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
 	all, err := tasks.All()
 	if err != nil {
 		return err
@@ -82,25 +131,32 @@ commands:
   cluster  group the photos (k-means)
   bench    time training steps of a reference workload natively (default: rs;
            in headless Chromium: go run ./cmd/browserbench)
+  version  print the release, the Go toolchain and the matrix kernel
+  help     print this, or a command's flags (pretext help train)
 
-Run "pretext <command> -h" for a command's flags.`)
+Run "pretext <command> -h" for a command's flags. Exit status: 0 on
+success, 1 when the work failed, 2 for a usage mistake.`)
 }
 
 func main() {
-	if len(os.Args) < 2 {
-		usage(os.Stderr)
-		os.Exit(2)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the command line without os.Exit: it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
 	}
-	cmd, ok := commands[os.Args[1]]
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
 	if !ok {
-		if os.Args[1] != "-h" && os.Args[1] != "help" {
-			fmt.Fprintf(os.Stderr, "pretext: unknown command %q\n", os.Args[1])
-		}
-		usage(os.Stderr)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "pretext: unknown command %q (pretext help lists them)\n", args[0])
+		return 2
 	}
-	if err := cmd(os.Args[2:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "pretext:", err)
-		os.Exit(1)
-	}
+	return exitCode(cmd(args[1:], stdout), stderr)
 }

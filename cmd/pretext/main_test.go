@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,7 +138,7 @@ func TestTrainReportsDivergence(t *testing.T) {
 // recipe.
 func TestTrainDefaultsAreThePages(t *testing.T) {
 	for _, name := range tasks.Names() {
-		s, _, err := trainFlags([]string{"-task", name})
+		s, _, err := trainFlags([]string{"-task", name}, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,11 +22,11 @@ func predict(args []string, stdout io.Writer) error {
 	in := fs.String("in", "", "photo to run the task on (required)")
 	out := fs.String("out", "", "PNG to write: input and result side by side (required)")
 	seed := fs.Uint64("seed", 1, "seed for the task's random choices (e.g. the jigsaw shuffle)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *ckpt == "" || *in == "" || *out == "" {
-		return fmt.Errorf("predict: -ckpt, -in and -out are required")
+		return usagef("predict: -ckpt, -in and -out are required")
 	}
 	f, err := os.Open(*ckpt)
 	if err != nil {

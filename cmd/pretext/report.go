@@ -50,7 +50,7 @@ func report(args []string, stdout io.Writer) error {
 	scale := fs.Float64("steps-scale", 1, "multiply every training's steps by this (a quick smoke run: 0.01)")
 	wide := fs.Bool("wide", false, "add the wide trunk's Fashion-MNIST rows (random init and rotation, 1000 steps; about an hour and a half)")
 	reuse := fs.Bool("reuse", false, "reuse the checkpoints and finished rows already in -work instead of running them again")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*work, 0o755); err != nil {
@@ -131,7 +131,7 @@ func report(args []string, stdout io.Writer) error {
 		probe("supervised (ceiling)", nil, "-supervised", "-seed", "0", "-steps", steps(500), "-batch", "32")
 	}
 	if len(rows) == 0 {
-		return fmt.Errorf("report: nothing to do (give -fashion and/or -photos)")
+		return usagef("report: nothing to do (give -fashion and/or -photos)")
 	}
 	start := time.Now()
 	for i, r := range rows {

@@ -54,7 +54,7 @@ type trainOptions struct {
 // samples) with the recipe the page uses, and reports its score on
 // held-back photos.
 func train(args []string, stdout io.Writer) error {
-	s, o, err := trainFlags(args)
+	s, o, err := trainFlags(args, stdout)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func train(args []string, stdout io.Writer) error {
 
 // trainFlags parses train's flags: the run's settings (zero where the
 // task's defaults apply, as the page's form leaves them) and the rest.
-func trainFlags(args []string) (recipe.Settings, trainOptions, error) {
+func trainFlags(args []string, stdout io.Writer) (recipe.Settings, trainOptions, error) {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	var s recipe.Settings
 	var o trainOptions
@@ -82,7 +82,7 @@ func trainFlags(args []string) (recipe.Settings, trainOptions, error) {
 	fs.IntVar(&o.threads, "threads", runtime.NumCPU(), "goroutines for the operators")
 	fs.BoolVar(&o.asJSON, "json", false, "print a JSON line every 10 steps and a final JSON result")
 	limits := intakeFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return s, o, err
 	}
 	var err error

@@ -22,9 +22,6 @@ import (
 	"github.com/pretextlab/pretext/tasks"
 )
 
-// Version names this build for the page.
-const Version = "0.4.0"
-
 // App holds the page's photos and model. Its methods are safe for
 // concurrent use: a training run holds the model only during each step, so
 // previews, status and stop are answered while it trains.
