@@ -70,8 +70,10 @@ type checkpointHeader struct {
 	// by (Trainer.LRScale); absent means 1, so checkpoints written before
 	// recovery existed load unchanged and version 1 still describes the
 	// format.
-	LRScale float64        `json:"lr_scale,omitempty"`
-	Tensors []tensorHeader `json:"tensors"`
+	LRScale float64 `json:"lr_scale,omitempty"`
+	// Run is Trainer.RunState, when set.
+	Run     json.RawMessage `json:"run,omitempty"`
+	Tensors []tensorHeader  `json:"tensors"`
 }
 
 type tensorHeader struct {
@@ -116,7 +118,7 @@ func (t *Trainer) tensors() []namedTensor {
 // state to w as a checkpoint.
 func (t *Trainer) Save(w io.Writer) error {
 	ts := t.tensors()
-	hdr := checkpointHeader{Pretext: Version, Trunk: t.Trunk.Config, Head: t.Head.Spec(), Train: t.Config, Step: t.step}
+	hdr := checkpointHeader{Pretext: Version, Trunk: t.Trunk.Config, Head: t.Head.Spec(), Train: t.Config, Step: t.step, Run: t.RunState}
 	if s := t.LRScale(); s != 1 {
 		hdr.LRScale = s
 	}
@@ -313,7 +315,7 @@ func trainerFromHeader(hdr checkpointHeader, resolve HeadResolver) (*Trainer, er
 	if err != nil {
 		return nil, err
 	}
-	t.step, t.lrScale = hdr.Step, hdr.LRScale
+	t.step, t.lrScale, t.RunState = hdr.Step, hdr.LRScale, hdr.Run
 	return t, nil
 }
 

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -137,6 +138,11 @@ type Trainer struct {
 	// same parameters (see Collective). The losses are those of one trainer
 	// on the whole batch, up to the order of floating-point sums.
 	Replica Collective
+	// RunState is what the program driving the trainer needs to continue its run
+	// exactly (package recipe keeps its settings and batch generator
+	// here). Checkpoints save it and LoadTrainer restores it; core does not
+	// read it.
+	RunState json.RawMessage
 
 	opt     Optimizer
 	step    int

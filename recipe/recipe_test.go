@@ -1,6 +1,7 @@
 package recipe
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -277,5 +278,53 @@ func TestFromTrainer(t *testing.T) {
 	}
 	if _, err := FromTrainer(tr); !errors.Is(err, ErrNotTask) {
 		t.Errorf("a classifier's trainer: %v, want ErrNotTask", err)
+	}
+}
+
+// TestCheckpointResume: a run saved by Run.Save mid-way and read back by
+// core.LoadTrainer and FromTrainer goes on with the uninterrupted run's
+// losses, bit for bit, and Extend trains it past its first end.
+func TestCheckpointResume(t *testing.T) {
+	photos, _ := Split(samplePhotos(t), DefaultHoldout, 3)
+	want, _ := lossesOf(t, quick(t, "rotation", 6), photos, Hooks{})
+	r := quick(t, "rotation", 6)
+	ctx, cancel := context.WithCancel(context.Background())
+	var saved bytes.Buffer
+	if _, err := r.Train(ctx, photos, Hooks{Progress: func(st core.StepStats) {
+		if st.Step == 3 {
+			cancel()
+			if err := r.Save(&saved); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := core.LoadTrainer(bytes.NewReader(saved.Bytes()), tasks.Resolve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := FromTrainer(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.Step() != 3 || resumed.Settings.Steps != 6 || resumed.Settings.Seed != r.Settings.Seed {
+		t.Fatalf("resumed at step %d of %d (seed %d)", resumed.Step(), resumed.Settings.Steps, resumed.Settings.Seed)
+	}
+	rest, _ := lossesOf(t, resumed, photos, Hooks{})
+	if !slices.Equal(rest, want[3:]) {
+		t.Errorf("resumed losses %v, the uninterrupted run's %v", rest, want[3:])
+	}
+	if err := resumed.Extend(8); err != nil {
+		t.Fatal(err)
+	}
+	if more, _ := lossesOf(t, resumed, photos, Hooks{}); len(more) != 2 {
+		t.Errorf("extended to 8 steps: %d more losses, want 2", len(more))
+	}
+	// A checkpoint without the run's state still makes a run (from the
+	// task's defaults), as before.
+	tr.RunState = nil
+	if _, err := FromTrainer(tr); err != nil {
+		t.Fatal(err)
 	}
 }

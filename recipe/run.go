@@ -62,11 +62,16 @@ func New(s Settings) (*Run, error) {
 var ErrNotTask = errors.New("recipe: the model's head is not a pretext task")
 
 // FromTrainer makes a run of a loaded trainer (a checkpoint, from
-// core.LoadTrainer with tasks.Resolve), to predict with or to train on.
-// Its settings are the task's defaults, with the trainer's optimizer, rate
+// core.LoadTrainer with tasks.Resolve), to predict with or to train on. A
+// checkpoint written by Run.Save holds the run's settings and batch
+// generator, and the run goes on exactly where it was. Otherwise its
+// settings are the task's defaults, with the trainer's optimizer, rate
 // and schedule length; its batches are drawn from a generator seeded by
 // the seed and the step reached.
 func FromTrainer(tr *core.Trainer) (*Run, error) {
+	if len(tr.RunState) > 0 {
+		return resume(tr.RunState, tr, "checkpoint")
+	}
 	task, ok := tr.Head.(tasks.Task)
 	if !ok {
 		return nil, fmt.Errorf("%w (it is %q)", ErrNotTask, tr.Head.Spec().Kind)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math/rand/v2"
 
 	"github.com/pretextlab/pretext/core"
@@ -43,13 +44,31 @@ type sessionHeader struct {
 	RNG []byte `json:"rng"`
 }
 
-// Session encodes the run as a session, between steps.
-func (r *Run) Session() ([]byte, error) {
+// Save writes the run as a checkpoint (core.Trainer.Save) that also holds
+// its settings and batch generator, between steps: FromTrainer on it goes
+// on exactly where the run was, as FromSession does, and everything that
+// reads checkpoints reads it.
+func (r *Run) Save(w io.Writer) error {
+	state, err := r.state()
+	if err != nil {
+		return err
+	}
+	r.Trainer.RunState = state
+	return r.Trainer.Save(w)
+}
+
+// state is the run's session header: settings and batch generator.
+func (r *Run) state() ([]byte, error) {
 	rng, err := r.src.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	hdr, err := json.Marshal(sessionHeader{Settings: r.Settings, RNG: rng})
+	return json.Marshal(sessionHeader{Settings: r.Settings, RNG: rng})
+}
+
+// Session encodes the run as a session, between steps.
+func (r *Run) Session() ([]byte, error) {
+	hdr, err := r.state()
 	if err != nil {
 		return nil, err
 	}
@@ -86,30 +105,36 @@ func FromSession(b []byte) (*Run, error) {
 	if crc32.ChecksumIEEE(hdrBytes) != binary.LittleEndian.Uint32(b[16:]) {
 		return nil, errors.New("recipe: the saved session is damaged (header checksum)")
 	}
-	var hdr sessionHeader
-	if err := json.Unmarshal(hdrBytes, &hdr); err != nil {
-		return nil, fmt.Errorf("recipe: the saved session is damaged: %w", err)
-	}
-	src := new(rand.PCG)
-	if err := src.UnmarshalBinary(hdr.RNG); err != nil {
-		return nil, fmt.Errorf("recipe: the saved session is damaged: %w", err)
-	}
 	tr, err := core.LoadTrainer(bytes.NewReader(b[20+n:]), tasks.Resolve)
 	if err != nil {
 		return nil, err
 	}
+	return resume(hdrBytes, tr, "saved session")
+}
+
+// resume rebuilds a run from its state (a session header: settings and
+// batch generator) and its trainer; what names the file for messages.
+func resume(state []byte, tr *core.Trainer, what string) (*Run, error) {
+	var hdr sessionHeader
+	if err := json.Unmarshal(state, &hdr); err != nil {
+		return nil, fmt.Errorf("recipe: the %s is damaged: %w", what, err)
+	}
+	src := new(rand.PCG)
+	if err := src.UnmarshalBinary(hdr.RNG); err != nil {
+		return nil, fmt.Errorf("recipe: the %s is damaged: %w", what, err)
+	}
 	task, ok := tr.Head.(tasks.Task)
 	if !ok || task.Name() != hdr.Settings.Task {
-		return nil, fmt.Errorf("recipe: the saved session's model is not its %q task", hdr.Settings.Task)
+		return nil, fmt.Errorf("recipe: the %s's model is not its %q task", what, hdr.Settings.Task)
 	}
 	s := hdr.Settings
 	s.Channels = tr.Trunk.Config.InChannels // absent from the page's older sessions
-	s, err = s.WithDefaults()
+	s, err := s.WithDefaults()
 	if err != nil {
-		return nil, fmt.Errorf("recipe: the saved session's settings: %w", err)
+		return nil, fmt.Errorf("recipe: the %s's settings: %w", what, err)
 	}
 	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("recipe: the saved session's settings: %w", err)
+		return nil, fmt.Errorf("recipe: the %s's settings: %w", what, err)
 	}
 	return &Run{Settings: s, Trainer: tr, Task: task, src: src, rng: rand.New(src)}, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -96,7 +95,7 @@ func bench(args []string, stdout io.Writer) error {
 		PeakRSSBytes:      peakRSS(),
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(res)
+		return emit(stdout, "bench", res)
 	}
 	_, err = fmt.Fprintf(stdout, "%s: %.1f images/s, %.2f GFLOP/s, %.1f MB allocated a step (%d threads, %s, median of %d steps of %d)\n",
 		res.Workload, res.ImagesPerSec, res.GFLOPS, res.AllocBytesPerStep/1e6, res.Threads, res.Runtime, res.Steps, res.Batch)

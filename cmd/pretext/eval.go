@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -128,7 +127,7 @@ func evalCmd(args []string, stdout io.Writer) error {
 	}
 	for _, r := range results {
 		if *asJSON {
-			if err := json.NewEncoder(stdout).Encode(r); err != nil {
+			if err := emit(stdout, "eval", r); err != nil {
 				return err
 			}
 			continue

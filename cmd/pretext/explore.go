@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -246,7 +245,7 @@ func similarCmd(args []string, stdout io.Writer) error {
 		}
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(struct {
+		return emit(stdout, "similar", struct {
 			Query      string              `json:"query"`
 			Neighbours []explore.Neighbour `json:"neighbours"`
 		}{*query, nb})
@@ -345,7 +344,7 @@ func classifyCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{
+		return emit(stdout, "classify", map[string]any{
 			"trunk": e.what, "probe": cfg.Probe, "named": len(named), "predicted": e.set.Len() - len(named),
 			"classes": res.Classes, "leave_one_out": res.LeaveOneOut, "random_leave_one_out": base, "out": *out,
 		})
@@ -389,7 +388,7 @@ func measureShots(e *explored, random *explore.Set, named map[int]string, per []
 		rows = append(rows, r)
 	}
 	if asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{"probe": cfg.Probe, "draws": draws, "labelled": len(named), "rows": rows})
+		return emit(stdout, "classify", map[string]any{"probe": cfg.Probe, "draws": draws, "labelled": len(named), "rows": rows})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "trunk")
@@ -450,7 +449,7 @@ func mapCmd(args []string, stdout io.Writer) error {
 		for i, p := range pts {
 			ps[i] = point{e.set.Names[i], p[0], p[1]}
 		}
-		return json.NewEncoder(stdout).Encode(ps)
+		return emit(stdout, "map", map[string]any{"points": ps})
 	}
 	fmt.Fprintf(stdout, "%d photos mapped by %s (%s): wrote %s\n", e.set.Len(), *method, e.what, *out)
 	return nil
@@ -488,7 +487,7 @@ func clusterCmd(args []string, stdout io.Writer) error {
 		}
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{"k": g.K, "silhouette": g.Silhouette, "groups": files})
+		return emit(stdout, "cluster", map[string]any{"k": g.K, "silhouette": g.Silhouette, "groups": files})
 	}
 	fmt.Fprintf(stdout, "%d groups of %d photos (silhouette %.3f, by %s):\n", g.K, e.set.Len(), g.Silhouette, e.what)
 	for c, fs := range files {

@@ -275,13 +275,17 @@ func TestMapAndCluster(t *testing.T) {
 	pic := filepath.Join(t.TempDir(), "map.png")
 	args := []string{"-random", "-images", dir, "-out", pic, "-size", "400", "-thumb", "32", "-json"}
 	first := runCmd(t, func(a []string, w *bytes.Buffer) error { return mapCmd(a, w) }, args...)
-	var pts []struct {
-		File string
-		X, Y float64
+	var m struct {
+		Type   string
+		Points []struct {
+			File string
+			X, Y float64
+		}
 	}
-	if err := json.Unmarshal([]byte(first), &pts); err != nil || len(pts) != 10 {
+	if err := json.Unmarshal([]byte(first), &m); err != nil || m.Type != "map" || len(m.Points) != 10 {
 		t.Fatalf("%v: %s", err, first)
 	}
+	pts := m.Points
 	for _, p := range pts {
 		if p.X < 0 || p.X > 1 || p.Y < 0 || p.Y > 1 {
 			t.Errorf("%s at (%v, %v)", p.File, p.X, p.Y)
@@ -294,10 +298,10 @@ func TestMapAndCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := png.Decode(f)
+	img, err := png.Decode(f)
 	f.Close()
-	if err != nil || m.Bounds().Dx() != 400 || m.Bounds().Dy() != 400 {
-		t.Errorf("map picture %v (%v)", m.Bounds(), err)
+	if err != nil || img.Bounds().Dx() != 400 || img.Bounds().Dy() != 400 {
+		t.Errorf("map picture %v (%v)", img.Bounds(), err)
 	}
 	groups := filepath.Join(t.TempDir(), "g.csv")
 	runCmd(t, func(a []string, w *bytes.Buffer) error { return clusterCmd(a, w) }, "-random", "-images", dir, "-k", "2", "-out", groups)

@@ -116,9 +116,15 @@ func TestTrainReportsDivergence(t *testing.T) {
 	}
 	var diverged int
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		var st core.StepStats
+		var st struct {
+			Type string
+			core.StepStats
+		}
 		if err := json.Unmarshal([]byte(line), &st); err != nil {
 			t.Fatalf("line %q: %v", line, err)
+		}
+		if st.Diverged != (st.Type == "divergence") || st.Type != "step" && st.Type != "divergence" {
+			t.Errorf("line %q: type %q", line, st.Type)
 		}
 		if st.Diverged {
 			if st.Reason == "" || st.LRScale >= 1 {

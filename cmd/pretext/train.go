@@ -134,7 +134,6 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	enc := json.NewEncoder(stdout)
 	start := time.Now()
 	bar := newProgress(log, s.Steps, !*asJSON)
 	note := func(msg string) {
@@ -145,13 +144,13 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 		Progress: func(st core.StepStats) {
 			switch {
 			case st.Diverged && *asJSON:
-				enc.Encode(st)
+				emit(stdout, "divergence", st)
 			case st.Diverged:
 				note(st.DivergenceNote())
 			default:
 				bar.update(st, time.Since(start))
 				if *asJSON && st.Step%10 == 0 {
-					enc.Encode(st)
+					emit(stdout, "step", st)
 				}
 			}
 		},
@@ -204,7 +203,7 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 		}
 	}
 	if *asJSON {
-		return enc.Encode(res)
+		return emit(stdout, "result", res)
 	}
 	fmt.Fprintf(stdout, "%s: %d steps, loss %.3f, train accuracy %.1f%%, held-out pretext accuracy %.1f%% (loss %.3f vs %.3f for a trivial guess, %d photos), %.0f images/s\n",
 		res.Task, res.Steps, res.Loss, 100*res.TrainAcc, 100*res.PretextAcc, res.PretextLoss, res.BaselineLoss, res.HeldOut, res.ImagesPerSec)

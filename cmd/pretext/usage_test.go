@@ -51,3 +51,17 @@ func TestExitStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestEmit checks that every JSON line says what it is.
+func TestEmit(t *testing.T) {
+	var b bytes.Buffer
+	emit(&b, "step", struct {
+		Step int `json:"step"`
+	}{3})
+	emit(&b, "empty", struct{}{})
+	emit(&b, "map", []int{1, 2})
+	want := `{"type":"step","step":3}` + "\n" + `{"type":"empty"}` + "\n" + `{"type":"map","value":[1,2]}` + "\n"
+	if b.String() != want {
+		t.Fatalf("got %q, want %q", b.String(), want)
+	}
+}
