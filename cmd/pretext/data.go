@@ -176,3 +176,15 @@ func (set labelled) subset(idx []int) labelled {
 	}
 	return out
 }
+
+// flag is the command-line flag that names d again (" -images DIR"), or ""
+// for the embedded samples.
+func (d dataSource) flag() string {
+	switch {
+	case d.kind == "fashion-mnist":
+		return " -data " + d.String()
+	case d.dir != "":
+		return " -images " + d.dir
+	}
+	return ""
+}

@@ -10,9 +10,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/nlpodyssey/spago/nn"
 	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/recipe"
 	"github.com/pretextlab/pretext/tasks"
@@ -188,4 +190,76 @@ func TestListTasks(t *testing.T) {
 			t.Errorf("pretext tasks does not show %s's summary and defaults %q", name, want)
 		}
 	}
+}
+
+// TestTrainInterruptAndResume: a run stopped at step 3 of 6 (as Ctrl-C
+// stops it) saves its model with the optimizer's state, the step and the
+// batch generator and exits with status 130; -resume goes on to step 6 and
+// ends with the uninterrupted run's model, bit for bit. Without -out the
+// model goes to a file in the current folder, named in the message.
+func TestTrainInterruptAndResume(t *testing.T) {
+	dir := t.TempDir()
+	common := []string{"-task", "rotation", "-steps", "6", "-batch", "8", "-threads", "1"}
+	whole := filepath.Join(dir, "whole.ckpt")
+	if err := train(append(common, "-out", whole), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	s, o, err := trainFlags(append(common, "-out", filepath.Join(dir, "part.ckpt")), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.stopAt = 3
+	err = trainRun(s, o, io.Discard)
+	if code := exitCode(err, io.Discard); code != 130 || !strings.Contains(err.Error(), "step 3 of 6") || !strings.Contains(err.Error(), "-resume") {
+		t.Fatalf("interrupted run: %v (exit status %d, want 130)", err, code)
+	}
+	resumed := filepath.Join(dir, "resumed.ckpt")
+	if err := train([]string{"-resume", filepath.Join(dir, "part.ckpt"), "-out", resumed, "-threads", "1"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	a, b := loadTensors(t, whole), loadTensors(t, resumed)
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("%d and %d tensors", len(a), len(b))
+	}
+	for name, v := range a {
+		if !slices.Equal(v, b[name]) {
+			t.Fatalf("%s differs between the uninterrupted and the resumed run", name)
+		}
+	}
+	// Without -out: a file in the current folder.
+	t.Chdir(dir)
+	s, o, err = trainFlags(common, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.stopAt = 2
+	err = trainRun(s, o, io.Discard)
+	if _, statErr := os.Stat("pretext-rotation-step2.ckpt"); statErr != nil || err == nil || !strings.Contains(err.Error(), "pretext-rotation-step2.ckpt") {
+		t.Fatalf("interrupted without -out: %v (%v)", err, statErr)
+	}
+	// A finished run refuses to resume without a new end.
+	if err := train([]string{"-resume", resumed}, io.Discard); err == nil {
+		t.Error("resumed a finished run without -steps")
+	}
+}
+
+// loadTensors reads a checkpoint's parameters by name.
+func loadTensors(t *testing.T, path string) map[string][]float32 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := core.LoadTrainer(f, tasks.Resolve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]float32{}
+	for prefix, m := range map[string]nn.Model{"trunk.": tr.Trunk, "head.": tr.Head} {
+		for _, np := range core.NamedParams(m) {
+			out[prefix+np.Name] = slices.Clone(np.Param.Value().Data().F32())
+		}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pretextlab/pretext/core"
@@ -48,7 +50,18 @@ type trainOptions struct {
 	out     string
 	threads int
 	asJSON  bool
+	// resume is a checkpoint to go on from (-resume).
+	resume string
+	// stopAt, if set, stops the run after that step as a signal would
+	// (for tests, which cannot send themselves SIGINT safely).
+	stopAt int
 }
+
+// interruptedError is a run stopped by a signal, its model saved: the
+// command exits with status 130, as a shell reports an interrupted job.
+type interruptedError struct{ msg string }
+
+func (e *interruptedError) Error() string { return e.msg }
 
 // train trains a pretext task on a folder of photos (or the embedded
 // samples) with the recipe the page uses, and reports its score on
@@ -81,6 +94,7 @@ func trainFlags(args []string, stdout io.Writer) (recipe.Settings, trainOptions,
 	fs.StringVar(&o.out, "out", "", "write the trained checkpoint to this file")
 	fs.IntVar(&o.threads, "threads", runtime.NumCPU(), "goroutines for the operators")
 	fs.BoolVar(&o.asJSON, "json", false, "print a JSON line every 10 steps and a final JSON result")
+	fs.StringVar(&o.resume, "resume", "", "go on with the run saved in this checkpoint (by -out, or at an interruption), on the same -images; -steps sets a new end")
 	limits := intakeFlags(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return s, o, err
@@ -98,6 +112,21 @@ func trainFlags(args []string, stdout io.Writer) (recipe.Settings, trainOptions,
 	if *taskConfig != "" {
 		s.Config = json.RawMessage(*taskConfig)
 	}
+	if o.resume != "" {
+		// The checkpoint holds the run's settings: only what is not a
+		// setting may be given beside it.
+		var clash []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "resume", "steps", "images", "data", "out", "threads", "json", "max-photos", "max-megapixels", "max-memory":
+			default:
+				clash = append(clash, "-"+f.Name)
+			}
+		})
+		if len(clash) > 0 {
+			return s, o, usagef("train: -resume takes the run's settings from the checkpoint; leave out %s", strings.Join(clash, " "))
+		}
+	}
 	s.Holdout, s.Channels = holdout, o.src.channels()
 	return s, o, nil
 }
@@ -106,8 +135,13 @@ func trainFlags(args []string, stdout io.Writer) (recipe.Settings, trainOptions,
 func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 	src, out, asJSON := o.src, &o.out, &o.asJSON
 	runtime.GOMAXPROCS(max(1, o.threads))
-	run, err := recipe.New(s)
-	if err != nil {
+	var run *recipe.Run
+	var err error
+	if o.resume != "" {
+		if run, err = resumeRun(o.resume, s.Steps); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	} else if run, err = recipe.New(s); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	s = run.Settings
@@ -132,8 +166,19 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 		fmt.Fprintf(log, "training %s on %d photos (%d held back) for %d steps of %d (%s, learning rate %g)\n",
 			s.Task, len(trainSet), len(heldSet), s.Steps, s.Batch, s.Optimizer, run.Trainer.Config.LR)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	if o.stopAt == 0 {
+		// The first Ctrl-C (or SIGTERM) ends the run after its step; then
+		// the signals are the system's again, so a second one quits at once.
+		sig, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stopSignals()
+		go func() {
+			<-sig.Done()
+			stopSignals()
+			stop()
+		}()
+	}
 	start := time.Now()
 	bar := newProgress(log, s.Steps, !*asJSON)
 	note := func(msg string) {
@@ -142,6 +187,9 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 	}
 	outcome, err := run.Train(ctx, trainSet, recipe.Hooks{
 		Progress: func(st core.StepStats) {
+			if st.Step == o.stopAt {
+				stop()
+			}
 			switch {
 			case st.Diverged && *asJSON:
 				emit(stdout, "divergence", st)
@@ -172,14 +220,17 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 	res := trainResult{Task: s.Task, Steps: outcome.Step, Loss: outcome.Loss, TrainAcc: outcome.TrainAccuracy,
 		HeldOut: len(heldSet), HeldOutNames: names(heldSet), ImagesPerSec: outcome.ImagesPerSec, Settings: s, Warnings: outcome.Warnings}
 	if outcome.Stopped {
-		// An interrupted run keeps what it learned.
-		if *out != "" {
-			if err := saveCheckpoint(run.Trainer, *out); err != nil {
-				return err
-			}
-			return fmt.Errorf("train: interrupted at step %d of %d; the model so far is in %s", outcome.Step, s.Steps, *out)
+		// An interrupted run keeps what it learned, with what it needs to
+		// go on: the optimizer's state, the step, the batch generator.
+		path := *out
+		if path == "" {
+			path = fmt.Sprintf("pretext-%s-step%d.ckpt", s.Task, outcome.Step)
 		}
-		return fmt.Errorf("train: interrupted at step %d of %d", outcome.Step, s.Steps)
+		if err := saveRun(run, path); err != nil {
+			return fmt.Errorf("train: interrupted at step %d of %d, and saving the model failed: %w", outcome.Step, s.Steps, err)
+		}
+		return &interruptedError{fmt.Sprintf("train: interrupted at step %d of %d; the model so far is in %s (go on with: pretext train -resume %s%s)",
+			outcome.Step, s.Steps, path, path, src.flag())}
 	}
 	if len(heldSet) > 0 {
 		h, err := run.HeldOut(heldSet, rounds)
@@ -198,7 +249,7 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 		res.Measure, res.MeasureOn = h.Measure, "training"
 	}
 	if *out != "" {
-		if err := saveCheckpoint(run.Trainer, *out); err != nil {
+		if err := saveRun(run, *out); err != nil {
 			return err
 		}
 	}
@@ -216,13 +267,50 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 	return nil
 }
 
+// resumeRun loads the run a checkpoint holds and, if steps is set, makes
+// it train up to steps.
+func resumeRun(path string, steps int) (*recipe.Run, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tr, err := core.LoadTrainer(bufio.NewReader(f), tasks.Resolve)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	run, err := recipe.FromTrainer(tr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if steps > 0 {
+		if err := run.Extend(steps); err != nil {
+			return nil, err
+		}
+	} else if run.Step() >= run.Settings.Steps {
+		return nil, fmt.Errorf("%s has done all its %d steps; give -steps to train further", path, run.Step())
+	}
+	return run, nil
+}
+
+// saveRun writes run as a checkpoint that -resume can go on from.
+func saveRun(run *recipe.Run, path string) error {
+	return writeAtomic(path, run.Save)
+}
+
+// saveCheckpoint writes a trainer's checkpoint to path.
 func saveCheckpoint(tr *core.Trainer, path string) error {
+	return writeAtomic(path, tr.Save)
+}
+
+// writeAtomic writes path through save: whole, then renamed into place.
+func writeAtomic(path string, save func(io.Writer) error) error {
 	f, err := os.CreateTemp(dirOf(path), ".pretext-*.ckpt")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
-	if err := tr.Save(f); err != nil {
+	if err := save(f); err != nil {
 		f.Close()
 		return err
 	}

@@ -46,11 +46,17 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 }
 
 // exitCode reports what err means for the command's exit status (0 for a
-// help request, 2 for a usage error, 1 for anything else) and prints its
+// help request, 2 for a usage error, 130 for a run stopped by a signal, 1
+// for anything else) and prints its
 // message to stderr unless it was printed already.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var stopped *interruptedError
+	if errors.As(err, &stopped) {
+		fmt.Fprintln(stderr, "pretext:", err)
+		return 130
 	}
 	var u *usageError
 	if errors.As(err, &u) {
