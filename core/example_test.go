@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/core/safetensors"
 )
 
 // A trainer for a 4-way classifier on the RS trunk: one step on a batch of
@@ -42,4 +43,30 @@ func ExampleTrainer() {
 	// Output:
 	// step 1: 8 images, lr 0.05, loss finite: true
 	// reloaded at step 1 error: <nil>
+}
+
+// Export a trained model as safetensors, the format PyTorch and others read
+// (interop/pytorch loads it into a PyTorch twin), and read it back.
+func ExampleTrainer_ExportSafetensors() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	trunk, _ := core.NewTrunk(core.TrunkConfig{}, rng)
+	head, _ := core.NewClassifier(trunk.Features(), 4, rng)
+	tr, _ := core.NewTrainer(trunk, head, core.TrainConfig{})
+
+	var file bytes.Buffer // an *os.File in practice
+	if err := tr.ExportSafetensors(&file); err != nil {
+		fmt.Println(err)
+		return
+	}
+	st, err := safetensors.Read(bytes.NewReader(file.Bytes()), 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(st.Tensors) > 0, st.Tensors[0].DType)
+	back, err := core.ImportSafetensors(&file, nil)
+	fmt.Println("imported:", back != nil, err)
+	// Output:
+	// true F32
+	// imported: true <nil>
 }
