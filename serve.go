@@ -5,6 +5,7 @@
 //
 //	go run serve.go            # http://localhost:8080
 //	go run serve.go -port 9000
+//	go run serve.go -dist dist # write the page's files for a static host
 //
 // Everything runs in the browser tab; this server only hands out the
 // static files (with cross-origin isolation and a Content-Security-Policy
@@ -26,9 +27,17 @@ import (
 func main() {
 	port := flag.Int("port", 8080, "port to listen on")
 	host := flag.String("host", "localhost", "interface to listen on (localhost keeps it to this machine)")
+	dist := flag.String("dist", "", "write the page's files into this folder, for any static host, and exit")
 	flag.Parse()
 	if _, err := os.Stat("web/index.html"); err != nil {
 		log.Fatal("run serve.go from the repository root: go run serve.go")
+	}
+	if *dist != "" {
+		if err := web.Dist(".", *dist); err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("wrote the page into %s/ (%s/HOSTING.txt says how to host it)", *dist, *dist)
+		return
 	}
 	start := time.Now()
 	built, err := web.EnsureBuilt(".")

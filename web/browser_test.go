@@ -689,6 +689,47 @@ func TestBrowserWorkersWithoutIsolation(t *testing.T) {
 	p.checkPrivate()
 }
 
+// TestBrowserDist: the folder ./build.sh dist writes, served by Go's plain
+// http.FileServer (no security or isolation headers, as a static host
+// serves it), trains with the simd128 kernel and two workers exchanging by
+// messages, with the native run's losses, and loads nothing from elsewhere.
+func TestBrowserDist(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	needChromium(t)
+	dir := t.TempDir()
+	if err := Dist("..", dir); err != nil {
+		t.Fatal(err)
+	}
+	p := openPageWith(t, t.TempDir(), http.FileServer(http.Dir(dir)))
+	var isolated bool
+	p.eval(`self.crossOriginIsolated`, &isolated)
+	if isolated {
+		t.Fatal("the page is cross-origin isolated without the headers")
+	}
+	var kernels []string
+	p.run("pretext.kernels", chromedp.Evaluate(view(`page.call("kernels")`), &kernels,
+		func(e *runtime.EvaluateParams) *runtime.EvaluateParams { return e.WithAwaitPromise(true) }))
+	if len(kernels) == 0 || kernels[0] != "simd4x8" {
+		t.Errorf("kernels: %v, want the committed simd128 kernel first", kernels)
+	}
+	p.run("add the samples", chromedp.Click("#samples", chromedp.ByQuery))
+	p.run("wait for thumbnails", chromedp.Poll(fmt.Sprintf(`document.querySelectorAll("#thumbs canvas").length === %d`, len(samples.Photos())),
+		nil, chromedp.WithPollingTimeout(30*time.Second)))
+	hist := p.train(map[string]string{"task": "rotation", "steps": "6", "batch": "24", "workers": "2"})
+	native, _, _ := nativeRun(t, app.Settings{Settings: recipe.Settings{Task: "rotation", Steps: 6, Batch: 24}})
+	if len(hist) != len(native) {
+		t.Fatalf("%d steps in the page, %d native", len(hist), len(native))
+	}
+	for i, q := range hist {
+		if !closeTo(q.Loss, native[i], 1e-4) {
+			t.Errorf("step %d: loss %.6f from dist/, %.6f native", q.Step, q.Loss, native[i])
+		}
+	}
+	p.checkPrivate()
+}
+
 // TestBrowserReloadResumes: a run stopped part-way is kept in the
 // browser's storage (photos, model, optimizer state, chart); after a reload
 // the page offers it back, and resuming carries the run on exactly: the

@@ -66,6 +66,42 @@ func handler(dir string, isolated bool) http.Handler {
 // served are the extensions of the page's files.
 var served = map[string]bool{".html": true, ".js": true, ".css": true, ".wasm": true, ".png": true, ".svg": true, ".ico": true, ".txt": true}
 
+// MetaPolicy is Policy as index.html's <meta http-equiv> tag carries it, so
+// that it holds on a static host that sends no headers: the same but for
+// frame-ancestors, which browsers do not take from a <meta> tag.
+const MetaPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
+	"style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; font-src 'self'; " +
+	"object-src 'none'; base-uri 'none'; form-action 'none'"
+
+// Dist builds the page if needed (EnsureBuilt) and copies the files it
+// serves from root's web/ into dir: a folder any static host can serve
+// (HOSTING.txt, among them, says how).
+func Dist(root, dir string) error {
+	if _, err := EnsureBuilt(root); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "web"))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() || !served[path.Ext(e.Name())] {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, "web", e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Module is the wasm file the page loads, relative to the repository root.
 const Module = "web/pretext.wasm"
 
@@ -90,13 +126,12 @@ func Stale(root string) (bool, error) {
 	if _, err := os.Stat(filepath.Join(root, "web", "wasm_exec.js")); err != nil {
 		return true, nil
 	}
-	if src, err := os.Stat(filepath.Join(root, GemmSource)); err == nil {
-		gemm, err := os.Stat(filepath.Join(root, GemmModule))
-		if err != nil {
-			if _, err := exec.LookPath("wat2wasm"); err == nil {
-				return true, nil
-			}
-		} else if src.ModTime().After(gemm.ModTime()) {
+	if _, err := exec.LookPath("wat2wasm"); err == nil {
+		// Without wat2wasm the committed gemm.wasm stands (TestGemmModule
+		// keeps it the assembly of gemm.wat).
+		src, err := os.Stat(filepath.Join(root, GemmSource))
+		gemm, gerr := os.Stat(filepath.Join(root, GemmModule))
+		if err == nil && (gerr != nil || src.ModTime().After(gemm.ModTime())) {
 			return true, nil
 		}
 	}
@@ -137,8 +172,8 @@ func Stale(root string) (bool, error) {
 // Build compiles ../wasm for GOOS=js GOARCH=wasm into root's
 // web/pretext.wasm with the go command on PATH, copies that toolchain's
 // wasm_exec.js beside it (the two must match), and assembles web/gemm.wat
-// into web/gemm.wasm. Without wat2wasm, it says so on standard error and
-// succeeds: the page then multiplies with Go's own kernel, only slower.
+// into web/gemm.wasm. Without wat2wasm it keeps the committed web/gemm.wasm,
+// so the fast kernel never depends on the builder's machine.
 func Build(root string) error {
 	if err := buildGemm(root); err != nil {
 		return err
@@ -173,10 +208,10 @@ func EnsureBuilt(root string) (built bool, err error) {
 	return true, Build(root)
 }
 
-// buildGemm runs wat2wasm on web/gemm.wat, if there is a wat2wasm.
+// buildGemm runs wat2wasm on web/gemm.wat, if there is a wat2wasm (else
+// the committed web/gemm.wasm stays).
 func buildGemm(root string) error {
 	if _, err := exec.LookPath("wat2wasm"); err != nil {
-		fmt.Fprintf(os.Stderr, "web: no wat2wasm on PATH (apt-get install wabt): %s not built, the page will use the pure-Go matrix kernel\n", GemmModule)
 		return nil
 	}
 	// --debug-names keeps the functions' names, for profiles.
