@@ -110,7 +110,13 @@ func trainFlags(args []string, stdout io.Writer) (recipe.Settings, trainOptions,
 		}
 	}
 	if *taskConfig != "" {
+		if !json.Valid([]byte(*taskConfig)) {
+			return s, o, usagef("train: -config %q is not JSON", *taskConfig)
+		}
 		s.Config = json.RawMessage(*taskConfig)
+	}
+	if _, err := tasks.Lookup(s.Task); err != nil {
+		return s, o, usagef("train: -task: %v", err)
 	}
 	if o.resume != "" {
 		// The checkpoint holds the run's settings: only what is not a

@@ -33,6 +33,8 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"tasks", "extra"}, 2, "", "unexpected arguments"},
 		{[]string{"export"}, 2, "", "-ckpt and -out are required"},
 		{[]string{"bench", "-threads", "0"}, 2, "", "must be positive"},
+		{[]string{"train", "-task", "nope"}, 2, "", "nope"},
+		{[]string{"train", "-config", "{bad"}, 2, "", "is not JSON"},
 		{[]string{"export", "-ckpt", missing, "-out", filepath.Join(t.TempDir(), "x.safetensors")}, 1, "", "missing.ckpt"},
 	} {
 		var stdout, stderr bytes.Buffer
