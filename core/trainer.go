@@ -138,10 +138,12 @@ type Trainer struct {
 	// same parameters (see Collective). The losses are those of one trainer
 	// on the whole batch, up to the order of floating-point sums.
 	Replica Collective
-	// RunState is what the program driving the trainer needs to continue its run
-	// exactly (package recipe keeps its settings and batch generator
-	// here). Checkpoints save it and LoadTrainer restores it; core does not
-	// read it.
+	// RunState is what the program driving the trainer needs to continue
+	// its run exactly (package recipe's settings and batch generator).
+	// Save writes it when set and LoadTrainer sets it from the file; core
+	// does not read it. Package recipe sets it only for the length of a
+	// save and takes it over (clearing it) when it makes a run of a loaded
+	// trainer, so that it never goes stale.
 	RunState json.RawMessage
 
 	opt     Optimizer

@@ -304,9 +304,18 @@ func TestCheckpointResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r.Trainer.RunState != nil {
+		t.Error("the run's state stayed on the trainer after Save")
+	}
+	if tr.RunState == nil {
+		t.Fatal("the checkpoint holds no run state")
+	}
 	resumed, err := FromTrainer(tr)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tr.RunState != nil {
+		t.Error("the trainer still holds the run state FromTrainer took over")
 	}
 	if resumed.Step() != 3 || resumed.Settings.Steps != 6 || resumed.Settings.Seed != r.Settings.Seed {
 		t.Fatalf("resumed at step %d of %d (seed %d)", resumed.Step(), resumed.Settings.Steps, resumed.Settings.Seed)
@@ -323,7 +332,6 @@ func TestCheckpointResume(t *testing.T) {
 	}
 	// A checkpoint without the run's state still makes a run (from the
 	// task's defaults), as before.
-	tr.RunState = nil
 	if _, err := FromTrainer(tr); err != nil {
 		t.Fatal(err)
 	}

@@ -69,8 +69,11 @@ var ErrNotTask = errors.New("recipe: the model's head is not a pretext task")
 // and schedule length; its batches are drawn from a generator seeded by
 // the seed and the step reached.
 func FromTrainer(tr *core.Trainer) (*Run, error) {
-	if len(tr.RunState) > 0 {
-		return resume(tr.RunState, tr, "checkpoint")
+	// The run takes the state over: the trainer no longer holds it, so
+	// that a later save cannot write it stale.
+	if state := tr.RunState; len(state) > 0 {
+		tr.RunState = nil
+		return resume(state, tr, "checkpoint")
 	}
 	task, ok := tr.Head.(tasks.Task)
 	if !ok {

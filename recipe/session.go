@@ -53,7 +53,10 @@ func (r *Run) Save(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Only this checkpoint carries the state: left on the trainer, it
+	// would go stale with the next step and be written by other saves.
 	r.Trainer.RunState = state
+	defer func() { r.Trainer.RunState = nil }()
 	return r.Trainer.Save(w)
 }
 
@@ -109,6 +112,7 @@ func FromSession(b []byte) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	tr.RunState = nil // the session's header is the run's state
 	return resume(hdrBytes, tr, "saved session")
 }
 
