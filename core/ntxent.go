@@ -163,18 +163,24 @@ func (f *ntxentFn) Forward() (mat.Tensor, error) {
 // Backward implements ag.AutoGradFunction: dz scaled by the incoming
 // scalar gradient.
 func (f *ntxentFn) Backward(gy mat.Tensor) error {
-	if !f.z.RequiresGrad() {
+	return accScaledGrad("nt-xent", f.z, f.m, f.d, f.dz, gy)
+}
+
+// accScaledGrad passes x ([rows, cols]) its gradient dz (worked out by a
+// scalar loss's forward pass) scaled by the loss's incoming gradient gy.
+func accScaledGrad(what string, x mat.Tensor, rows, cols int, dz []float32, gy mat.Tensor) error {
+	if !x.RequiresGrad() {
 		return nil
 	}
 	g := data(gy)
 	if len(g) != 1 {
-		return fmt.Errorf("core: nt-xent output gradient has %d values, want 1", len(g))
+		return fmt.Errorf("core: %s output gradient has %d values, want 1", what, len(g))
 	}
-	dm := newMatrix(f.m, f.d)
+	dm := newMatrix(rows, cols)
 	d := data(dm)
-	for i, v := range f.dz {
+	for i, v := range dz {
 		d[i] = v * g[0]
 	}
-	f.z.AccGrad(handoff{dm})
+	x.AccGrad(handoff{dm})
 	return nil
 }

@@ -134,20 +134,7 @@ func (f *pairLossFn) Forward() (mat.Tensor, error) {
 // Backward implements ag.AutoGradFunction: dz scaled by the incoming
 // scalar gradient.
 func (f *pairLossFn) Backward(gy mat.Tensor) error {
-	if !f.z.RequiresGrad() {
-		return nil
-	}
-	g := data(gy)
-	if len(g) != 1 {
-		return fmt.Errorf("core: pair loss output gradient has %d values, want 1", len(g))
-	}
-	dm := newMatrix(f.m, f.d)
-	d := data(dm)
-	for i, v := range f.dz {
-		d[i] = v * g[0]
-	}
-	f.z.AccGrad(handoff{dm})
-	return nil
+	return accScaledGrad("pair loss", f.z, f.m, f.d, f.dz, gy)
 }
 
 // view copies view v (0 or 1) of the pairs in z ([2n, d]) into an n x d

@@ -163,7 +163,7 @@ func TestEvalPhotosFolds(t *testing.T) {
 	task, _ := tasks.New("rotation", nil, trunk, rand.New(rand.NewPCG(1, 1)))
 	tr, _ := core.NewTrainer(trunk, task, core.TrainConfig{})
 	ckpt := filepath.Join(dir, "rgb.ckpt")
-	if err := saveCheckpoint(tr, ckpt); err != nil {
+	if err := writeAtomic(ckpt, tr.Save); err != nil {
 		t.Fatal(err)
 	}
 	runEval(t, "-data", "photos:"+dir, "-ckpt", ckpt, "-folds", "2", "-side", "32", "-probe", "knn")

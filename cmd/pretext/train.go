@@ -304,11 +304,6 @@ func saveRun(run *recipe.Run, path string) error {
 	return writeAtomic(path, run.Save)
 }
 
-// saveCheckpoint writes a trainer's checkpoint to path.
-func saveCheckpoint(tr *core.Trainer, path string) error {
-	return writeAtomic(path, tr.Save)
-}
-
 // writeAtomic writes path through save: whole, then renamed into place.
 func writeAtomic(path string, save func(io.Writer) error) error {
 	f, err := os.CreateTemp(dirOf(path), ".pretext-*.ckpt")

@@ -398,17 +398,7 @@ func gemmPack(dst, src []float32, ld int, alongX bool, p0, kc, x0, nx, w int) {
 				d[0], d[1] = s0[p], s1[p]
 			}
 		}
-		for ; r < cols; r++ {
-			s := src[(x0+x+r)*ld+p0:][:kc]
-			for p, v := range s {
-				panel[p*w+r] = v
-			}
-		}
-		for ; r < w; r++ {
-			for p := range kc {
-				panel[p*w+r] = 0
-			}
-		}
+		gemmPackColumns(panel, src, ld, p0, kc, x0+x, r, cols, w)
 	}
 }
 
@@ -424,5 +414,22 @@ func gemmCopy(d, s []float32) {
 	}
 	for i := range min(len(d), len(s)) {
 		d[i] = s[i]
+	}
+}
+
+// gemmPackColumns fills columns r to w-1 of one panel of a transposed pack
+// (gemmPack's !alongX): column c < cols from source row x0+c one value at a
+// time, the rest, past the matrix, with zeros.
+func gemmPackColumns(panel, src []float32, ld, p0, kc, x0, r, cols, w int) {
+	for ; r < cols; r++ {
+		s := src[(x0+r)*ld+p0:][:kc]
+		for p, v := range s {
+			panel[p*w+r] = v
+		}
+	}
+	for ; r < w; r++ {
+		for p := range kc {
+			panel[p*w+r] = 0
+		}
 	}
 }

@@ -124,16 +124,6 @@ func gemmPackAVX(dst, src []float32, ld int, alongX bool, p0, kc, x0, nx, w int)
 				}
 			}
 		}
-		for ; r < cols; r++ {
-			s := src[(x0+x+r)*ld+p0:][:kc]
-			for p, v := range s {
-				panel[p*w+r] = v
-			}
-		}
-		for ; r < w; r++ {
-			for p := range kc {
-				panel[p*w+r] = 0
-			}
-		}
+		gemmPackColumns(panel, src, ld, p0, kc, x0+x, r, cols, w)
 	}
 }
