@@ -5,48 +5,25 @@ import (
 	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
-	"image"
-	"image/color"
 	"image/png"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pretextlab/pretext/internal/testphotos"
 )
 
 // writeKinds writes n photos of each of two kinds, reddish stripes and
 // bluish spots, with noise, as PNGs: red-i.png and blue-i.png.
 func writeKinds(t *testing.T, dir string, n int) {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(3, 3))
-	for _, kind := range []string{"red", "blue"} {
-		for i := range n {
-			img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
-			for y := range 64 {
-				for x := range 64 {
-					v := uint8(rng.IntN(60))
-					c := color.NRGBA{200 + v/2, 40 + v, 30, 255}
-					if (y/(4+i%3))%2 == 0 {
-						c = color.NRGBA{120 + v, 20, 20, 255}
-					}
-					if kind == "blue" {
-						c = color.NRGBA{30, 60 + v, 210, 255}
-						if ((x-32)*(x-32)+(y-32)*(y-32))%(150+10*i) < 60 {
-							c = color.NRGBA{240, 240, 250 - v, 255}
-						}
-					}
-					img.SetNRGBA(x, y, c)
-				}
-			}
-			var b bytes.Buffer
-			png.Encode(&b, img)
-			if err := os.WriteFile(filepath.Join(dir, kind+"-"+strconv.Itoa(i)+".png"), b.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
+	for _, p := range testphotos.Kinds(n, 3) {
+		if err := os.WriteFile(filepath.Join(dir, p.Kind+"-"+strconv.Itoa(p.Index)+".png"), p.PNG, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

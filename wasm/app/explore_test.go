@@ -6,45 +6,22 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
 	"image/png"
 	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pretextlab/pretext/internal/testphotos"
 )
 
 // kindFiles returns n PNG photos of each of two kinds, reddish stripes
-// ("red-i.png") and bluish rings ("blue-i.png"), with noise.
+// ("red-SEED-i.png") and bluish rings ("blue-SEED-i.png"), with noise.
 func kindFiles(t testing.TB, n int, seed uint64) []File {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 3))
 	var files []File
-	for _, kind := range []string{"red", "blue"} {
-		for i := range n {
-			img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
-			for y := range 64 {
-				for x := range 64 {
-					v := uint8(rng.IntN(60))
-					c := color.NRGBA{200 + v/2, 40 + v, 30, 255}
-					if (y/(4+i%3))%2 == 0 {
-						c = color.NRGBA{120 + v, 20, 20, 255}
-					}
-					if kind == "blue" {
-						c = color.NRGBA{30, 60 + v, 210, 255}
-						if ((x-32)*(x-32)+(y-32)*(y-32))%(150+10*i) < 60 {
-							c = color.NRGBA{240, 240, 250 - v, 255}
-						}
-					}
-					img.SetNRGBA(x, y, c)
-				}
-			}
-			var b bytes.Buffer
-			png.Encode(&b, img)
-			files = append(files, File{Name: fmt.Sprintf("%s-%d-%d.png", kind, seed, i), Bytes: b.Bytes()})
-		}
+	for _, p := range testphotos.Kinds(n, seed) {
+		files = append(files, File{Name: fmt.Sprintf("%s-%d-%d.png", p.Kind, seed, p.Index), Bytes: p.PNG})
 	}
 	return files
 }
