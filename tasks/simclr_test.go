@@ -86,7 +86,7 @@ func TestSimCLRExamples(t *testing.T) {
 		}
 	}
 
-	grey := newTestSimCLR(t, trunk, SimCLRConfig{GreyProb: 1})
+	grey := newTestSimCLR(t, trunk, SimCLRConfig{ViewConfig: ViewConfig{GreyProb: 1}})
 	exs, err := grey.Examples(nil, photos[0], rng)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestSimCLRExamples(t *testing.T) {
 	}
 
 	flat := imaging.New(50, 40, color.NRGBA{30, 160, 90, 255})
-	plain := newTestSimCLR(t, trunk, SimCLRConfig{Jitter: -1, GreyProb: -1})
+	plain := newTestSimCLR(t, trunk, SimCLRConfig{ViewConfig: ViewConfig{Jitter: -1, GreyProb: -1}})
 	want := core.PlanarFromImage(imaging.New(32, 32, color.NRGBA{30, 160, 90, 255}), core.ImageNetNorm)
 	exs, err = plain.Examples(nil, flat, rng)
 	if err != nil {
@@ -154,7 +154,7 @@ func TestSimCLREmbeddingRows(t *testing.T) {
 // so a few dozen steps show the loss falling.
 func TestSimCLRLossFalls(t *testing.T) {
 	trunk := smallTrunk(t, 5)
-	s := newTestSimCLR(t, trunk, SimCLRConfig{MinScale: 0.5, JitterProb: 0.5, GreyProb: -1})
+	s := newTestSimCLR(t, trunk, SimCLRConfig{ViewConfig: ViewConfig{MinScale: 0.5, JitterProb: 0.5, GreyProb: -1}})
 	losses, _ := trainLosses(t, trunk, s, testPhotos(t), core.TrainConfig{Optimizer: "adam", LR: 3e-3}, 60, 16, 6)
 	checkLossFalls(t, losses, 5, 0.85)
 }
@@ -163,7 +163,7 @@ func TestSimCLRLossFalls(t *testing.T) {
 // checkpoint.
 func TestSimCLRSpecCheckpoint(t *testing.T) {
 	trunk := smallTrunk(t, 7)
-	s := newTestSimCLR(t, trunk, SimCLRConfig{Size: 24, Proj: 16, Temperature: 0.2, BlurProb: 0.5})
+	s := newTestSimCLR(t, trunk, SimCLRConfig{ViewConfig: ViewConfig{Size: 24, BlurProb: 0.5}, Proj: 16, Temperature: 0.2})
 	got, err := Resolve(s.Spec(), trunk)
 	if err != nil {
 		t.Fatal(err)
