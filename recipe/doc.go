@@ -12,7 +12,8 @@
 //     each input together with its label
 //  4. core.Trainer.Step: forward, loss, backward, update (or a diverged
 //     step undone and retried at a lower rate)
-//  5. hooks: progress; every N steps a preview and an autosave
+//  5. hooks: progress; every N steps a preview, an autosave and an
+//     evaluation (Hooks.Eval)
 //
 // Invariants:
 //

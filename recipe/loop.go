@@ -36,6 +36,12 @@ type Hooks struct {
 	// (done or stopped), between steps (a session for a page reload, a
 	// checkpoint file).
 	Autosave Every
+	// Eval is called every Eval.N steps and after the run's last step,
+	// between steps: the model is the step's, to be measured (the
+	// command's k-NN accuracy on labelled photos, explore.KNNPhotos). It
+	// must leave the model as it found it. It is not called once a stop
+	// is asked for.
+	Eval Every
 	// Yield is called between steps: in a browser it lets the event loop
 	// run, so that a stop arrives while the run trains.
 	Yield func()
@@ -166,6 +172,9 @@ func (r *Run) Train(ctx context.Context, photos []Photo, h Hooks) (Outcome, erro
 			if h.Preview.due(st.Step) {
 				h.Preview.Fn(st.Step)
 			}
+		}
+		if lead && ctx.Err() == nil && (h.Eval.due(st.Step) || st.Step == total && h.Eval.N > 0 && h.Eval.Fn != nil) {
+			h.Eval.Fn(st.Step)
 		}
 		if h.Yield != nil {
 			h.Yield()

@@ -181,6 +181,46 @@ func TestTrainHooks(t *testing.T) {
 	}
 }
 
+// TestTrainEvalHook: an evaluation comes every N steps and after the
+// last step (once when the last is a multiple of N), never once a stop is
+// asked for.
+func TestTrainEvalHook(t *testing.T) {
+	photos, _ := Split(samplePhotos(t), DefaultHoldout, 3)
+	for name, c := range map[string]struct {
+		steps, every, stopAt int
+		want                 []int
+	}{
+		"5 steps, every 2":         {5, 2, 0, []int{2, 4, 5}},
+		"6 steps, every 3":         {6, 3, 0, []int{3, 6}},
+		"6 steps, every 2, stop 4": {6, 2, 4, []int{2}},
+		"3 steps, never":           {3, 0, 0, nil},
+	} {
+		r := quick(t, "rotation", c.steps)
+		ctx, cancel := context.WithCancel(context.Background())
+		var evals []int
+		_, err := r.Train(ctx, photos, Hooks{
+			Eval: Every{N: c.every, Fn: func(step int) {
+				if step != r.Step() {
+					t.Errorf("%s: evaluation of step %d called at step %d", name, step, r.Step())
+				}
+				evals = append(evals, step)
+			}},
+			Progress: func(st core.StepStats) {
+				if st.Step == c.stopAt {
+					cancel()
+				}
+			},
+		})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(evals, c.want) {
+			t.Errorf("%s: evaluations at %v, want %v", name, evals, c.want)
+		}
+	}
+}
+
 // TestTrainLeavesOutSmallPhotos: photos smaller than the task needs are
 // named in a warning and left out; with none left, Train refuses.
 func TestTrainLeavesOutSmallPhotos(t *testing.T) {
