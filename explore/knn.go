@@ -31,6 +31,11 @@ type KNNConfig struct {
 	// Embed sets how KNNPhotos embeds the photos (default: the Embedder's
 	// defaults).
 	Embed EmbedConfig
+	// Calibrate is how many of the bank photos, the first ones, KNNPhotos
+	// recomputes the batch-norm statistics on (default all of them): a
+	// thousand give the statistics about as well as more, at a fraction
+	// of the time.
+	Calibrate int
 }
 
 func (c KNNConfig) withDefaults() (KNNConfig, error) {
@@ -45,6 +50,8 @@ func (c KNNConfig) withDefaults() (KNNConfig, error) {
 		return c, fmt.Errorf("explore: k-NN with %d neighbours", c.K)
 	case !(c.Temperature > 0) || math.IsInf(c.Temperature, 0):
 		return c, fmt.Errorf("explore: k-NN temperature %v, want above 0", c.Temperature)
+	case c.Calibrate < 0:
+		return c, fmt.Errorf("explore: calibrating on %d photos", c.Calibrate)
 	}
 	return c, nil
 }
@@ -143,7 +150,8 @@ func checkLabels(labels []string, n int) error {
 
 // KNNPhotos is KNN on the embeddings of photos by trunk: an Embedder
 // (cfg.Embed) over a copy of trunk, whose batch-norm statistics are
-// recomputed on the bank photos unless cfg.Embed.KeepBN, embeds the bank
+// recomputed on the bank photos (cfg.Calibrate of them) unless
+// cfg.Embed.KeepBN, embeds the bank
 // and the queries (queries nil: leave one out among the bank). The trunk
 // is only read: its parameters and running statistics are left as they
 // were, so a run may be measured between its steps without changing what
@@ -160,7 +168,11 @@ func KNNPhotos(trunk *core.Trunk, bank []*image.NRGBA, bankLabels []string, quer
 			return KNNScore{}, err
 		}
 	}
-	e, err := NewEmbedder(trunk, bank, cfg.Embed)
+	calibrate := bank
+	if cfg.Calibrate > 0 {
+		calibrate = bank[:min(cfg.Calibrate, len(bank))]
+	}
+	e, err := NewEmbedder(trunk, calibrate, cfg.Embed)
 	if err != nil {
 		return KNNScore{}, err
 	}

@@ -258,6 +258,18 @@ func TestKNNPhotos(t *testing.T) {
 			}
 		}
 	}
+	// Calibrating on every bank photo is the default; on fewer, the
+	// statistics differ a little.
+	all, _ := KNNPhotos(trunk, photos[:16], labels[:16], photos[16:], labels[16:], KNNConfig{})
+	if c, err := KNNPhotos(trunk, photos[:16], labels[:16], photos[16:], labels[16:], KNNConfig{Calibrate: 100}); err != nil || c != all {
+		t.Errorf("calibrating on more photos than the bank's 16: %+v (%v), by default %+v", c, err, all)
+	}
+	if c, err := KNNPhotos(trunk, photos[:16], labels[:16], photos[16:], labels[16:], KNNConfig{Calibrate: 4}); err != nil || c.Accuracy < 0.9 {
+		t.Errorf("calibrating on 4 photos: %+v (%v)", c, err)
+	}
+	if _, err := KNNPhotos(trunk, photos, labels, nil, nil, KNNConfig{Calibrate: -1}); err == nil {
+		t.Error("calibrating on -1 photos: no error")
+	}
 	if _, err := KNNPhotos(trunk, photos, labels[:3], nil, nil, KNNConfig{}); !errors.Is(err, ErrNoLabels) {
 		t.Errorf("3 labels for 24 photos: %v", err)
 	}

@@ -76,7 +76,8 @@ type Outcome struct {
 	// TrainAccuracy is the mean batch accuracy over the last tenth of the
 	// run's steps (as many as this call took of them).
 	TrainAccuracy float64
-	// ImagesPerSec is the examples trained per second in this call.
+	// ImagesPerSec is the examples trained per second in this call, the
+	// time of evaluations (Hooks.Eval) left out.
 	ImagesPerSec float64
 	// Warnings are the messages given to Hooks.Warning.
 	Warnings []string
@@ -122,6 +123,7 @@ func (r *Run) Train(ctx context.Context, photos []Photo, h Hooks) (Outcome, erro
 	lastTenth := total - total/10 // steps after it count for TrainAccuracy
 	var accSum float64
 	var accN, images int
+	var evaluating time.Duration // in Hooks.Eval
 	start := time.Now()
 	for r.Step() < total {
 		if stop, err := agreeStop(ctx, h.Replica); err != nil {
@@ -174,7 +176,9 @@ func (r *Run) Train(ctx context.Context, photos []Photo, h Hooks) (Outcome, erro
 			}
 		}
 		if lead && ctx.Err() == nil && (h.Eval.due(st.Step) || st.Step == total && h.Eval.N > 0 && h.Eval.Fn != nil) {
+			t0 := time.Now()
 			h.Eval.Fn(st.Step)
+			evaluating += time.Since(t0)
 		}
 		if h.Yield != nil {
 			h.Yield()
@@ -184,7 +188,7 @@ func (r *Run) Train(ctx context.Context, photos []Photo, h Hooks) (Outcome, erro
 	if accN > 0 {
 		out.TrainAccuracy = accSum / float64(accN)
 	}
-	if sec := time.Since(start).Seconds(); sec > 0 {
+	if sec := (time.Since(start) - evaluating).Seconds(); sec > 0 {
 		out.ImagesPerSec = float64(images) / sec
 	}
 	if lead && h.Autosave.N > 0 && h.Autosave.Fn != nil {

@@ -257,8 +257,9 @@ func similarCmd(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// readLabels reads a labels.csv naming photos of the set: index → label.
-func readLabels(path string, s *explore.Set) (map[int]string, error) {
+// readLabels reads a labels.csv naming some of the photos names lists:
+// index into names → label.
+func readLabels(path string, names []string) (map[int]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -268,8 +269,8 @@ func readLabels(path string, s *explore.Set) (map[int]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	index := make(map[string]int, s.Len())
-	for i, n := range s.Names {
+	index := make(map[string]int, len(names))
+	for i, n := range names {
 		index[n] = i
 	}
 	named := map[int]string{}
@@ -313,7 +314,7 @@ func classifyCmd(args []string, stdout io.Writer) error {
 	if *labelsPath == "" {
 		return errors.New("classify: -labels is required")
 	}
-	named, err := readLabels(*labelsPath, e.set)
+	named, err := readLabels(*labelsPath, e.set.Names)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,7 @@
 // Command pretext trains, evaluates and benchmarks Pretext models natively,
 // with the same code the browser runs.
 //
-//	pretext train [-task rotation|jigsaw|colorization] [-images DIR | -data fashion-mnist] [-steps N] [-batch B] [-seed S] [-out FILE.ckpt] [-json]
+//	pretext train [-task rotation|jigsaw|colorization] [-images DIR | -data fashion-mnist] [-steps N] [-batch B] [-seed S] [-knn-every N] [-out FILE.ckpt] [-json]
 //	pretext predict -ckpt FILE.ckpt -in PHOTO -out OUT.png
 //	pretext eval -ckpt FILE.ckpt | -random | -supervised [-data fashion-mnist | photos:DIR] [-json]
 //	pretext report [-fashion DIR] [-photos DIR]

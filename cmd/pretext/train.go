@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -41,6 +42,8 @@ type trainResult struct {
 	Settings recipe.Settings `json:"settings"`
 	// Warnings are what the photos could not teach the task.
 	Warnings []string `json:"warnings,omitempty"`
+	// KNN is the last k-NN evaluation (-knn-every), if any.
+	KNN *knnLine `json:"knn,omitempty"`
 }
 
 // trainOptions are train's flags beyond the run's settings.
@@ -52,6 +55,10 @@ type trainOptions struct {
 	asJSON  bool
 	// resume is a checkpoint to go on from (-resume).
 	resume string
+	// knnEvery is how often the k-NN accuracy is measured on held-back
+	// labelled images (-knn-every; 0: never); if it was given, a data
+	// source without labels is an error.
+	knnEvery everyFlag
 	// stopAt, if set, stops the run after that step as a signal would
 	// (for tests, which cannot send themselves SIGINT safely).
 	stopAt int
@@ -82,7 +89,7 @@ func trainFlags(args []string, stdout io.Writer) (recipe.Settings, trainOptions,
 	var o trainOptions
 	fs.StringVar(&s.Task, "task", "rotation", "pretext task: "+strings.Join(tasks.Names(), ", "))
 	dir := fs.String("images", "", "folder of photos (default: the embedded sample photos)")
-	data := fs.String("data", "", "data source: photos:DIR (the same as -images DIR), or fashion-mnist[:DIR] (its 60k training images, labels unused; held out: its 10k test images)")
+	data := fs.String("data", "", "data source: photos:DIR (the same as -images DIR), or fashion-mnist[:DIR] (its 60k training images, their labels used only to measure with -knn-every; held out: its 10k test images)")
 	fs.IntVar(&s.Steps, "steps", 0, "training steps (default: the task's; pretext tasks lists them)")
 	fs.IntVar(&s.Batch, "batch", 0, "examples per step (default: the task's)")
 	fs.Uint64Var(&s.Seed, "seed", recipe.DefaultSeed, "seed for weights, crops and the held-back split")
@@ -93,8 +100,9 @@ func trainFlags(args []string, stdout io.Writer) (recipe.Settings, trainOptions,
 	holdout := fs.Float64("holdout", recipe.DefaultHoldout, "fraction of photos held back to measure the task on photos it never trained on")
 	fs.StringVar(&o.out, "out", "", "write the trained checkpoint to this file")
 	fs.IntVar(&o.threads, "threads", runtime.NumCPU(), "goroutines for the operators")
-	fs.BoolVar(&o.asJSON, "json", false, "print a JSON line every 10 steps and a final JSON result")
+	fs.BoolVar(&o.asJSON, "json", false, "print a JSON line every 10 steps, one per k-NN evaluation (-knn-every), and a final JSON result")
 	fs.StringVar(&o.resume, "resume", "", "go on with the run saved in this checkpoint (by -out, or at an interruption), on the same -images; -steps sets a new end")
+	fs.Var(&o.knnEvery, "knn-every", fmt.Sprintf("every `N` steps and after the last, the k-NN accuracy (k=20, cosine, T=0.07) of the trunk's features on held-back labelled images: %d of Fashion-MNIST's test images, or the held-back photos (at most %d) that a labels.csv beside them names, each by the others; 0: never (default %d on photos, %d on Fashion-MNIST; without labels, never)", knnFashionQueries, knnMaxPhotos, knnEveryPhotos, knnEveryFashion))
 	limits := intakeFlags(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return s, o, err
@@ -124,7 +132,7 @@ func trainFlags(args []string, stdout io.Writer) (recipe.Settings, trainOptions,
 		var clash []string
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
-			case "resume", "steps", "images", "data", "out", "threads", "json", "max-photos", "max-megapixels", "max-memory":
+			case "resume", "steps", "images", "data", "out", "threads", "json", "knn-every", "max-photos", "max-megapixels", "max-memory":
 			default:
 				clash = append(clash, "-"+f.Name)
 			}
@@ -153,6 +161,9 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 	s = run.Settings
 	log := os.Stderr
 	var trainSet, heldSet []recipe.Photo
+	var knn *knnEval
+	knnErr := errNoLabels
+	knnEvery := o.knnEvery.every(src)
 	rounds := recipe.Rounds
 	if src.kind == "fashion-mnist" {
 		train, test, err := loadFashion(src.dir)
@@ -161,16 +172,32 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 		}
 		trainSet, heldSet = unnamed(train.imgs), unnamed(test.imgs)
 		rounds = 1 // 10,000 test images: one pass is plenty
+		knn, knnErr = fashionKNN(train, test), nil
 	} else {
 		photos, err := loadPhotos(src.dir, o.intake, log)
 		if err != nil {
 			return err
 		}
 		trainSet, heldSet = recipe.Split(photos, *s.Holdout, s.Seed)
+		if knnEvery > 0 {
+			knn, knnErr = photosKNN(src.dir, photos, heldSet)
+		}
+	}
+	switch {
+	case knnEvery == 0:
+		knn = nil
+	case knnErr != nil && o.knnEvery.set:
+		return fmt.Errorf("train: -knn-every: %w", knnErr)
+	case knnErr != nil && !errors.Is(knnErr, errNoLabels):
+		// labels.csv is there but cannot serve: say so, and train.
+		fmt.Fprintf(log, "no k-NN evaluation: %v\n", knnErr)
 	}
 	if !*asJSON {
 		fmt.Fprintf(log, "training %s on %d photos (%d held back) for %d steps of %d (%s, learning rate %g)\n",
 			s.Task, len(trainSet), len(heldSet), s.Steps, s.Batch, s.Optimizer, run.Trainer.Config.LR)
+		if knn != nil {
+			fmt.Fprintf(log, "k-NN accuracy every %d steps on %s\n", knnEvery, knn.what)
+		}
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -191,7 +218,12 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 		bar.clear()
 		fmt.Fprintln(log, msg)
 	}
+	var evalHook recipe.Every
+	if knn != nil {
+		evalHook = knn.hook(knnEvery, run.Trainer, *asJSON, stdout, note)
+	}
 	outcome, err := run.Train(ctx, trainSet, recipe.Hooks{
+		Eval: evalHook,
 		Progress: func(st core.StepStats) {
 			if st.Step == o.stopAt {
 				stop()
@@ -225,6 +257,9 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 	}
 	res := trainResult{Task: s.Task, Steps: outcome.Step, Loss: outcome.Loss, TrainAcc: outcome.TrainAccuracy,
 		HeldOut: len(heldSet), HeldOutNames: names(heldSet), ImagesPerSec: outcome.ImagesPerSec, Settings: s, Warnings: outcome.Warnings}
+	if knn != nil {
+		res.KNN = knn.last
+	}
 	if outcome.Stopped {
 		// An interrupted run keeps what it learned, with what it needs to
 		// go on: the optimizer's state, the step, the batch generator.
@@ -266,6 +301,9 @@ func trainRun(s recipe.Settings, o trainOptions, stdout io.Writer) error {
 		res.Task, res.Steps, res.Loss, 100*res.TrainAcc, 100*res.PretextAcc, res.PretextLoss, res.BaselineLoss, res.HeldOut, res.ImagesPerSec)
 	if m := res.Measure; m != nil {
 		fmt.Fprintf(stdout, "%s on the %s photos: %.2f %s, %s %.2f %s\n", m.Name, res.MeasureOn, m.Value, m.Unit, m.BaselineName, m.Baseline, m.Unit)
+	}
+	if k := res.KNN; k != nil {
+		fmt.Fprintf(stdout, "k-NN accuracy after step %d: %.1f%% on %s, k=%d\n", k.Step, 100*k.Accuracy, knn.what, k.K)
 	}
 	if *out != "" {
 		fmt.Fprintf(stdout, "checkpoint: %s\n", *out)
