@@ -66,7 +66,7 @@ type crossCosineFn struct {
 }
 
 // Operands implements ag.AutoGradFunction. z is an operand so that it is
-// computed first; Backward gives it nothing.
+// computed first; Backward gives it a zero gradient.
 func (f *crossCosineFn) Operands() []mat.Tensor { return []mat.Tensor{f.p, f.z} }
 
 // Forward implements ag.AutoGradFunction. It computes p's gradient too:
@@ -110,8 +110,13 @@ func (f *crossCosineFn) Forward() (mat.Tensor, error) {
 }
 
 // Backward implements ag.AutoGradFunction: p's gradient scaled by the
-// incoming scalar gradient; z, under the stop-gradient, gets none.
+// incoming scalar gradient; z, under the stop-gradient, gets zeros (spago
+// waits for a gradient from every operator that reads a node before it
+// passes the node's own on).
 func (f *crossCosineFn) Backward(gy mat.Tensor) error {
+	if f.z.RequiresGrad() {
+		f.z.AccGrad(handoff{newMatrix(f.m, f.d)})
+	}
 	return accScaledGrad("cross-cosine", f.p, f.m, f.d, f.dp, gy)
 }
 

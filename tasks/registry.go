@@ -45,6 +45,9 @@ var registry = map[string]entry{
 	"deepcluster":       deepClusterEntry,
 	"sela":              selaEntry,
 	"keypoint-clusters": keypointsEntry,
+	"vicreg":            vicregEntry,
+	"barlow-twins":      barlowEntry,
+	"simsiam":           simsiamEntry,
 }
 
 // Defaults are the training settings a task is trained with unless told

@@ -342,3 +342,65 @@ func hsvToRGB(h, s, v float64) (r, g, b uint8) {
 	u8 := func(x float64) uint8 { return uint8(max(0, min(255, math.Round(x*255)))) }
 	return u8(rf), u8(gf), u8(bf)
 }
+
+// viewMatchSeed seeds the random-init trunk viewMatching compares with.
+const viewMatchSeed = 0x5ee
+
+// viewMatching is the joint-embedding methods' held-out measure (their
+// Measurer): each photo is shown as two views augmented by cfg (drawn from
+// rng), and a view counts when its nearest other view among all the
+// photos' views, by cosine similarity of the trunk's pooled features
+// (evaluation mode), is the same photo's other view. It is measured on the
+// trunk, not the head (the trunk's features are the representation kept),
+// and its baseline is a randomly initialised trunk of the same
+// architecture, which the trained one must beat. It needs two photos.
+func viewMatching(name string, cfg ViewConfig, trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error) {
+	if trunk == nil {
+		return Measure{}, fmt.Errorf("tasks: %s view matching needs a trunk", name)
+	}
+	if len(photos) < 2 {
+		return Measure{}, fmt.Errorf("tasks: %s view matching needs at least 2 photos, have %d", name, len(photos))
+	}
+	channels := trunk.Config.InChannels
+	var exs []core.Example
+	for i, p := range photos {
+		var err error
+		if exs, err = cfg.pairExample(name, exs, p, channels, rng); err != nil {
+			return Measure{}, fmt.Errorf("tasks: %s view matching, photo %d: %w", name, i, err)
+		}
+	}
+	views := make([]core.Planar, 0, 2*len(exs))
+	for _, ex := range exs {
+		views = append(views, ex.Views...)
+	}
+	random, err := core.NewTrunk(trunk.Config, rand.New(rand.NewPCG(viewMatchSeed, 0)))
+	if err != nil {
+		return Measure{}, err
+	}
+	m := Measure{Name: "view matching", Unit: "%", BaselineName: "a random-init trunk"}
+	for k, t := range []*core.Trunk{trunk, random} {
+		f, err := embedViews(t, views)
+		if err != nil {
+			return Measure{}, fmt.Errorf("tasks: %s view matching: %w", name, err)
+		}
+		acc, err := core.PairAccuracy(rowMatrix(f))
+		if err != nil {
+			return Measure{}, fmt.Errorf("tasks: %s view matching: %w", name, err)
+		}
+		if k == 0 {
+			m.Value = 100 * acc
+		} else {
+			m.Baseline = 100 * acc
+		}
+	}
+	return m, nil
+}
+
+// rowMatrix stacks equal-length rows into a matrix.
+func rowMatrix(rows [][]float32) mat.Tensor {
+	flat := make([]float32, 0, len(rows)*len(rows[0]))
+	for _, r := range rows {
+		flat = append(flat, r...)
+	}
+	return mat.NewDense[float32](mat.WithShape(len(rows), len(rows[0])), mat.WithBacking(flat))
+}

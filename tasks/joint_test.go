@@ -1,0 +1,309 @@
+package tasks
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/nlpodyssey/spago/mat"
+
+	"github.com/pretextlab/pretext/core"
+)
+
+// The joint-embedding methods after SimCLR (vicreg, barlow-twins,
+// simsiam) share ViewConfig's views, pairFeatures and the neighbours
+// preview (tested through simclr_test.go); these tests check what each
+// adds: its heads, its loss on the batch's pairs, its scores, its
+// settings.
+
+// jointMethods are the methods under test with small settings for the
+// small trunk.
+var jointMethods = []struct {
+	name, config string
+}{
+	{"vicreg", `{"hidden":64,"proj":64}`},
+	{"barlow-twins", `{"hidden":64,"proj":64}`},
+	{"simsiam", `{"hidden":64,"proj":32}`},
+}
+
+func newJoint(t *testing.T, name, config string, trunk *core.Trunk) Task {
+	t.Helper()
+	task, err := New(name, json.RawMessage(config), trunk, testRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+// TestJointLoss checks each method's loss against core's loss applied to
+// the method's own embeddings, built here from the trunk and heads, and
+// its accuracy against core.PairAccuracy of the same rows.
+func TestJointLoss(t *testing.T) {
+	photos := testPhotos(t)
+	for _, m := range jointMethods {
+		t.Run(m.name, func(t *testing.T) {
+			trunk := smallTrunk(t, 2)
+			task := newJoint(t, m.name, m.config, trunk)
+			batch, err := Batch(task, photos, 6, testRNG(3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ex := range batch {
+				if len(ex.Views) != 2 || ex.Views[0].H != 32 || planarEqual(ex.Views[0], ex.Views[1]) {
+					t.Fatalf("example has %d views (%dx%d), want two different 32x32 views", len(ex.Views), ex.Views[0].H, ex.Views[0].W)
+				}
+			}
+			loss, score, err := task.Loss(trunk, batch, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The trunk's features of views 0,1 of example 0, then of
+			// example 1, ...
+			var views []core.Planar
+			for _, ex := range batch {
+				views = append(views, ex.Views...)
+			}
+			f, err := trunk.Embed(views)
+			if err != nil {
+				t.Fatal(err)
+			}
+			feats := rowMatrix(f)
+			var want, z mat.Tensor
+			switch tk := task.(type) {
+			case *VICReg:
+				z, err = tk.Head.Forward(feats, false)
+				if err == nil {
+					want, err = core.VICReg(z, core.VICRegConfig{})
+				}
+			case *BarlowTwins:
+				z, err = tk.Head.Forward(feats, false)
+				if err == nil {
+					want, err = core.BarlowTwins(z, 0.005)
+				}
+			case *SimSiam:
+				z, err = tk.Proj.Forward(feats, false)
+				var p mat.Tensor
+				if err == nil {
+					p, err = tk.Pred.Forward(z, false)
+				}
+				if err == nil {
+					want, err = core.CrossCosine(p, z)
+				}
+			default:
+				t.Fatalf("%T", task)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, w := float64(loss.Value().Item().F32()), float64(want.Value().Item().F32())
+			if math.Abs(got-w) > 1e-4*math.Max(1, math.Abs(w)) {
+				t.Errorf("loss %v, want %v", got, w)
+			}
+			acc, err := core.PairAccuracy(z)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if score.Accuracy != acc {
+				t.Errorf("accuracy %v, want %v", score.Accuracy, acc)
+			}
+		})
+	}
+}
+
+// TestJointLossFalls trains each method on the sample photos for a few
+// dozen steps: the loss falls and the views of a photo are matched more
+// often than at the start (the embeddings did not collapse). The colour
+// distortions are milder than the defaults', as in TestSimCLRLossFalls.
+func TestJointLossFalls(t *testing.T) {
+	photos := testPhotos(t)
+	for _, m := range jointMethods {
+		t.Run(m.name, func(t *testing.T) {
+			trunk := smallTrunk(t, 5)
+			config := strings.TrimSuffix(m.config, "}") + `,"min_scale":0.5,"jitter_prob":0.5,"grey_prob":-1}`
+			task := newJoint(t, m.name, config, trunk)
+			b, err := Batch(task, photos, 16, testRNG(7))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, before, err := task.Loss(trunk, b, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			losses, tr := trainLosses(t, trunk, task, photos, core.TrainConfig{Optimizer: "adam", LR: 2e-3}, 50, 16, 6)
+			ratio := 0.85
+			if m.name == "vicreg" {
+				ratio = 0.9 // its variance term keeps a floor under the loss
+			}
+			if m.name == "simsiam" {
+				// Its loss is a negative cosine in [-1, 1]: falling means
+				// getting more negative.
+				first, last := meanOf(losses[:5]), meanOf(losses[len(losses)-5:])
+				t.Logf("loss: first 5 mean %.4f, last 5 mean %.4f", first, last)
+				if !(last < first-0.2) {
+					t.Errorf("loss did not fall by 0.2: first %.4f, last %.4f", first, last)
+				}
+			} else {
+				checkLossFalls(t, losses, 5, ratio)
+			}
+			_, after, err := tr.Evaluate(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Chance is 1/31.
+			t.Logf("pair accuracy %.3f before training, %.3f after", before.Accuracy, after.Accuracy)
+			if !(after.Accuracy >= 2*before.Accuracy && after.Accuracy >= 0.125) {
+				t.Errorf("pair accuracy %.3f before training, %.3f after: the embeddings collapsed or learned nothing", before.Accuracy, after.Accuracy)
+			}
+		})
+	}
+}
+
+// TestJointCheckpoint rebuilds each method from its spec and from a
+// checkpoint (heads, batch-norm statistics and all).
+func TestJointCheckpoint(t *testing.T) {
+	photos := testPhotos(t)
+	for _, m := range jointMethods {
+		t.Run(m.name, func(t *testing.T) {
+			trunk := smallTrunk(t, 7)
+			task := newJoint(t, m.name, m.config, trunk)
+			_, tr := trainLosses(t, trunk, task, photos, core.TrainConfig{Optimizer: "adam"}, 2, 8, 8)
+			batch, err := Batch(task, photos, 8, testRNG(9))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := checkpointRoundTrip(t, tr, batch)
+			if got.Head.Spec().Kind != m.name {
+				t.Errorf("kind %q", got.Head.Spec().Kind)
+			}
+		})
+	}
+}
+
+// TestJointScores checks the held-out scores: view matching against the
+// random-init trunk, and the collapsed embedding's baseline loss.
+func TestJointScores(t *testing.T) {
+	photos := testPhotos(t)[:8]
+	for _, m := range jointMethods {
+		t.Run(m.name, func(t *testing.T) {
+			trunk := smallTrunk(t, 11)
+			task := newJoint(t, m.name, m.config, trunk)
+			tr, err := core.NewTrainer(trunk, task, core.TrainConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := HeldOutScore(tr, task, photos, 2, 4, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Measure == nil || h.Measure.Name != "view matching" || !(h.Measure.Value >= 0 && h.Measure.Value <= 100) || !(h.Measure.Baseline >= 0 && h.Measure.Baseline <= 100) {
+				t.Fatalf("measure %+v", h.Measure)
+			}
+			// The measure is core.PairAccuracy of the trunk's features of
+			// the views: the same views made here from the same seed.
+			mr, err := task.(Measurer).Measure(trunk, photos, testRNG(12))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := testRNG(12)
+			var views []core.Planar
+			for _, p := range photos {
+				exs, err := task.Examples(nil, p, rng)
+				if err != nil {
+					t.Fatal(err)
+				}
+				views = append(views, exs[0].Views...)
+			}
+			f, err := trunk.Embed(views)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acc, err := core.PairAccuracy(rowMatrix(f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mr.Value != 100*acc {
+				t.Errorf("view matching %v, want %v", mr.Value, 100*acc)
+			}
+			switch m.name {
+			case "vicreg":
+				if want := 25 * (1 - 0.01); math.Abs(h.BaselineLoss-want) > 1e-12 {
+					t.Errorf("baseline %v, want %v", h.BaselineLoss, want)
+				}
+			case "barlow-twins":
+				if h.BaselineLoss != 64 {
+					t.Errorf("baseline %v, want 64", h.BaselineLoss)
+				}
+			case "simsiam":
+				if _, ok := task.(Baseliner); ok {
+					t.Errorf("simsiam has a baseline loss: its collapse is its loss's minimum")
+				}
+			}
+		})
+	}
+	// A collapsed embedding reaches the baseline losses.
+	z := fromRowsF32(8, 4, func(i, k int) float32 { return float32(k + 1) })
+	if l, err := core.VICReg(z, core.VICRegConfig{}); err != nil || math.Abs(float64(l.Value().Item().F32())-25*0.99) > 1e-4 {
+		t.Errorf("vicreg of a collapsed embedding: %v, %v", l, err)
+	}
+	if l, err := core.BarlowTwins(z, 0.005); err != nil || math.Abs(float64(l.Value().Item().F32())-4) > 1e-4 {
+		t.Errorf("barlow twins of a collapsed embedding: %v, %v", l, err)
+	}
+}
+
+func fromRowsF32(rows, cols int, at func(i, k int) float32) mat.Tensor {
+	v := make([]float32, rows*cols)
+	for i := range rows {
+		for k := range cols {
+			v[i*cols+k] = at(i, k)
+		}
+	}
+	return mat.NewDense[float32](mat.WithShape(rows, cols), mat.WithBacking(v))
+}
+
+// TestJointPredict: the methods' previews are the shared neighbours
+// preview over the refreshed photos.
+func TestJointPredict(t *testing.T) {
+	photos := testPhotos(t)
+	for _, m := range jointMethods {
+		trunk := smallTrunk(t, 10)
+		task := newJoint(t, m.name, m.config, trunk)
+		if _, err := Prepare(task, trunk, photos, 0, testRNG(12)); err != nil {
+			t.Fatal(err)
+		}
+		p, err := task.Predict(trunk, photos[2], testRNG(11))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := p.Image.Bounds(); b.Dx() != 6*thumbSide+7*tileGap || !strings.HasPrefix(p.Summary, "nearest: photos #") {
+			t.Errorf("%s: montage %v, summary %q", m.name, b, p.Summary)
+		}
+	}
+}
+
+func TestJointErrors(t *testing.T) {
+	trunk := smallTrunk(t, 14)
+	bad := map[string][]string{
+		"vicreg":       {`{"sim":-1}`, `{"cov":1e9}`},
+		"barlow-twins": {`{"lambda":1e9}`},
+		"simsiam":      {`{"pred_hidden":-3}`, `{"hidden":16384,"proj":16384}`},
+	}
+	for _, m := range jointMethods {
+		for _, cfg := range append(bad[m.name], `{"size":-1}`, `{"min_scale":2}`, `{"jitter":3}`, `{"grey_prob":1.5}`, `{"proj":-2}`, `{"neighbors":100}`, `{"bogus":1}`, `[`) {
+			if _, err := New(m.name, json.RawMessage(cfg), trunk, testRNG(1)); err == nil || !strings.HasPrefix(err.Error(), "tasks: ") {
+				t.Errorf("%s config %s: error %v", m.name, cfg, err)
+			}
+		}
+		task := newJoint(t, m.name, m.config, trunk)
+		if _, err := task.Examples(nil, nil, testRNG(1)); err == nil {
+			t.Errorf("%s: Examples of no photo: no error", m.name)
+		}
+		two := core.Example{Views: []core.Planar{core.NewPlanar(3, 32, 32), core.NewPlanar(3, 32, 32)}}
+		one := core.Example{Views: []core.Planar{core.NewPlanar(3, 32, 32)}}
+		for _, batch := range [][]core.Example{nil, {two}, {two, one}} {
+			if _, _, err := task.Loss(trunk, batch, true); err == nil {
+				t.Errorf("%s: Loss on %d examples: no error", m.name, len(batch))
+			}
+		}
+	}
+}
