@@ -111,15 +111,24 @@ export class LineChart {
     const x0 = n ? Math.max(0, pts[0].step - 1) : 0;
     const x1 = Math.max(this.xMax, n ? pts[n - 1].step : 0, x0 + 1);
     const xs = (v) => box.l + ((v - x0) / (x1 - x0)) * (box.r - box.l);
-    // left: 0 to a round number above the largest value.
+    // left: 0 to a round number above the largest value, or from a round
+    // number below the smallest when some are negative (SimSiam's loss is
+    // a negative cosine).
     let lmax = 0;
+    let lmin = 0;
     for (const s of options.series) {
       if (s.axis === "right") continue;
-      for (const p of pts) if (Number.isFinite(p[s.key]) && p[s.key] > lmax) lmax = p[s.key];
+      for (const p of pts) {
+        if (!Number.isFinite(p[s.key])) continue;
+        lmax = Math.max(lmax, p[s.key]);
+        lmin = Math.min(lmin, p[s.key]);
+      }
     }
-    const lstep = niceStep(lmax > 0 ? lmax : 1, Math.max(2, Math.floor((box.b - box.t) / 45)));
-    const ltop = Math.max(lstep, Math.ceil(lmax / lstep - 1e-9) * lstep);
-    const yLeft = (v) => box.b - (v / ltop) * (box.b - box.t);
+    const lrange = lmax - lmin;
+    const lstep = niceStep(lrange > 0 ? lrange : 1, Math.max(2, Math.floor((box.b - box.t) / 45)));
+    const lbot = lmin < 0 ? Math.floor(lmin / lstep + 1e-9) * lstep : 0;
+    const ltop = lmin < 0 && lmax === 0 ? 0 : Math.max(lbot + lstep, Math.ceil(lmax / lstep - 1e-9) * lstep);
+    const yLeft = (v) => box.b - ((v - lbot) / (ltop - lbot)) * (box.b - box.t);
     const yRight = (v) => box.b - v * (box.b - box.t);
 
     const line = (ax, ay, bx, by) => {
@@ -135,8 +144,8 @@ export class LineChart {
     ctx.textBaseline = "middle";
     ctx.textAlign = "right";
     const ld = decimals(lstep);
-    for (let i = 0; i * lstep <= ltop + lstep / 2; i++) {
-      const v = i * lstep;
+    for (let i = 0; lbot + i * lstep <= ltop + lstep / 2; i++) {
+      const v = lbot + i * lstep;
       const y = Math.round(yLeft(v)) + 0.5;
       ctx.strokeStyle = COLORS.grid;
       line(box.l, y, box.r, y);

@@ -252,8 +252,13 @@ function showResult(res) {
   const parts = [`Last batches: loss ${num(res.loss)}, accuracy ${pct(res.accuracy)}, ${Math.round(res.imagesPerSec || 0)} images/s.`];
   const h = res.heldOut;
   if (h && h.photos > 0) {
+    // SimSiam has no blind guess to compare with (its collapse is its
+    // loss's minimum); its measure says whether it learned.
+    const blind = h.baselineLoss > 0 ? ` (a blind guess scores ${num(h.baselineLoss)}; lower is better)` : "";
     parts.push(`On ${plural(h.photos, "held-back photo")} the network never trained on: accuracy ${pct(h.accuracy)}, ` +
-      `loss ${num(h.loss)} (a blind guess scores ${num(h.baselineLoss)}; lower is better).`);
+      `loss ${num(h.loss)}${blind}.`);
+    const m = h.measure;
+    if (m) parts.push(`${m.name}: ${num(m.value)} ${m.unit} (${m.baselineName}: ${num(m.baseline)} ${m.unit}; higher is better).`);
   } else {
     parts.push("No photos were held back, so there is no held-out score; add more photos for one.");
   }
