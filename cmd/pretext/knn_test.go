@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/recipe"
 )
 
 // writeLabelledKinds writes n photos of each of two kinds (writeKinds) and
@@ -205,12 +209,46 @@ func TestTrainKNNDefaultsAndErrors(t *testing.T) {
 		want string
 	}{
 		"samples":       {[]string{"-knn-every", "5"}, "no labels with the embedded sample photos"},
-		"one held back": {[]string{"-images", dir, "-holdout", "0.01", "-knn-every", "5"}, "two labels at least"},
+		"one held back": {[]string{"-images", dir, "-holdout", "0.01", "-knn-every", "5"}, "two labels of two photos at least"},
 		"negative":      {[]string{"-knn-every", "-1"}, "not a count of steps"},
 	} {
 		err := train(append(c.args, "-steps", "1", "-batch", "4", "-threads", "2"), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one saying %q", name, err, c.want)
 		}
+	}
+}
+
+// TestKNNLineForPeople: without -json an evaluation is one line, through
+// the note the progress bar makes room for; one that fails is a note too.
+func TestKNNLineForPeople(t *testing.T) {
+	dir := t.TempDir()
+	writeLabelledKinds(t, dir, 6)
+	photos, err := loadPhotos(dir, core.IntakeConfig{}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first 8 by name: blue-0 to blue-5 (blue-4 and blue-5 unnamed),
+	// red-0 and red-1.
+	e, err := photosKNN(dir, photos, photos[:8])
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := recipe.New(recipe.Settings{Task: "rotation", Steps: 1, Batch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	var stdout bytes.Buffer
+	h := e.hook(7, run.Trainer, false, &stdout, func(s string) { notes = append(notes, s) })
+	h.Fn(7)
+	if h.N != 7 || len(notes) != 1 || stdout.Len() != 0 || !strings.HasPrefix(notes[0], "step 7: k-NN accuracy ") ||
+		!strings.Contains(notes[0], "% on 6 held-back labelled photos (leaving one out), k=5 (") {
+		t.Errorf("notes %q, stdout %q", notes, stdout.String())
+	}
+	e.bankY = e.bankY[:1] // a bank and its labels that disagree
+	h.Fn(8)
+	if len(notes) != 2 || !strings.HasPrefix(notes[1], "step 8: no k-NN accuracy: ") || e.last.Step != 7 {
+		t.Errorf("a failed evaluation: notes %q, the last kept %+v", notes, e.last)
 	}
 }
