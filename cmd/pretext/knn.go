@@ -58,6 +58,7 @@ type everyFlag struct {
 	set bool
 }
 
+// String is the count given, or "" when unset (flag prints no default).
 func (f *everyFlag) String() string {
 	if f == nil || !f.set {
 		return ""
@@ -65,6 +66,7 @@ func (f *everyFlag) String() string {
 	return strconv.Itoa(f.n)
 }
 
+// Set takes a count of steps, 0 or more.
 func (f *everyFlag) Set(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
