@@ -270,6 +270,14 @@ func (t *Trainer) Step(ctx context.Context, batch []Example) (StepStats, error) 
 	if optErr != nil {
 		return StepStats{}, optErr
 	}
+	if f, ok := t.Head.(Follower); ok {
+		if err := f.Follow(t.step + 1); err != nil {
+			if rerr := t.restoreGood(); rerr != nil {
+				return StepStats{}, errors.Join(err, rerr)
+			}
+			return StepStats{}, err
+		}
+	}
 	if bad := firstNonFinite(m, false); bad != "" {
 		return t.recover("the step made "+bad+" non-finite", len(batch), start)
 	}
