@@ -44,8 +44,12 @@ func MomentumUpdate(target, online nn.Model, m float64) error {
 	return nil
 }
 
-// frozen copies p's value into a new parameter that requires no gradient.
+// frozen copies p's value into a new parameter that requires no gradient
+// (nil for nil).
 func frozen(p *nn.Param) *nn.Param {
+	if p == nil {
+		return nil
+	}
 	s := p.Value().Shape()
 	return nn.NewParam(fromData(s[0], s[1], append([]float32(nil), data(p)...))).WithGrad(false)
 }
@@ -64,5 +68,9 @@ func (t *Trunk) Frozen() *Trunk {
 // Frozen returns a deep copy of the projector whose parameters require no
 // gradient.
 func (p *Projector) Frozen() *Projector {
-	return &Projector{W1: frozen(p.W1), Gamma: frozen(p.Gamma), Beta: frozen(p.Beta), RunMean: frozen(p.RunMean), RunVar: frozen(p.RunVar), W2: frozen(p.W2), B2: frozen(p.B2)}
+	return &Projector{
+		W1: frozen(p.W1), Gamma: frozen(p.Gamma), Beta: frozen(p.Beta), RunMean: frozen(p.RunMean), RunVar: frozen(p.RunVar),
+		W2: frozen(p.W2), B2: frozen(p.B2),
+		OutGamma: frozen(p.OutGamma), OutBeta: frozen(p.OutBeta), OutMean: frozen(p.OutMean), OutVar: frozen(p.OutVar),
+	}
 }

@@ -57,7 +57,7 @@ func TestMomentumUpdate(t *testing.T) {
 	}
 
 	// Projectors too.
-	p, err := NewProjector(3, 4, 2, testRNG(2))
+	p, err := NewProjector(3, 4, 2, true, testRNG(2))
 	if err != nil {
 		t.Fatal(err)
 	}

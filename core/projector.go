@@ -19,46 +19,60 @@ import (
 // rows; it keeps running statistics for evaluation, as the trunk's do.
 // Layers are in PyTorch's layout: W1 [hidden, in] (no bias: the
 // batch-norm's Beta takes its place), Gamma, Beta, RunMean, RunVar
-// [hidden, 1], W2 [out, hidden], B2 [out, 1].
+// [hidden, 1], W2 [out, hidden], B2 [out, 1]. With an output batch-norm
+// (SimSiam's projector ends in one, section 4.4) the Out* fields hold its
+// parameters and statistics, [out, 1], and B2 is nil (OutBeta takes its
+// place); otherwise they are nil.
 type Projector struct {
 	nn.Module
 	W1                           *nn.Param
 	Gamma, Beta, RunMean, RunVar *nn.Param
 	W2, B2                       *nn.Param
+
+	OutGamma, OutBeta, OutMean, OutVar *nn.Param
 }
 
 var _ nn.Model = &Projector{}
 
 func init() { gob.Register(&Projector{}) }
 
-// NewProjector returns an in -> hidden -> out projector, its linear layers
-// initialised as PyTorch's nn.Linear (uniform in ±1/√fan-in, drawn from rng
-// in the order W1, W2, B2) and its batch-norm as PyTorch's (Gamma 1, Beta
-// 0, running mean 0 and variance 1). It refuses more than [MaxHeadValues]
-// parameters before allocating them.
-func NewProjector(in, hidden, out int, rng *rand.Rand) (*Projector, error) {
+// NewProjector returns an in -> hidden -> out projector, with a batch-norm
+// on the output too when outBN, its linear layers initialised as PyTorch's
+// nn.Linear (uniform in ±1/√fan-in, drawn from rng in the order W1, W2,
+// B2) and its batch-norms as PyTorch's (Gamma 1, Beta 0, running mean 0
+// and variance 1). It refuses more than [MaxHeadValues] parameters before
+// allocating them.
+func NewProjector(in, hidden, out int, outBN bool, rng *rand.Rand) (*Projector, error) {
 	if in < 1 || hidden < 1 || out < 1 {
 		return nil, fmt.Errorf("core: projector %d -> %d -> %d, want positive sizes", in, hidden, out)
 	}
 	if n := MLPValues(in, hidden, out); n > MaxHeadValues {
 		return nil, fmt.Errorf("core: projector %d -> %d -> %d has %d parameters, at most %d allowed", in, hidden, out, n, MaxHeadValues)
 	}
-	ones := func() *mat.Dense[float32] {
-		v := make([]float32, hidden)
+	ones := func(n int) *mat.Dense[float32] {
+		v := make([]float32, n)
 		for i := range v {
 			v[i] = 1
 		}
-		return fromData(hidden, 1, v)
+		return fromData(n, 1, v)
 	}
-	return &Projector{
+	p := &Projector{
 		W1:      nn.NewParam(UniformFanIn(hidden, in, in, rng)),
-		Gamma:   nn.NewParam(ones()),
+		Gamma:   nn.NewParam(ones(hidden)),
 		Beta:    nn.NewParam(newMatrix(hidden, 1)),
 		RunMean: nn.NewParam(newMatrix(hidden, 1)).WithGrad(false),
-		RunVar:  nn.NewParam(ones()).WithGrad(false),
+		RunVar:  nn.NewParam(ones(hidden)).WithGrad(false),
 		W2:      nn.NewParam(UniformFanIn(out, hidden, hidden, rng)),
-		B2:      nn.NewParam(UniformFanIn(out, 1, hidden, rng)),
-	}, nil
+	}
+	if !outBN {
+		p.B2 = nn.NewParam(UniformFanIn(out, 1, hidden, rng))
+		return p, nil
+	}
+	p.OutGamma = nn.NewParam(ones(out))
+	p.OutBeta = nn.NewParam(newMatrix(out, 1))
+	p.OutMean = nn.NewParam(newMatrix(out, 1)).WithGrad(false)
+	p.OutVar = nn.NewParam(ones(out)).WithGrad(false)
+	return p, nil
 }
 
 // In, Hidden and Out are the projector's widths.
@@ -89,5 +103,17 @@ func (p *Projector) Forward(x mat.Tensor, train bool) (mat.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Linear(ag.T(y), p.W2, p.B2)
+	if p.OutGamma == nil {
+		return Linear(ag.T(y), p.W2, p.B2)
+	}
+	o, err := Linear(ag.T(y), p.W2, nil)
+	if err != nil {
+		return nil, err
+	}
+	osh := Shape{N: n, C: p.Out(), H: 1, W: 1}
+	ostats := BNStats{Mean: data(p.OutMean), Var: data(p.OutVar)}
+	if o, err = BatchNorm2D(ag.T(o), osh, p.OutGamma, p.OutBeta, ostats, BNOptions{Train: train}); err != nil {
+		return nil, err
+	}
+	return ag.T(o), nil
 }

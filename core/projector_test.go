@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
 )
 
 // refProjector is the projector from its definition, in float64: h = x·W1ᵀ,
@@ -14,7 +15,11 @@ import (
 // unbiased variance).
 func refProjector(p *Projector, x []float64, n int, train bool) (y, runMean, runVar []float64) {
 	in, hid, out := p.In(), p.Hidden(), p.Out()
-	w1, g, b, w2, b2 := f64(p.W1), f64(p.Gamma), f64(p.Beta), f64(p.W2), f64(p.B2)
+	w1, g, b, w2 := f64(p.W1), f64(p.Gamma), f64(p.Beta), f64(p.W2)
+	var b2 []float64
+	if p.B2 != nil {
+		b2 = f64(p.B2)
+	}
 	rm, rv := f64(p.RunMean), f64(p.RunVar)
 	h := make([]float64, n*hid)
 	for i := range n {
@@ -46,9 +51,31 @@ func refProjector(p *Projector, x []float64, n int, train bool) (y, runMean, run
 	y = make([]float64, n*out)
 	for i := range n {
 		for o := range out {
-			y[i*out+o] = b2[o]
+			if p.B2 != nil {
+				y[i*out+o] = b2[o]
+			}
 			for j := range hid {
 				y[i*out+o] += h[i*hid+j] * w2[o*hid+j]
+			}
+		}
+	}
+	if p.OutGamma != nil {
+		og, ob, om, ov := f64(p.OutGamma), f64(p.OutBeta), f64(p.OutMean), f64(p.OutVar)
+		for o := range out {
+			mean, vr := om[o], ov[o]
+			if train {
+				mean, vr = 0, 0
+				for i := range n {
+					mean += y[i*out+o]
+				}
+				mean /= float64(n)
+				for i := range n {
+					vr += (y[i*out+o] - mean) * (y[i*out+o] - mean)
+				}
+				vr /= float64(n)
+			}
+			for i := range n {
+				y[i*out+o] = (y[i*out+o]-mean)/math.Sqrt(vr+1e-5)*og[o] + ob[o]
 			}
 		}
 	}
@@ -56,8 +83,14 @@ func refProjector(p *Projector, x []float64, n int, train bool) (y, runMean, run
 }
 
 func TestProjectorForward(t *testing.T) {
+	for _, outBN := range []bool{false, true} {
+		testProjectorForward(t, outBN)
+	}
+}
+
+func testProjectorForward(t *testing.T, outBN bool) {
 	rng := testRNG(41)
-	p, err := NewProjector(5, 7, 3, rng)
+	p, err := NewProjector(5, 7, 3, outBN, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +98,12 @@ func TestProjectorForward(t *testing.T) {
 	for i := range data(p.Gamma) {
 		data(p.Gamma)[i] = float32(0.5 + rng.Float64())
 		data(p.Beta)[i] = float32(rng.Float64() - 0.5)
+	}
+	if outBN {
+		for i := range data(p.OutGamma) {
+			data(p.OutGamma)[i] = float32(0.5 + rng.Float64())
+			data(p.OutBeta)[i] = float32(rng.Float64() - 0.5)
+		}
 	}
 	x := randMatrix(rng, 6, 5, false)
 	want, wantMean, wantVar := refProjector(p, f64(x), 6, true)
@@ -97,8 +136,14 @@ func TestProjectorForward(t *testing.T) {
 }
 
 func TestProjectorGrad(t *testing.T) {
+	for _, outBN := range []bool{false, true} {
+		testProjectorGrad(t, outBN)
+	}
+}
+
+func testProjectorGrad(t *testing.T, outBN bool) {
 	rng := testRNG(43)
-	p, err := NewProjector(4, 6, 3, rng)
+	p, err := NewProjector(4, 6, 3, outBN, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +155,10 @@ func TestProjectorGrad(t *testing.T) {
 	for _, np := range []struct {
 		name string
 		p    mat.Tensor
-	}{{"W1", p.W1}, {"Gamma", p.Gamma}, {"Beta", p.Beta}, {"W2", p.W2}, {"B2", p.B2}} {
+	}{{"W1", p.W1}, {"Gamma", p.Gamma}, {"Beta", p.Beta}, {"W2", p.W2}, {"B2", p.B2}, {"OutGamma", p.OutGamma}, {"OutBeta", p.OutBeta}} {
+		if np.p.(*nn.Param) == nil {
+			continue
+		}
 		params = append(params, gradParam{np.name, np.p.Value().(*mat.Dense[float32])})
 	}
 	gradCheck(t, func() (mat.Tensor, error) { return p.Forward(x, true) }, params, rng, 1e-3, gradTol)
@@ -119,11 +167,11 @@ func TestProjectorGrad(t *testing.T) {
 func TestProjectorErrors(t *testing.T) {
 	rng := testRNG(44)
 	for _, sz := range [][3]int{{0, 1, 1}, {1, -1, 1}, {1, 1, 0}, {1 << 14, 1 << 14, 1 << 14}} {
-		if _, err := NewProjector(sz[0], sz[1], sz[2], rng); err == nil {
+		if _, err := NewProjector(sz[0], sz[1], sz[2], false, rng); err == nil {
 			t.Errorf("projector %v: no error", sz)
 		}
 	}
-	p, err := NewProjector(3, 4, 2, rng)
+	p, err := NewProjector(3, 4, 2, false, rng)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,7 @@ func NewBarlowTwins(cfg BarlowConfig, trunk *core.Trunk, rng *rand.Rand) (*Barlo
 	if math.IsNaN(cfg.Lambda) || cfg.Lambda > 1e4 {
 		return nil, fmt.Errorf("tasks: barlow-twins lambda %v, want at most 10000", cfg.Lambda)
 	}
-	head, err := core.NewProjector(trunk.Features(), cfg.Hidden, cfg.Proj, rng)
+	head, err := core.NewProjector(trunk.Features(), cfg.Hidden, cfg.Proj, false, rng)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: barlow-twins projector: %w", err)
 	}

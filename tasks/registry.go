@@ -48,6 +48,7 @@ var registry = map[string]entry{
 	"vicreg":            vicregEntry,
 	"barlow-twins":      barlowEntry,
 	"simsiam":           simsiamEntry,
+	"byol":              byolEntry,
 }
 
 // Defaults are the training settings a task is trained with unless told

@@ -32,12 +32,14 @@ import (
 // on held-out photos its measure is view matching by the trunk's features
 // against a random-init trunk (viewMatching).
 //
-// Both heads are core.Projector (fc-BN-ReLU-fc). Departures from the
-// paper, for the small trunk: the projector has one hidden layer (its is
-// three, with batch-norm on the output too) of 4F units and 2F outputs (F
-// the trunk's features), the predictor's bottleneck is a quarter of that
-// (the paper's 512 of 2048), and the optimiser is the registry's Adam
-// rather than SGD with the predictor's rate held constant.
+// Both heads are core.Projector (fc-BN-ReLU-fc), the projector with a
+// batch-norm on its output too, as the paper's (section 4.4; without it
+// the trunk learns far less here). Departures from the paper, for the
+// small trunk: the projector has one hidden layer (its has two) of 4F
+// units and 2F outputs (F the trunk's features), the predictor's
+// bottleneck is a quarter of that (the paper's 512 of 2048), and the
+// optimiser is the registry's Adam rather than SGD with the predictor's
+// rate held constant.
 type SimSiam struct {
 	nn.Module
 	// Proj is the projector F -> Hidden -> Proj, Pred the predictor
@@ -116,11 +118,11 @@ func NewSimSiam(cfg SimSiamConfig, trunk *core.Trunk, rng *rand.Rand) (*SimSiam,
 	if err := checkHead("simsiam", core.MLPValues(trunk.Features(), cfg.Hidden, cfg.Proj)+core.MLPValues(cfg.Proj, cfg.PredHidden, cfg.Proj)); err != nil {
 		return nil, err
 	}
-	proj, err := core.NewProjector(trunk.Features(), cfg.Hidden, cfg.Proj, rng)
+	proj, err := core.NewProjector(trunk.Features(), cfg.Hidden, cfg.Proj, true, rng)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: simsiam projector: %w", err)
 	}
-	pred, err := core.NewProjector(cfg.Proj, cfg.PredHidden, cfg.Proj, rng)
+	pred, err := core.NewProjector(cfg.Proj, cfg.PredHidden, cfg.Proj, false, rng)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: simsiam predictor: %w", err)
 	}

@@ -128,7 +128,7 @@ func NewVICReg(cfg VICRegConfig, trunk *core.Trunk, rng *rand.Rand) (*VICReg, er
 			return nil, fmt.Errorf("tasks: vicreg weights sim %v, std %v, cov %v, want each in [0, 10000]", cfg.Sim, cfg.Std, cfg.Cov)
 		}
 	}
-	head, err := core.NewProjector(trunk.Features(), cfg.Hidden, cfg.Proj, rng)
+	head, err := core.NewProjector(trunk.Features(), cfg.Hidden, cfg.Proj, false, rng)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: vicreg expander: %w", err)
 	}
