@@ -26,6 +26,7 @@ var jointMethods = []struct {
 	{"barlow-twins", `{"hidden":64,"proj":64}`},
 	{"simsiam", `{"hidden":64,"proj":32}`},
 	{"byol", `{"hidden":64,"proj":32}`},
+	{"moco", `{"hidden":64,"proj":32,"queue":64}`},
 }
 
 func newJoint(t *testing.T, name, config string, trunk *core.Trunk) Task {
@@ -91,6 +92,25 @@ func TestJointLoss(t *testing.T) {
 				if err == nil {
 					want, err = core.CrossCosine(p, z)
 				}
+			case *MoCo:
+				// Against the momentum network's keys and the queue.
+				z, err = tk.Proj.Forward(feats, false)
+				var k mat.Tensor
+				fk, err2 := tk.Target.Embed(views)
+				if err == nil && err2 == nil {
+					k, err = tk.TargetProj.Forward(rowMatrix(fk), false)
+				}
+				if err == nil {
+					want, _, err = core.InfoNCE(z, k, tk.Queue, 0.2)
+				}
+				if err == nil {
+					// MoCo's accuracy is InfoNCE's, tested in core.
+					_, acc, _ := core.InfoNCE(z, k, tk.Queue, 0.2)
+					if score.Accuracy != acc {
+						t.Errorf("accuracy %v, want %v", score.Accuracy, acc)
+					}
+					return
+				}
 			case *BYOL:
 				// Against the target's projections of the same views.
 				z, err = tk.Proj.Forward(feats, false)
@@ -128,8 +148,9 @@ func TestJointLoss(t *testing.T) {
 
 // TestJointLossFalls trains each method on the sample photos for a few
 // dozen steps: the loss falls and the trunk's features match a photo's
-// views more often than a random-init trunk's (they did not collapse). The colour
-// distortions are milder than the defaults', as in TestSimCLRLossFalls.
+// views more often than a random-init trunk's (they did not collapse). The
+// colour distortions are milder than the defaults', as in
+// TestSimCLRLossFalls.
 func TestJointLossFalls(t *testing.T) {
 	photos := testPhotos(t)
 	for _, m := range jointMethods {
@@ -137,18 +158,18 @@ func TestJointLossFalls(t *testing.T) {
 			trunk := smallTrunk(t, 5)
 			config := strings.TrimSuffix(m.config, "}") + `,"min_scale":0.5,"jitter_prob":0.5,"grey_prob":-1}`
 			task := newJoint(t, m.name, config, trunk)
-			steps := 50
+			steps, ratio := 50, 0.85
 			switch m.name {
+			case "vicreg":
+				ratio = 0.9 // its variance term keeps a floor under the loss
 			case "byol":
 				steps = 100 // its target follows with a lag of about 1/(1-τ) = 100 steps
 			case "simsiam":
 				steps = 100
+			case "moco":
+				steps, ratio = 100, 0.95 // the queue's keys get harder as it trains
 			}
 			losses, tr := trainLosses(t, trunk, task, photos, core.TrainConfig{Optimizer: "adam", LR: 2e-3}, steps, 16, 6)
-			ratio := 0.85
-			if m.name == "vicreg" {
-				ratio = 0.9 // its variance term keeps a floor under the loss
-			}
 			if m.name == "simsiam" || m.name == "byol" {
 				// Its loss is a negative cosine in [-1, 1]: falling means
 				// getting more negative.
@@ -255,6 +276,10 @@ func TestJointScores(t *testing.T) {
 				if h.BaselineLoss != 64 {
 					t.Errorf("baseline %v, want 64", h.BaselineLoss)
 				}
+			case "moco":
+				if want := math.Log(65); math.Abs(h.BaselineLoss-want) > 1e-12 {
+					t.Errorf("baseline %v, want ln 65", h.BaselineLoss)
+				}
 			case "simsiam", "byol":
 				if _, ok := task.(Baseliner); ok {
 					t.Errorf("%s has a baseline loss: its collapse is its loss's minimum", m.name)
@@ -309,6 +334,7 @@ func TestJointErrors(t *testing.T) {
 		"barlow-twins": {`{"lambda":1e9}`},
 		"simsiam":      {`{"pred_hidden":-3}`, `{"hidden":16384,"proj":16384}`},
 		"byol":         {`{"pred_hidden":-3}`, `{"momentum":1}`, `{"momentum":-0.5}`},
+		"moco":         {`{"queue":-1}`, `{"queue":100000}`, `{"temperature":-1}`, `{"momentum":1}`},
 	}
 	for _, m := range jointMethods {
 		for _, cfg := range append(bad[m.name], `{"size":-1}`, `{"min_scale":2}`, `{"jitter":3}`, `{"grey_prob":1.5}`, `{"proj":-2}`, `{"neighbors":100}`, `{"bogus":1}`, `[`) {

@@ -49,6 +49,7 @@ var registry = map[string]entry{
 	"barlow-twins":      barlowEntry,
 	"simsiam":           simsiamEntry,
 	"byol":              byolEntry,
+	"moco":              mocoEntry,
 }
 
 // Defaults are the training settings a task is trained with unless told
