@@ -173,20 +173,46 @@ func centre(x []float64, n, d int) {
 
 // crossCols returns aᵀb (d x d) for a, b n x d.
 func crossCols(a, b []float64, n, d int) []float64 {
-	c := make([]float64, d*d)
-	for i := range n {
-		ar, br := a[i*d:(i+1)*d], b[i*d:(i+1)*d]
-		for j, x := range ar {
-			if x == 0 {
-				continue
-			}
-			row := c[j*d : (j+1)*d]
-			for k, y := range br {
-				row[k] += x * y
-			}
+	return mulNT64(transpose64(a, n, d), transpose64(b, n, d), d, d, n)
+}
+
+// transpose64 returns xᵀ (cols x rows) for x rows x cols.
+func transpose64(x []float64, rows, cols int) []float64 {
+	t := make([]float64, len(x))
+	for i := range rows {
+		for j, v := range x[i*cols : (i+1)*cols] {
+			t[j*rows+i] = v
 		}
 	}
-	return c
+	return t
+}
+
+// mulNT64 returns x·yᵀ (m x n) for x m x k and y n x k, both row-major, in
+// float64: every element one dot product of two contiguous rows, summed in
+// a fixed order (four partial sums), its rows split over goroutines.
+func mulNT64(x, y []float64, m, n, k int) []float64 {
+	out := make([]float64, m*n)
+	parallelFor(m, max(1, 1<<16/max(1, n*k)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xr := x[i*k : (i+1)*k]
+			for j := range n {
+				yr := y[j*k : (j+1)*k]
+				var s0, s1, s2, s3 float64
+				t := 0
+				for ; t+4 <= k; t += 4 {
+					s0 += xr[t] * yr[t]
+					s1 += xr[t+1] * yr[t+1]
+					s2 += xr[t+2] * yr[t+2]
+					s3 += xr[t+3] * yr[t+3]
+				}
+				for ; t < k; t++ {
+					s0 += xr[t] * yr[t]
+				}
+				out[i*n+j] = (s0 + s1) + (s2 + s3)
+			}
+		}
+	})
+	return out
 }
 
 // vicreg is VICReg's loss and gradient (see VICReg).
@@ -226,7 +252,9 @@ func vicreg(z, dz []float64, n, d int, cfg VICRegConfig) float64 {
 				}
 			}
 		}
-		// Covariance: G_jk = 2·Cov·C_jk/D off the diagonal, d/dxc = 2·xc·G/(N-1).
+		// Covariance: G_jk = 2·Cov·C_jk/D off the diagonal, d/dxc = 2·xc·G/(N-1)
+		// (W below, symmetric as C is, so xc·W = xc·Wᵀ).
+		w := make([]float64, d*d)
 		for j := range d {
 			for k := range d {
 				if j == k {
@@ -234,14 +262,11 @@ func vicreg(z, dz []float64, n, d int, cfg VICRegConfig) float64 {
 				}
 				cjk := c[j*d+k] / den
 				l += cfg.Cov * cjk * cjk / float64(d)
-				w := 2 * cfg.Cov * cjk / float64(d) * 2 / den
-				if w == 0 {
-					continue
-				}
-				for i := range n {
-					gc[i*d+j] += w * xc[i*d+k]
-				}
+				w[j*d+k] = 2 * cfg.Cov * cjk / float64(d) * 2 / den
 			}
+		}
+		for i, v := range mulNT64(xc, w, n, d, d) {
+			gc[i] += v
 		}
 		centre(gc, n, d) // the centring's Jacobian
 		for i, v := range gc {
@@ -295,24 +320,12 @@ func barlow(z, dz []float64, n, d int, lambda float64) float64 {
 			}
 		}
 	}
-	// d/dâ_ij = Σ_k G_jk·b̂_ik / N, d/db̂_ik = Σ_j G_jk·â_ij / N.
-	dah, dbh := make([]float64, n*d), make([]float64, n*d)
-	for i := range n {
-		ar, br := ah[i*d:(i+1)*d], bh[i*d:(i+1)*d]
-		for j := range d {
-			var s float64
-			for k := range d {
-				s += gcm[j*d+k] * br[k]
-			}
-			dah[i*d+j] = s / float64(n)
-		}
-		for k := range d {
-			var s float64
-			for j := range d {
-				s += gcm[j*d+k] * ar[j]
-			}
-			dbh[i*d+k] = s / float64(n)
-		}
+	// d/dâ_ij = Σ_k G_jk·b̂_ik / N (b̂·Gᵀ), d/db̂_ik = Σ_j G_jk·â_ij / N (â·G).
+	dah := mulNT64(bh, gcm, n, d, d)
+	dbh := mulNT64(ah, transpose64(gcm, d, d), n, d, d)
+	for i := range dah {
+		dah[i] /= float64(n)
+		dbh[i] /= float64(n)
 	}
 	// Through the standardisation: dx = (dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)) / sigma.
 	back := func(xh, sigma, g []float64) []float64 {
