@@ -20,7 +20,7 @@ import { points } from "./curve.js";
 import { byId } from "./dom.js";
 import { errorText, sentence } from "./format.js";
 import { showMessage } from "./messages.js";
-import { setUpExplore } from "./explore.js";
+import { namedLabels, setUpExplore } from "./explore.js";
 import { restoreSession, setUpModel } from "./model.js";
 import { addPhotos, addSamples, readyText, setUpPhotos } from "./photos.js";
 import { lastSaved, offerSaved, wasDiscarded } from "./sessions.js";
@@ -73,7 +73,7 @@ async function restore({ session, photos, samples }) {
 
 setUpPhotos();
 setUpSettings();
-setUpTraining();
+setUpTraining({ labels: namedLabels });
 setUpModel();
 setUpExplore();
 changed();

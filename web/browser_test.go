@@ -31,6 +31,7 @@ import (
 	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/core/safetensors"
 	"github.com/pretextlab/pretext/internal/chromium"
+	"github.com/pretextlab/pretext/internal/testphotos"
 	"github.com/pretextlab/pretext/recipe"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
@@ -228,6 +229,12 @@ type point struct {
 	Step     int     `json:"step"`
 	Loss     float64 `json:"loss"`
 	Accuracy float64 `json:"accuracy"`
+	// KNN is the k-NN accuracy on the named photos, at the steps it was
+	// measured (web/curve.js), on KNNImages photos with KNNK neighbours.
+	KNN        *float64 `json:"knn"`
+	KNNImages  int      `json:"knnImages"`
+	KNNK       int      `json:"knnK"`
+	KNNSeconds float64  `json:"knnSeconds"`
 }
 
 type preview struct {
@@ -1106,7 +1113,16 @@ func TestBrowserExplore(t *testing.T) {
 	if !disabled {
 		t.Error("step 4 is open before there is a model")
 	}
-	p.train(map[string]string{"task": "rotation", "steps": "8", "batch": "16", "workers": "1"})
+	hist := p.train(map[string]string{"task": "rotation", "steps": "8", "batch": "16", "workers": "1"})
+	// No photo named: no k-NN accuracy, a hint under the chart.
+	if knn := knnPoints(hist); len(knn) > 0 {
+		t.Errorf("k-NN accuracy without named photos: %+v", knn)
+	}
+	var knnNote string
+	p.eval(`document.querySelector("#knn-note").textContent`, &knnNote)
+	if !strings.Contains(knnNote, "Name photos in step 4") {
+		t.Errorf("without named photos the chart's note says %q", knnNote)
+	}
 
 	p.run("embed", chromedp.Click("#explore-start", chromedp.ByQuery))
 	var status string
@@ -1189,7 +1205,59 @@ func TestBrowserExplore(t *testing.T) {
 	if len(lines) != n+1 || !strings.HasPrefix(lines[0], "file,f0,f1,") {
 		t.Errorf("embeddings CSV: %d lines, header %.30q", len(lines), lines[0])
 	}
+
+	// A run given the four named photos reports its k-NN accuracy on them
+	// every 20 steps (40 steps of 16 on 2 workers, 4 photos: the default
+	// interval, wasm/app/knn.go), drawn on the curve; the points survive
+	// a reload.
+	hist = p.train(map[string]string{"task": "rotation", "steps": "40", "batch": "16", "workers": "2"})
+	knn := knnPoints(hist)
+	checkKNN := func(when string, knn []point) {
+		t.Helper()
+		if len(knn) != 2 || knn[0].Step != 20 || knn[1].Step != 40 {
+			t.Fatalf("%s: k-NN accuracy at %+v, want steps 20 and 40", when, knn)
+		}
+		for _, q := range knn {
+			if !(*q.KNN >= 0 && *q.KNN <= 1) || q.KNNImages != 4 || q.KNNK != 3 || !(q.Loss > 0) {
+				t.Errorf("%s: point %+v", when, q)
+			}
+		}
+	}
+	checkKNN("after the run", knn)
+	p.eval(`document.querySelector("#knn-note").textContent`, &knnNote)
+	if !strings.Contains(knnNote, "k-NN accuracy at step 40") || !strings.Contains(knnNote, "4 named photos") {
+		t.Errorf("the chart's note says %q", knnNote)
+	}
+	var res struct {
+		ImagesPerSec float64 `json:"imagesPerSec"`
+	}
+	p.eval(view(`page.lastResult`), &res)
+	t.Logf("Chromium: k-NN accuracy on 4 named photos %.2f then %.2f, in %.3f and %.3f s; a step of 16 on 2 workers took %.3f s",
+		*knn[0].KNN, *knn[1].KNN, knn[0].KNNSeconds, knn[1].KNNSeconds, 16/res.ImagesPerSec)
+	p.run("screenshot", chromedp.FullScreenshot(&shot, 90))
+	if err := os.WriteFile(filepath.Join(artifacts(t), "browser-knn.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.run("wait for the saved session", chromedp.Poll(view(`page.savedStep === 40`), nil, chromedp.WithPollingTimeout(30*time.Second)))
+	p.run("reload", chromedp.Reload())
+	p.waitState(30*time.Second, "idle")
+	p.run("wait for the offer", chromedp.Poll(`!document.querySelector("#saved-box").hidden`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+	p.run("restore", chromedp.Click("#saved-restore", chromedp.ByQuery))
+	p.waitState(time.Minute, "done")
+	p.eval(view(`page.history`), &hist)
+	checkKNN("after a reload", knnPoints(hist))
 	p.checkPrivate()
+}
+
+// knnPoints are the points of a curve that carry a k-NN accuracy.
+func knnPoints(hist []point) []point {
+	var out []point
+	for _, q := range hist {
+		if q.KNN != nil {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // TestBrowserExploreTiming times step 4 on a folder of photos in Chromium
@@ -1228,4 +1296,68 @@ func TestBrowserExploreTiming(t *testing.T) {
 	var said string
 	p.eval(`document.querySelector("#explore-status").textContent`, &said)
 	t.Logf("Chromium, %d photos: map in %s s, with the groups the frames show: %s", len(paths), seconds, said)
+}
+
+// TestBrowserKNNTiming times the evaluation while training in Chromium
+// (PRETEXT_KNN_TIMING=1; skipped without it): 200 synthetic photos of two
+// kinds (internal/testphotos), all named in step 4, then rotation at its
+// default batch (64) for 130 steps on one worker and on two, so that the
+// default interval (125 steps: wasm/app/knn.go) measures at steps 125
+// and 130. It logs each evaluation's time against a step's and the share
+// of a run's time the evaluations take at the default interval
+// (docs/GUIDE.md quotes them); it asserts only that they were made.
+func TestBrowserKNNTiming(t *testing.T) {
+	if os.Getenv("PRETEXT_KNN_TIMING") != "1" {
+		t.Skip("PRETEXT_KNN_TIMING=1 times the k-NN evaluation in Chromium")
+	}
+	dir := t.TempDir()
+	var paths []string
+	for _, ph := range testphotos.Kinds(100, 1) {
+		path := filepath.Join(dir, fmt.Sprintf("%s-%03d.png", ph.Kind, ph.Index))
+		if err := os.WriteFile(path, ph.PNG, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	p := openPage(t, t.TempDir())
+	p.addFiles(paths)
+	p.train(map[string]string{"task": "rotation", "steps": "2", "batch": "16", "workers": "1"})
+	p.run("embed", chromedp.Click("#explore-start", chromedp.ByQuery))
+	p.run("wait for the embeddings", chromedp.Poll(`document.querySelector("#explore-status").textContent.includes("embedded")`, nil, chromedp.WithPollingTimeout(time.Minute)))
+	p.run("open the labels", chromedp.Click("#tab-label", chromedp.ByQuery))
+	for _, kind := range []string{"red", "blue"} {
+		p.eval(fmt.Sprintf(`(() => { const figs = Array.from(document.querySelectorAll("#label-grid .explore-photo"))
+			.filter(f => f.querySelector("canvas").title.startsWith(%q)); figs.forEach(f => f.click()); return figs.length })()`, kind), nil)
+		p.set(map[string]string{"label-text": kind})
+		p.run("name", chromedp.Click("#label-apply", chromedp.ByQuery))
+		p.run("wait for the names", chromedp.Poll(`document.querySelector("#label-summary").textContent.includes("named")`, nil, chromedp.WithPollingTimeout(time.Minute)))
+	}
+	for _, workers := range []int{1, 2} {
+		// The default interval: 125 steps a worker (wasm/app's
+		// TestKNNEvery), and after the last step.
+		every := 125 * workers
+		p.set(map[string]string{"task": "rotation"})
+		p.set(map[string]string{"task": "rotation", "steps": "130", "batch": "64", "workers": fmt.Sprint(workers)})
+		p.run("click train", chromedp.Click("#train", chromedp.ByQuery))
+		p.waitState(10*time.Second, "training")
+		p.run("wait for the run", chromedp.Poll(`document.querySelector("#status").dataset.state === "done"`, nil, chromedp.WithPollingTimeout(10*time.Minute)))
+		var hist []point
+		p.eval(view(`page.history`), &hist)
+		knn := knnPoints(hist)
+		if len(knn) == 0 || knn[len(knn)-1].Step != 130 || knn[0].KNNImages != 200 || len(knn) != 1+130/every {
+			t.Errorf("%d workers: k-NN accuracy at %+v", workers, knn)
+			continue
+		}
+		var res struct {
+			ImagesPerSec float64 `json:"imagesPerSec"`
+		}
+		p.eval(view(`page.lastResult`), &res)
+		step := 64 / res.ImagesPerSec
+		var eval float64
+		for _, q := range knn {
+			eval += q.KNNSeconds / float64(len(knn))
+		}
+		t.Logf("Chromium, %s: k-NN accuracy on %d named photos %.2f at step %d; an evaluation %.2f s, a step of 64 %.3f s (an evaluation costs %.1f steps); every %d steps, evaluating takes %.1f%% of the time",
+			map[int]string{1: "one worker", 2: "two workers"}[workers], knn[0].KNNImages, *knn[len(knn)-1].KNN, 130, eval, step, eval/step, every, 100*eval/(eval+float64(every)*step))
+	}
 }

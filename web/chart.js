@@ -2,8 +2,10 @@
 // curve. Series on a left axis share an auto-scaled range starting at 0;
 // series on the right axis use a fixed 0-1 range shown as 0-100%. It draws
 // a few tick labels, a legend, and (once there are enough points) a faint
-// per-step line under a smoothed one. It follows the canvas's CSS size and
-// the device pixel ratio.
+// per-step line under a smoothed one. A sparse series, measured at some
+// steps only, is its points (those that have its key) joined by a line,
+// never smoothed, and is left out of the legend until it has one. It
+// follows the canvas's CSS size and the device pixel ratio.
 
 const FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 const PAD = { left: 52, right: 48, top: 30, bottom: 36 };
@@ -42,8 +44,8 @@ function smooth(values) {
 }
 
 export class LineChart {
-  // options: {series: [{key, label, short, color, axis: "left" | "right"}],
-  // xLabel, emptyText}.
+  // options: {series: [{key, label, short, color, axis: "left" | "right",
+  // sparse}], xLabel, emptyText}.
   constructor(canvas, options) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
@@ -189,12 +191,25 @@ export class LineChart {
 
   drawSeries(s, xs, ys, box) {
     const ctx = this.ctx;
-    const pts = this.points;
+    const pts = s.sparse ? this.points.filter((p) => Number.isFinite(p[s.key])) : this.points;
     const n = pts.length;
     if (!n) return;
     const raw = pts.map((p) => p[s.key]);
     ctx.strokeStyle = ctx.fillStyle = s.color;
     ctx.lineJoin = "round";
+    if (s.sparse) {
+      // A few measures: every one a dot, joined in order.
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      pts.forEach((p, i) => (i ? ctx.lineTo(xs(p.step), ys(raw[i])) : ctx.moveTo(xs(p.step), ys(raw[i]))));
+      ctx.stroke();
+      for (const p of pts) {
+        ctx.beginPath();
+        ctx.arc(xs(p.step), ys(p[s.key]), 3, 0, 2 * Math.PI);
+        ctx.fill();
+      }
+      return;
+    }
     if (n === 1) {
       if (!Number.isFinite(raw[0])) return;
       ctx.beginPath();
@@ -243,7 +258,7 @@ export class LineChart {
     let x = box.l;
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    const series = this.options.series;
+    const series = this.options.series.filter((s) => !s.sparse || this.points.some((p) => Number.isFinite(p[s.key])));
     const width = (labels) => labels.reduce((w, l) => w + 44 + ctx.measureText(l).width, 0);
     const short = width(series.map((s) => s.label)) > this.canvas.clientWidth - box.l;
     for (const s of series) {

@@ -47,6 +47,12 @@ const modelKey = () => {
   return m && m.step > 0 ? `${m.task}@${m.step}` : "";
 };
 
+// namedLabels is the labels the person gave photos, [{id, label}]: a
+// training run measures its k-NN accuracy on them (training.js).
+export function namedLabels() {
+  return Array.from(named, ([id, label]) => ({ id, label }));
+}
+
 export function setUpExplore() {
   el.start.addEventListener("click", () => refresh());
   for (const tab of el.tabs) tab.addEventListener("click", () => showTab(tab));

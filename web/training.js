@@ -1,9 +1,11 @@
 // training.js: step 2 of the page, training: Train, Stop and Resume, the
 // run's progress (its numbers, bar and curve) and result, and the model a
 // run leaves in the workers, which model.js exports and imports and
-// sessions.js keeps for after a reload.
+// sessions.js keeps for after a reload. A run is given the labels named
+// in step 4 and reports its k-NN accuracy on them ("knn" events, drawn on
+// the curve).
 import { call, failed, isReady, runOn } from "./pretext.js";
-import { addPoint, drawCurve, points, restartCurve } from "./curve.js";
+import { addKNN, addPoint, drawCurve, noteKNN, points, restartCurve } from "./curve.js";
 import { byId } from "./dom.js";
 import { duration, errorText, num, pct, plural, sentence } from "./format.js";
 import { showMessage } from "./messages.js";
@@ -14,6 +16,7 @@ import { chosenTask, lockSettings, readConfig, stepsWanted, workersWanted } from
 import { changed, onChange, setPhase } from "./status.js";
 
 const SAVE_EVERY = 25; // steps between the sessions a run saves for surviving a reload
+const KNN_HINT = "Name photos in step 4 (two photos of two labels at least) and train again: the curve then shows how well the network's features tell them apart.";
 
 const el = {
   train: byId("train"), stop: byId("stop"), resume: byId("resume"),
@@ -31,6 +34,7 @@ let previewedStep = -1; // the step of the run's last preview
 let model = null; // {task, step} of the model in the workers, if any
 let resumable = false; // after a stop, an import or a restore
 let holders = 1; // the workers holding the model: those of its run
+let namedLabels = () => []; // the labels named in step 4: [{id, label}]
 
 // idle reports whether the page may start a run or load a model.
 export function idle() {
@@ -51,7 +55,10 @@ export function lastResult() {
   return result;
 }
 
-export function setUpTraining() {
+// setUpTraining wires the controls; labels returns the labels named in
+// step 4 ([{id, label}], explore.js), which every run is given.
+export function setUpTraining({ labels } = {}) {
+  if (labels) namedLabels = labels;
   el.train.addEventListener("click", () => train(false));
   el.resume.addEventListener("click", () => train(true));
   el.stop.addEventListener("click", stop);
@@ -132,6 +139,8 @@ async function train(resume) {
     // previews show training photos; otherwise the result will tell.
     previewsOf(config.task, photoCount() < 2 || config.holdout === 0 ? 0 : null);
   }
+  config.labels = namedLabels();
+  noteKNN(config.labels.length ? "" : KNN_HINT);
   training = true;
   stopping = false;
   runTask = config.task;
@@ -215,6 +224,11 @@ export function onProgress(data) {
   } else if (data.type === "diverged") {
     // A step went NaN: Go undid it and lowered the rate; training goes on.
     showMessage(`Training became unstable: ${data.message}.`, "info");
+  } else if (data.type === "knn") {
+    // The k-NN accuracy on the named photos, or why there is none.
+    if (data.message) noteKNN(sentence(data.message));
+    else addKNN(data);
+    scheduleRender();
   } else if (data.type === "preview") {
     previewedStep = data.step;
     showPreviews(data.items || [], data.step);

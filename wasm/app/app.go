@@ -6,7 +6,8 @@
 // values between JavaScript and these types.
 //
 // Files by concern: wire.go (the types the page is sent and sends),
-// photos.go and limits.go (intake), train.go (runs), previews.go
+// photos.go and limits.go (intake), train.go (runs), knn.go (the k-NN
+// accuracy on the named photos while a run trains), previews.go
 // (predictions and features), model.go (export and import, checkpoints and
 // safetensors), session.go (surviving a reload), explore.go (similar photos,
 // groups, the map and labels: the page's step 4), bench.go.

@@ -43,7 +43,7 @@ func (a *App) Train(ctx context.Context, s Settings, progress func(Event)) (Resu
 		a.training, a.cancel = false, nil
 		a.mu.Unlock()
 	}()
-	return a.run(ctx, m, train, held, s.Replica, progress)
+	return a.run(ctx, m, train, held, s, progress)
 }
 
 // prepare returns the model a run continues (s.Resume) or starts. Callers
@@ -87,13 +87,31 @@ func (a *App) prepare(s Settings) (*model, error) {
 }
 
 // run trains m on the training photos through the recipe, turning its
-// hooks into the page's events, then scores the held-back photos and
-// previews them.
-func (a *App) run(ctx context.Context, m *model, train, held []photo, replica core.Collective, progress func(Event)) (Result, error) {
-	r := m.run
+// hooks into the page's events, measuring the photos s.Labels names
+// (knn.go), then scores the held-back photos and previews them.
+func (a *App) run(ctx context.Context, m *model, train, held []photo, s Settings, progress func(Event)) (Result, error) {
+	r, replica := m.run, s.Replica
 	steps := r.Settings.Steps
 	res := Result{Task: r.Task.Name(), Steps: steps}
 	start, first := time.Now(), r.Step()
+	var eval recipe.Every
+	if s.KNNEvery >= 0 && (replica == nil || replica.Rank() == 0) {
+		knn, why := knnPhotos(s.Labels, train, held)
+		if why != "" {
+			progress(Event{Type: "knn", Step: first, Steps: steps, Message: why})
+		}
+		if knn != nil {
+			every := s.KNNEvery
+			if every == 0 {
+				workers := 1
+				if replica != nil {
+					workers = replica.Size()
+				}
+				every = knnEvery(steps-first, r.Settings.Batch, r.Task.InputSize(), len(knn.photos), workers)
+			}
+			eval = knn.hook(a, every, func() *core.Trunk { return r.Trainer.Trunk }, steps, progress)
+		}
+	}
 	preview := func(step int) {
 		if items, err := a.previews(m, held, train); err == nil {
 			progress(Event{Type: "preview", Step: step, Steps: steps, Items: items})
@@ -117,6 +135,7 @@ func (a *App) run(ctx context.Context, m *model, train, held []photo, replica co
 		},
 		Preview:  recipe.Every{N: m.every, Fn: preview},
 		Autosave: recipe.Every{N: m.saveEvery, Fn: func(int) { a.emitSession(m, progress) }},
+		Eval:     eval,
 		Yield:    a.Yield,
 		Lock:     &a.modelMu,
 		Replica:  replica,

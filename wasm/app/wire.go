@@ -89,6 +89,15 @@ type Settings struct {
 	// Resume continues the current model (the one trained, stopped,
 	// imported or restored last) up to Steps, instead of starting anew.
 	Resume bool `json:"resume"`
+	// Labels are the labels the person gave photos in step 4, by photo
+	// id: with two photos of two labels at least, the run reports its
+	// k-NN accuracy on them ("knn" events; knn.go). Ids of photos no
+	// longer held are left out. The training never sees them.
+	Labels []Named `json:"labels,omitempty"`
+	// KNNEvery is the steps between k-NN evaluations (default: about a
+	// tenth of the run, less often when an evaluation would take more
+	// than a tenth of the time; knnEvery); negative: never.
+	KNNEvery int `json:"knnEvery,omitempty"`
 	// Replica, if set, makes this app one replica of a data-parallel run
 	// (one per Web Worker; see recipe.Hooks.Replica).
 	Replica core.Collective `json:"-"`
@@ -102,8 +111,12 @@ const defaultEvery = 10
 // "warning" with a Message before the first step when the photos cannot
 // teach the task what it learns, "refresh" when a clustering task
 // relabelled the photos, "diverged" when a step went non-finite and was
-// undone (LR is then the lowered rate), and "session" (see
-// Settings.SaveEvery).
+// undone (LR is then the lowered rate), "session" (see
+// Settings.SaveEvery), and "knn" with the k-NN accuracy on the named
+// photos (Settings.Labels) every Settings.KNNEvery steps and after the
+// last: Accuracy, Images and K, and Seconds, its time; or a Message
+// alone, before the first step when the named photos cannot be measured
+// or at a step whose features could not be.
 type Event struct {
 	Type         string    `json:"type"`
 	Step         int       `json:"step"`
@@ -120,6 +133,11 @@ type Event struct {
 	Message string `json:"message,omitempty"`
 	// Session is a saved session (Type "session").
 	Session []byte `json:"session,omitempty"`
+	// Images is the photos a "knn" event's accuracy was measured on, K
+	// the neighbours that voted, Seconds the evaluation's time.
+	Images  int     `json:"images,omitempty"`
+	K       int     `json:"k,omitempty"`
+	Seconds float64 `json:"seconds,omitempty"`
 }
 
 // Preview is a task's visual output on one photo.
