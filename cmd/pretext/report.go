@@ -127,6 +127,10 @@ func report(args []string, stdout io.Writer) error {
 		task("deepcluster", `{}`, "adam", 1000, 64)
 		task("sela", `{}`, "adam", 1000, 64)
 		task("simclr", `{}`, "adam", 1000, 64)
+		// The methods after SimCLR, on its protocol (issue 20).
+		for _, t := range []string{"vicreg", "barlow-twins", "simsiam", "byol", "moco"} {
+			task(t, `{}`, "adam", 1000, 64)
+		}
 		task("multi-task", `{}`, "adam", 600, 36)
 		probe("supervised (ceiling)", nil, "-supervised", "-seed", "0", "-steps", steps(500), "-batch", "32")
 	}
