@@ -35,10 +35,11 @@
 //     and pretext tasks pick the task and its facts up from the registry.
 //
 // Shared helpers live in files of their own: photo.go (checks), augment.go
-// (the augmented crop), probs.go, matrix.go, tiles.go (the context tasks'
-// tiles and patches), views.go (their forward pass), cluster.go and
-// kmeans.go and sinkhorn.go (the clustering tasks), lab.go (colour),
-// decoder.go (the pixel-predicting tasks' decoder).
+// (the augmented crop), twoview.go and multicrop.go (the joint-embedding
+// methods' views, forward pass and previews), probs.go, matrix.go, tiles.go
+// (the context tasks' tiles and patches), views.go (their forward pass),
+// cluster.go and kmeans.go and sinkhorn.go (the clustering tasks), lab.go
+// (colour), decoder.go (the pixel-predicting tasks' decoder).
 //
 // Inputs are made by core.TrunkInput: colour normalised with
 // core.ImageNetNorm for 3-channel trunks, luminance in [0, 1] for 1-channel

@@ -50,6 +50,7 @@ var registry = map[string]entry{
 	"simsiam":           simsiamEntry,
 	"byol":              byolEntry,
 	"moco":              mocoEntry,
+	"dino":              dinoEntry,
 }
 
 // Defaults are the training settings a task is trained with unless told

@@ -46,8 +46,9 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 			if err := json.Unmarshal([]byte(lines[1]), &res); err != nil {
 				t.Fatal(err)
 			}
-			// SimSiam's loss is a negative cosine; every other is positive.
-			if res.Task != name || res.Steps != 10 || res.HeldOut != 2 || !(res.Loss > 0 || name == "simsiam" && res.Loss > -1) || res.ImagesPerSec <= 0 {
+			// SimSiam's and BYOL's losses are negative cosines; every other
+			// is positive.
+			if res.Task != name || res.Steps != 10 || res.HeldOut != 2 || !(res.Loss > 0 || (name == "simsiam" || name == "byol") && res.Loss > -1) || res.ImagesPerSec <= 0 {
 				t.Errorf("result %+v", res)
 			}
 			// Super-resolution reports PSNR beside bicubic's on the
@@ -60,7 +61,7 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 				if res.MeasureOn != "held-out" || m == nil || m.Name != "PSNR" || !(m.Value > 10 && m.Baseline > 10) {
 					t.Errorf("%s: measure %+v on %q", name, m, res.MeasureOn)
 				}
-			case "vicreg", "barlow-twins", "simsiam":
+			case "vicreg", "barlow-twins", "simsiam", "byol", "moco", "dino":
 				if res.MeasureOn != "held-out" || m == nil || m.Name != "view matching" || !(m.Value >= 0 && m.Value <= 100 && m.Baseline >= 0 && m.Baseline <= 100) {
 					t.Errorf("%s: measure %+v on %q", name, m, res.MeasureOn)
 				}
