@@ -5,7 +5,6 @@ import (
 	"image"
 	"math/rand/v2"
 
-	"github.com/disintegration/imaging"
 	"github.com/nlpodyssey/spago/mat"
 
 	"github.com/pretextlab/pretext/core"
@@ -97,24 +96,10 @@ func (c MultiCropConfig) check(name string, trunk *core.Trunk) error {
 
 // local is one random local view of img: a crop of LocalMinScale to
 // LocalMaxScale of its area at LocalSize, then the distortions of
-// ViewConfig.augment, drawn in the same order. The blur's σ is scaled to
-// the global size, as DINO blurs its local crops by the same σ in pixels.
+// ViewConfig.distort, drawn in the same order as a global view's.
 func (c MultiCropConfig) local(img *image.NRGBA, rng *rand.Rand) *image.NRGBA {
 	crop := core.CropConfig{MinScale: c.LocalMinScale, MaxScale: c.LocalMaxScale}
-	v := core.RandomResizedCrop(img, c.LocalSize, crop, rng)
-	v = core.RandomFlip(v, rng)
-	if c.Jitter > 0 && rng.Float64() < c.JitterProb {
-		v = core.ColorJitter(v, 0.8*c.Jitter, rng)
-		v = shiftHue(v, (2*rng.Float64()-1)*0.2*c.Jitter)
-	}
-	if rng.Float64() < c.GreyProb {
-		v = imaging.Grayscale(v)
-	}
-	if rng.Float64() < c.BlurProb {
-		sigma := (0.1 + 1.9*rng.Float64()) * float64(c.Size) / 224
-		v = imaging.Blur(v, sigma)
-	}
-	return v
+	return c.distort(core.RandomResizedCrop(img, c.LocalSize, crop, rng), rng)
 }
 
 // example appends one example of img's views, as trunk inputs of the

@@ -93,7 +93,13 @@ func badProb(p float64) bool { return math.IsNaN(p) || p > 1 }
 
 // augment is one random view of img.
 func (c ViewConfig) augment(img *image.NRGBA, rng *rand.Rand) *image.NRGBA {
-	v := core.RandomResizedCrop(img, c.Size, core.CropConfig{MinScale: c.MinScale}, rng)
+	return c.distort(core.RandomResizedCrop(img, c.Size, core.CropConfig{MinScale: c.MinScale}, rng), rng)
+}
+
+// distort applies the pipeline's steps after the crop to v: flip, colour
+// jitter, grey, blur (its σ scaled to Size, so a smaller crop, such as a
+// multi-crop local view, is blurred by the same σ in pixels).
+func (c ViewConfig) distort(v *image.NRGBA, rng *rand.Rand) *image.NRGBA {
 	v = core.RandomFlip(v, rng)
 	if c.Jitter > 0 && rng.Float64() < c.JitterProb {
 		// torchvision's ColorJitter(0.8s, 0.8s, 0.8s, 0.2s), the paper's.
@@ -346,6 +352,9 @@ func hsvToRGB(h, s, v float64) (r, g, b uint8) {
 // viewMatchSeed seeds the random-init trunk viewMatching compares with.
 const viewMatchSeed = 0x5ee
 
+// maxViewMatch bounds the photos viewMatching measures on.
+const maxViewMatch = 1000
+
 // viewMatching is the joint-embedding methods' held-out measure (their
 // Measurer): each photo is shown as two views augmented by cfg (drawn from
 // rng), and a view counts when its nearest other view among all the
@@ -353,8 +362,11 @@ const viewMatchSeed = 0x5ee
 // (evaluation mode), is the same photo's other view. It is measured on the
 // trunk, not the head (the trunk's features are the representation kept),
 // and its baseline is a randomly initialised trunk of the same
-// architecture, which the trained one must beat. It needs two photos.
+// architecture, which the trained one must beat. It needs two photos, and
+// uses the first maxViewMatch (the search is quadratic in the views:
+// Fashion-MNIST's 10,000 test images would take minutes).
 func viewMatching(name string, cfg ViewConfig, trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error) {
+	photos = photos[:min(len(photos), maxViewMatch)]
 	if trunk == nil {
 		return Measure{}, fmt.Errorf("tasks: %s view matching needs a trunk", name)
 	}
