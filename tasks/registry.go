@@ -51,6 +51,7 @@ var registry = map[string]entry{
 	"byol":              byolEntry,
 	"moco":              mocoEntry,
 	"dino":              dinoEntry,
+	"swav":              swavEntry,
 }
 
 // Defaults are the training settings a task is trained with unless told

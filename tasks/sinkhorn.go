@@ -75,30 +75,9 @@ func sinkhorn(logP [][]float64, cfg sinkhornConfig) (sinkhornResult, error) {
 			l[i*k+j] = cfg.Lambda * v
 		}
 	}
-	logu, logv := make([]float64, n), make([]float64, k)
-	logN, logK := math.Log(float64(n)), math.Log(float64(k))
-	col := make([]float64, n)
 	res := sinkhornResult{}
-	for res.Iters < cfg.Iters {
-		res.Iters++
-		for i := range n {
-			logu[i] = -logN - logSumExpPlus(l[i*k:(i+1)*k], logv)
-		}
-		for j := range k {
-			for i := range n {
-				col[i] = l[i*k+j]
-			}
-			logv[j] = -logK - logSumExpPlus(col, logu)
-		}
-		var worst float64
-		for i := range n {
-			s := logN + logu[i] + logSumExpPlus(l[i*k:(i+1)*k], logv)
-			worst = max(worst, math.Abs(math.Expm1(s)))
-		}
-		if worst < cfg.Tol {
-			break
-		}
-	}
+	var logu, logv []float64
+	logu, logv, res.Iters = sinkhornScale(l, n, k, cfg.Iters, cfg.Tol)
 	// Balanced rounding by decreasing log Q.
 	logq := make([]float64, n*k)
 	order := make([]int, n*k)
@@ -145,6 +124,48 @@ func sinkhorn(logP [][]float64, cfg sinkhornConfig) (sinkhornResult, error) {
 	}
 	res.Agree = float64(agree) / float64(n)
 	return res, nil
+}
+
+// sinkhornScale is Sinkhorn-Knopp's alternating scaling in the log
+// domain, shared by SeLa's labels (sinkhorn) and SwAV's codes (swavCodes):
+// for the kernel exp(l), l [rows, cols] row-major, it finds log u [rows]
+// and log v [cols] such that Q = diag(u)·exp(l)·diag(v) has rows summing
+// to 1/rows and columns to 1/cols. Each iteration scales the rows, then
+// the columns, so the columns' sums are exact when it returns and the
+// rows' approach theirs. With tol > 0 it stops once every row sum is
+// within tol·(1/rows) of 1/rows (checked after each iteration); with tol
+// 0 it runs all iters (SwAV's fixed 3). It returns the iterations run.
+// u and v start at 1: a global scale of exp(l) (SwAV's Q /= sum(Q)) only
+// shifts log u.
+func sinkhornScale(l []float64, rows, cols, iters int, tol float64) (logu, logv []float64, ran int) {
+	n, k := rows, cols
+	logu, logv = make([]float64, n), make([]float64, k)
+	logN, logK := math.Log(float64(n)), math.Log(float64(k))
+	col := make([]float64, n)
+	for ran < iters {
+		ran++
+		for i := range n {
+			logu[i] = -logN - logSumExpPlus(l[i*k:(i+1)*k], logv)
+		}
+		for j := range k {
+			for i := range n {
+				col[i] = l[i*k+j]
+			}
+			logv[j] = -logK - logSumExpPlus(col, logu)
+		}
+		if !(tol > 0) {
+			continue
+		}
+		var worst float64
+		for i := range n {
+			s := logN + logu[i] + logSumExpPlus(l[i*k:(i+1)*k], logv)
+			worst = max(worst, math.Abs(math.Expm1(s)))
+		}
+		if worst < tol {
+			break
+		}
+	}
+	return logu, logv, ran
 }
 
 // logSumExpPlus is log Σ_j exp(a[j] + b[j]), computed stably.

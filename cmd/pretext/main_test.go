@@ -61,7 +61,7 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 				if res.MeasureOn != "held-out" || m == nil || m.Name != "PSNR" || !(m.Value > 10 && m.Baseline > 10) {
 					t.Errorf("%s: measure %+v on %q", name, m, res.MeasureOn)
 				}
-			case "vicreg", "barlow-twins", "simsiam", "byol", "moco", "dino":
+			case "vicreg", "barlow-twins", "simsiam", "byol", "moco", "dino", "swav":
 				if res.MeasureOn != "held-out" || m == nil || m.Name != "view matching" || !(m.Value >= 0 && m.Value <= 100 && m.Baseline >= 0 && m.Baseline <= 100) {
 					t.Errorf("%s: measure %+v on %q", name, m, res.MeasureOn)
 				}

@@ -128,7 +128,7 @@ func report(args []string, stdout io.Writer) error {
 		task("sela", `{}`, "adam", 1000, 64)
 		task("simclr", `{}`, "adam", 1000, 64)
 		// The methods after SimCLR, on its protocol (issue 20).
-		for _, t := range []string{"vicreg", "barlow-twins", "simsiam", "byol", "moco", "dino"} {
+		for _, t := range []string{"vicreg", "barlow-twins", "simsiam", "byol", "moco", "dino", "swav"} {
 			task(t, `{}`, "adam", 1000, 64)
 		}
 		task("multi-task", `{}`, "adam", 600, 36)
