@@ -38,7 +38,8 @@
 // (the augmented crop), twoview.go and multicrop.go (the joint-embedding
 // methods' views, forward pass and previews), probs.go, matrix.go, tiles.go
 // (the context tasks' tiles and patches), views.go (their forward pass),
-// cluster.go and kmeans.go and sinkhorn.go (the clustering tasks), lab.go
+// cluster.go and kmeans.go and sinkhorn.go (the clustering tasks; swav
+// shares the Sinkhorn-Knopp scaling), lab.go
 // (colour), decoder.go (the pixel-predicting tasks' decoder).
 //
 // Inputs are made by core.TrunkInput: colour normalised with
