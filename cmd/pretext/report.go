@@ -78,6 +78,13 @@ func report(args []string, stdout io.Writer) error {
 		}
 		add("Fashion-MNIST", "rotation", rot, append([]string{"-data", d, "-ckpt", ckpt("fashion-rotation")}, blocks...)...)
 		add("Fashion-MNIST", "jigsaw", jig, "-data", d, "-ckpt", ckpt("fashion-jigsaw"))
+		// Two of the methods after SimCLR (issue 20), a quarter of
+		// rotation's images.
+		for _, t := range []string{"simsiam", "barlow-twins"} {
+			tr := []string{"-task", t, "-data", d, "-steps", steps(1500), "-batch", "128", "-seed", "0", "-opt", "adam", "-lr", "0.001",
+				"-config", `{}`, "-out", ckpt("fashion-" + t)}
+			add("Fashion-MNIST", t, tr, append([]string{"-data", d, "-ckpt", ckpt("fashion-" + t)}, blocks...)...)
+		}
 		add("Fashion-MNIST", "supervised (ceiling)", nil, "-data", d, "-supervised", "-seed", "0", "-steps", steps(1500), "-batch", "256")
 		if *wide {
 			// The wide trunk costs about eleven times RS per image, so
