@@ -3,7 +3,6 @@ package tasks
 import (
 	"encoding/gob"
 	"fmt"
-	"image"
 	"math"
 	"math/rand/v2"
 
@@ -44,7 +43,7 @@ type BarlowTwins struct {
 	Head *core.Projector
 
 	base[BarlowConfig]
-	neighbours
+	twoViews
 }
 
 var (
@@ -70,30 +69,20 @@ type BarlowConfig struct {
 	// ViewConfig is the augmentation (its fields are at the top level of
 	// the JSON settings: size, min_scale, jitter, ...).
 	ViewConfig
-	// Hidden and Proj are the projector's hidden and output widths
-	// (default 4F each, F the trunk's feature count).
-	Hidden int `json:"hidden,omitempty"`
-	Proj   int `json:"proj,omitempty"`
+	// ProjConfig is the head (hidden, proj and neighbors at the top level
+	// of the JSON settings; default widths 4F and 4F, F the trunk's
+	// feature count).
+	ProjConfig
 	// Lambda weighs the off-diagonal terms (default 0.005, the paper's;
 	// negative: none).
 	Lambda float64 `json:"lambda,omitempty"`
-	// Neighbors is the number of nearest photos Predict shows (default 5).
-	Neighbors int `json:"neighbors,omitempty"`
 }
 
 func (c BarlowConfig) withDefaults(features int) BarlowConfig {
 	c.ViewConfig = c.ViewConfig.withDefaults()
-	if c.Hidden == 0 {
-		c.Hidden = 4 * features
-	}
-	if c.Proj == 0 {
-		c.Proj = 4 * features
-	}
+	c.ProjConfig = c.ProjConfig.withDefaults(4*features, 4*features)
 	if c.Lambda == 0 {
 		c.Lambda = 0.005
-	}
-	if c.Neighbors == 0 {
-		c.Neighbors = 5
 	}
 	return c
 }
@@ -105,10 +94,10 @@ func NewBarlowTwins(cfg BarlowConfig, trunk *core.Trunk, rng *rand.Rand) (*Barlo
 		return nil, fmt.Errorf("tasks: barlow-twins needs a trunk")
 	}
 	cfg = cfg.withDefaults(trunk.Features())
-	if err := cfg.check("barlow-twins", trunk); err != nil {
+	if err := cfg.ViewConfig.check("barlow-twins", trunk); err != nil {
 		return nil, err
 	}
-	if err := checkProjection("barlow-twins", cfg.Hidden, cfg.Proj, cfg.Neighbors); err != nil {
+	if err := cfg.ProjConfig.check("barlow-twins"); err != nil {
 		return nil, err
 	}
 	if math.IsNaN(cfg.Lambda) || cfg.Lambda > 1e4 {
@@ -119,22 +108,10 @@ func NewBarlowTwins(cfg BarlowConfig, trunk *core.Trunk, rng *rand.Rand) (*Barlo
 		return nil, fmt.Errorf("tasks: barlow-twins projector: %w", err)
 	}
 	return &BarlowTwins{
-		Head:       head,
-		base:       newBase("barlow-twins", cfg, trunk),
-		neighbours: neighbours{name: "barlow-twins", size: cfg.Size, neighbors: cfg.Neighbors},
+		Head:     head,
+		base:     newBase("barlow-twins", cfg, trunk),
+		twoViews: newTwoViews("barlow-twins", cfg.ViewConfig, cfg.Neighbors, trunk),
 	}, nil
-}
-
-// InputSize implements Task.
-func (b *BarlowTwins) InputSize() int { return b.cfg.Size }
-
-// Needs implements Task: any photo (crops are resized to the input size).
-func (b *BarlowTwins) Needs() Needs { return Needs{MinSide: 1} }
-
-// Examples implements Task: one example, two independently augmented
-// views of the photo.
-func (b *BarlowTwins) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
-	return b.cfg.pairExample("barlow-twins", dst, img, b.channels, rng)
 }
 
 // Embeddings runs trunk and projector on every view of the batch, example
@@ -166,10 +143,4 @@ func (b *BarlowTwins) Loss(trunk *core.Trunk, batch []core.Example, train bool) 
 // cross-correlation, and each of the Proj diagonal terms costs 1.
 func (b *BarlowTwins) BaselineLoss([]core.Example) float64 {
 	return float64(b.cfg.Proj)
-}
-
-// Measure implements Measurer: view matching by the trunk's features
-// against a random-init trunk (viewMatching).
-func (b *BarlowTwins) Measure(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error) {
-	return viewMatching("barlow-twins", b.cfg.ViewConfig, trunk, photos, rng)
 }

@@ -3,7 +3,6 @@ package tasks
 import (
 	"encoding/gob"
 	"fmt"
-	"image"
 	"math/rand/v2"
 
 	"github.com/nlpodyssey/spago/mat"
@@ -57,7 +56,7 @@ type BYOL struct {
 	TargetProj *core.Projector
 
 	base[BYOLConfig]
-	neighbours
+	twoViews
 	// online is the trunk Target follows (the one the task was built
 	// for): Follow has no other way to reach it.
 	online *core.Trunk
@@ -86,35 +85,25 @@ type BYOLConfig struct {
 	// ViewConfig is the augmentation (its fields are at the top level of
 	// the JSON settings: size, min_scale, jitter, ...).
 	ViewConfig
-	// Hidden and Proj are the projector's hidden and output widths
-	// (default 4F and 2F, F the trunk's feature count).
-	Hidden int `json:"hidden,omitempty"`
-	Proj   int `json:"proj,omitempty"`
+	// ProjConfig is the head (hidden, proj and neighbors at the top level
+	// of the JSON settings; default widths 4F and 2F, F the trunk's
+	// feature count).
+	ProjConfig
 	// PredHidden is the predictor's hidden width (default Hidden, as the
 	// paper's).
 	PredHidden int `json:"pred_hidden,omitempty"`
 	// Momentum is the target's τ (default 0.99), in [0, 1).
 	Momentum float64 `json:"momentum,omitempty"`
-	// Neighbors is the number of nearest photos Predict shows (default 5).
-	Neighbors int `json:"neighbors,omitempty"`
 }
 
 func (c BYOLConfig) withDefaults(features int) BYOLConfig {
 	c.ViewConfig = c.ViewConfig.withDefaults()
-	if c.Hidden == 0 {
-		c.Hidden = 4 * features
-	}
-	if c.Proj == 0 {
-		c.Proj = 2 * features
-	}
+	c.ProjConfig = c.ProjConfig.withDefaults(4*features, 2*features)
 	if c.PredHidden == 0 {
 		c.PredHidden = c.Hidden
 	}
 	if c.Momentum == 0 {
 		c.Momentum = 0.99
-	}
-	if c.Neighbors == 0 {
-		c.Neighbors = 5
 	}
 	return c
 }
@@ -127,10 +116,10 @@ func NewBYOL(cfg BYOLConfig, trunk *core.Trunk, rng *rand.Rand) (*BYOL, error) {
 		return nil, fmt.Errorf("tasks: byol needs a trunk")
 	}
 	cfg = cfg.withDefaults(trunk.Features())
-	if err := cfg.check("byol", trunk); err != nil {
+	if err := cfg.ViewConfig.check("byol", trunk); err != nil {
 		return nil, err
 	}
-	if err := checkProjection("byol", cfg.Hidden, cfg.Proj, cfg.Neighbors); err != nil {
+	if err := cfg.ProjConfig.check("byol"); err != nil {
 		return nil, err
 	}
 	switch {
@@ -156,21 +145,9 @@ func NewBYOL(cfg BYOLConfig, trunk *core.Trunk, rng *rand.Rand) (*BYOL, error) {
 		Target:     trunk.Frozen(),
 		TargetProj: proj.Frozen(),
 		base:       newBase("byol", cfg, trunk),
-		neighbours: neighbours{name: "byol", size: cfg.Size, neighbors: cfg.Neighbors},
+		twoViews:   newTwoViews("byol", cfg.ViewConfig, cfg.Neighbors, trunk),
 		online:     trunk,
 	}, nil
-}
-
-// InputSize implements Task.
-func (b *BYOL) InputSize() int { return b.cfg.Size }
-
-// Needs implements Task: any photo (crops are resized to the input size).
-func (b *BYOL) Needs() Needs { return Needs{MinSide: 1} }
-
-// Examples implements Task: one example, two independently augmented
-// views of the photo.
-func (b *BYOL) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
-	return b.cfg.pairExample("byol", dst, img, b.channels, rng)
 }
 
 // Loss implements core.Objective: core.CrossCosine of the online
@@ -217,10 +194,4 @@ func (b *BYOL) Follow(int) error {
 		return fmt.Errorf("tasks: byol: %w", err)
 	}
 	return nil
-}
-
-// Measure implements Measurer: view matching by the trunk's features
-// against a random-init trunk (viewMatching).
-func (b *BYOL) Measure(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error) {
-	return viewMatching("byol", b.cfg.ViewConfig, trunk, photos, rng)
 }

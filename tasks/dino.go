@@ -79,7 +79,7 @@ type DINO struct {
 	Center *nn.Param
 
 	base[DINOConfig]
-	neighbours
+	twoViews
 	// online is the trunk Target follows (the one the task was built for).
 	online *core.Trunk
 	// pending is the mean of the last training batch's teacher outputs,
@@ -224,7 +224,7 @@ func NewDINO(cfg DINOConfig, trunk *core.Trunk, rng *rand.Rand) (*DINO, error) {
 		TargetHead: student.frozen(),
 		Center:     nn.NewParam(mat.NewDense[float32](mat.WithShape(1, cfg.Prototypes))).WithGrad(false),
 		base:       newBase("dino", cfg, trunk),
-		neighbours: neighbours{name: "dino", size: cfg.Size, neighbors: cfg.Neighbors},
+		twoViews:   newTwoViews("dino", cfg.measureViews(), cfg.Neighbors, trunk),
 		online:     trunk,
 	}, nil
 }
@@ -258,12 +258,6 @@ func (h *DINOHead) Forward(f mat.Tensor, train bool) (logits, unit mat.Tensor, e
 	}
 	return logits, unit, nil
 }
-
-// InputSize implements Task: the global views' size.
-func (d *DINO) InputSize() int { return d.cfg.Size }
-
-// Needs implements Task: any photo (crops are resized to the view sizes).
-func (d *DINO) Needs() Needs { return Needs{MinSide: 1} }
 
 // Examples implements Task: one example, the photo's two global views and
 // its local ones (MultiCropConfig.example).
@@ -376,11 +370,4 @@ func (d *DINO) Follow(int) error {
 		return fmt.Errorf("tasks: dino: %w", err)
 	}
 	return nil
-}
-
-// Measure implements Measurer: view matching by the trunk's features
-// against a random-init trunk (viewMatching), on views of the two-view
-// methods' crop scale.
-func (d *DINO) Measure(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error) {
-	return viewMatching("dino", d.cfg.measureViews(), trunk, photos, rng)
 }

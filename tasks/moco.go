@@ -3,7 +3,6 @@ package tasks
 import (
 	"encoding/gob"
 	"fmt"
-	"image"
 	"math"
 	"math/rand/v2"
 
@@ -65,7 +64,7 @@ type MoCo struct {
 	Queue, QueuePos *nn.Param
 
 	base[MoCoConfig]
-	neighbours
+	twoViews
 	// online is the trunk Target follows (the one the task was built for).
 	online *core.Trunk
 	// pending are the unit keys of the last training batch, which Follow
@@ -97,28 +96,21 @@ type MoCoConfig struct {
 	// ViewConfig is the augmentation (its fields are at the top level of
 	// the JSON settings: size, min_scale, jitter, ...).
 	ViewConfig
-	// Hidden and Proj are the projector's hidden and output widths
-	// (default 4F and 2F, F the trunk's feature count).
-	Hidden int `json:"hidden,omitempty"`
-	Proj   int `json:"proj,omitempty"`
+	// ProjConfig is the head (hidden, proj and neighbors at the top level
+	// of the JSON settings; default widths 4F and 2F, F the trunk's
+	// feature count).
+	ProjConfig
 	// Queue is the number of keys kept as negatives, K (default 2048).
 	Queue int `json:"queue,omitempty"`
 	// Temperature is InfoNCE's τ (default 0.2, MoCo v2's).
 	Temperature float64 `json:"temperature,omitempty"`
 	// Momentum is the momentum network's m (default 0.99), in [0, 1).
 	Momentum float64 `json:"momentum,omitempty"`
-	// Neighbors is the number of nearest photos Predict shows (default 5).
-	Neighbors int `json:"neighbors,omitempty"`
 }
 
 func (c MoCoConfig) withDefaults(features int) MoCoConfig {
 	c.ViewConfig = c.ViewConfig.withDefaults()
-	if c.Hidden == 0 {
-		c.Hidden = 4 * features
-	}
-	if c.Proj == 0 {
-		c.Proj = 2 * features
-	}
+	c.ProjConfig = c.ProjConfig.withDefaults(4*features, 2*features)
 	if c.Queue == 0 {
 		c.Queue = 2048
 	}
@@ -127,9 +119,6 @@ func (c MoCoConfig) withDefaults(features int) MoCoConfig {
 	}
 	if c.Momentum == 0 {
 		c.Momentum = 0.99
-	}
-	if c.Neighbors == 0 {
-		c.Neighbors = 5
 	}
 	return c
 }
@@ -142,10 +131,10 @@ func NewMoCo(cfg MoCoConfig, trunk *core.Trunk, rng *rand.Rand) (*MoCo, error) {
 		return nil, fmt.Errorf("tasks: moco needs a trunk")
 	}
 	cfg = cfg.withDefaults(trunk.Features())
-	if err := cfg.check("moco", trunk); err != nil {
+	if err := cfg.ViewConfig.check("moco", trunk); err != nil {
 		return nil, err
 	}
-	if err := checkProjection("moco", cfg.Hidden, cfg.Proj, cfg.Neighbors); err != nil {
+	if err := cfg.ProjConfig.check("moco"); err != nil {
 		return nil, err
 	}
 	switch {
@@ -184,21 +173,9 @@ func NewMoCo(cfg MoCoConfig, trunk *core.Trunk, rng *rand.Rand) (*MoCo, error) {
 		Queue:      nn.NewParam(mat.NewDense[float32](mat.WithShape(cfg.Queue, cfg.Proj), mat.WithBacking(queue))).WithGrad(false),
 		QueuePos:   nn.NewParam(mat.NewDense[float32](mat.WithShape(1, 1), mat.WithBacking([]float32{0}))).WithGrad(false),
 		base:       newBase("moco", cfg, trunk),
-		neighbours: neighbours{name: "moco", size: cfg.Size, neighbors: cfg.Neighbors},
+		twoViews:   newTwoViews("moco", cfg.ViewConfig, cfg.Neighbors, trunk),
 		online:     trunk,
 	}, nil
-}
-
-// InputSize implements Task.
-func (c *MoCo) InputSize() int { return c.cfg.Size }
-
-// Needs implements Task: any photo (crops are resized to the input size).
-func (c *MoCo) Needs() Needs { return Needs{MinSide: 1} }
-
-// Examples implements Task: one example, two independently augmented
-// views of the photo.
-func (c *MoCo) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
-	return c.cfg.pairExample("moco", dst, img, c.channels, rng)
 }
 
 // Loss implements core.Objective: core.InfoNCE of the online queries
@@ -280,10 +257,4 @@ func (c *MoCo) Follow(int) error {
 // BaselineLoss is the loss when every key scores alike: ln(K+1).
 func (c *MoCo) BaselineLoss([]core.Example) float64 {
 	return math.Log(float64(c.cfg.Queue + 1))
-}
-
-// Measure implements Measurer: view matching by the trunk's features
-// against a random-init trunk (viewMatching).
-func (c *MoCo) Measure(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error) {
-	return viewMatching("moco", c.cfg.ViewConfig, trunk, photos, rng)
 }

@@ -3,7 +3,6 @@ package tasks
 import (
 	"encoding/gob"
 	"fmt"
-	"image"
 	"math"
 	"math/rand/v2"
 
@@ -42,14 +41,16 @@ import (
 // The augmentation is ViewConfig's, shared with the methods after SimCLR;
 // Predict shows the nearest neighbours of a photo by cosine similarity of
 // the trunk's features among the photos of the last Refresh (the training
-// set: SimCLR is a Refresher only to keep them), the shared neighbours preview's.
+// set: SimCLR is a Refresher only to keep them), the shared neighbours
+// preview's; on held-out photos it also measures view matching, as the
+// methods after it do (twoViews).
 type SimCLR struct {
 	nn.Module
 	// Head is the projection F -> Hidden -> Proj.
 	Head *core.MLP
 
 	base[SimCLRConfig]
-	neighbours
+	twoViews
 }
 
 var (
@@ -57,6 +58,7 @@ var (
 	_ Refresher = &SimCLR{}
 	_ Assigner  = &SimCLR{}
 	_ Baseliner = &SimCLR{}
+	_ Measurer  = &SimCLR{}
 )
 
 func init() { gob.Register(&SimCLR{}) }
@@ -138,23 +140,10 @@ func NewSimCLR(cfg SimCLRConfig, trunk *core.Trunk, rng *rand.Rand) (*SimCLR, er
 		return nil, fmt.Errorf("tasks: simclr head: %w", err)
 	}
 	return &SimCLR{
-		Head:       head,
-		base:       newBase("simclr", cfg, trunk),
-		neighbours: neighbours{name: "simclr", size: cfg.Size, neighbors: cfg.Neighbors},
+		Head:     head,
+		base:     newBase("simclr", cfg, trunk),
+		twoViews: newTwoViews("simclr", cfg.ViewConfig, cfg.Neighbors, trunk),
 	}, nil
-}
-
-// InputSize implements Task.
-func (s *SimCLR) InputSize() int { return s.cfg.Size }
-
-// Needs implements Task: any photo (crops are resized to the
-// input size).
-func (s *SimCLR) Needs() Needs { return Needs{MinSide: 1} }
-
-// Examples implements Task: one example, two independently augmented
-// views of the photo.
-func (s *SimCLR) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
-	return s.cfg.pairExample("simclr", dst, img, s.channels, rng)
 }
 
 // Embeddings runs trunk and projection head on every view of the batch,

@@ -3,7 +3,6 @@ package tasks
 import (
 	"encoding/gob"
 	"fmt"
-	"image"
 	"math/rand/v2"
 
 	"github.com/nlpodyssey/spago/mat"
@@ -47,7 +46,7 @@ type SimSiam struct {
 	Proj, Pred *core.Projector
 
 	base[SimSiamConfig]
-	neighbours
+	twoViews
 }
 
 var (
@@ -72,29 +71,19 @@ type SimSiamConfig struct {
 	// ViewConfig is the augmentation (its fields are at the top level of
 	// the JSON settings: size, min_scale, jitter, ...).
 	ViewConfig
-	// Hidden and Proj are the projector's hidden and output widths
-	// (default 4F and 2F, F the trunk's feature count).
-	Hidden int `json:"hidden,omitempty"`
-	Proj   int `json:"proj,omitempty"`
+	// ProjConfig is the head (hidden, proj and neighbors at the top level
+	// of the JSON settings; default widths 4F and 2F, F the trunk's
+	// feature count).
+	ProjConfig
 	// PredHidden is the predictor's bottleneck (default Proj/4).
 	PredHidden int `json:"pred_hidden,omitempty"`
-	// Neighbors is the number of nearest photos Predict shows (default 5).
-	Neighbors int `json:"neighbors,omitempty"`
 }
 
 func (c SimSiamConfig) withDefaults(features int) SimSiamConfig {
 	c.ViewConfig = c.ViewConfig.withDefaults()
-	if c.Hidden == 0 {
-		c.Hidden = 4 * features
-	}
-	if c.Proj == 0 {
-		c.Proj = 2 * features
-	}
+	c.ProjConfig = c.ProjConfig.withDefaults(4*features, 2*features)
 	if c.PredHidden == 0 {
 		c.PredHidden = max(c.Proj/4, 1)
-	}
-	if c.Neighbors == 0 {
-		c.Neighbors = 5
 	}
 	return c
 }
@@ -106,10 +95,10 @@ func NewSimSiam(cfg SimSiamConfig, trunk *core.Trunk, rng *rand.Rand) (*SimSiam,
 		return nil, fmt.Errorf("tasks: simsiam needs a trunk")
 	}
 	cfg = cfg.withDefaults(trunk.Features())
-	if err := cfg.check("simsiam", trunk); err != nil {
+	if err := cfg.ViewConfig.check("simsiam", trunk); err != nil {
 		return nil, err
 	}
-	if err := checkProjection("simsiam", cfg.Hidden, cfg.Proj, cfg.Neighbors); err != nil {
+	if err := cfg.ProjConfig.check("simsiam"); err != nil {
 		return nil, err
 	}
 	if cfg.PredHidden < 1 || cfg.PredHidden > 1<<14 {
@@ -127,23 +116,11 @@ func NewSimSiam(cfg SimSiamConfig, trunk *core.Trunk, rng *rand.Rand) (*SimSiam,
 		return nil, fmt.Errorf("tasks: simsiam predictor: %w", err)
 	}
 	return &SimSiam{
-		Proj:       proj,
-		Pred:       pred,
-		base:       newBase("simsiam", cfg, trunk),
-		neighbours: neighbours{name: "simsiam", size: cfg.Size, neighbors: cfg.Neighbors},
+		Proj:     proj,
+		Pred:     pred,
+		base:     newBase("simsiam", cfg, trunk),
+		twoViews: newTwoViews("simsiam", cfg.ViewConfig, cfg.Neighbors, trunk),
 	}, nil
-}
-
-// InputSize implements Task.
-func (s *SimSiam) InputSize() int { return s.cfg.Size }
-
-// Needs implements Task: any photo (crops are resized to the input size).
-func (s *SimSiam) Needs() Needs { return Needs{MinSide: 1} }
-
-// Examples implements Task: one example, two independently augmented
-// views of the photo.
-func (s *SimSiam) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
-	return s.cfg.pairExample("simsiam", dst, img, s.channels, rng)
 }
 
 // Embeddings runs trunk, projector and predictor on every view of the
@@ -171,10 +148,4 @@ func (s *SimSiam) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat
 		return nil, core.Score{}, err
 	}
 	return pairLoss("simsiam", z, func(z mat.Tensor) (mat.Tensor, error) { return core.CrossCosine(p, z) })
-}
-
-// Measure implements Measurer: view matching by the trunk's features
-// against a random-init trunk (viewMatching).
-func (s *SimSiam) Measure(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error) {
-	return viewMatching("simsiam", s.cfg.ViewConfig, trunk, photos, rng)
 }

@@ -84,7 +84,7 @@ type SwAV struct {
 	Prototypes *nn.Param
 
 	base[SwAVConfig]
-	neighbours
+	twoViews
 }
 
 var (
@@ -111,10 +111,10 @@ type SwAVConfig struct {
 	// MultiCropConfig is the augmentation (its fields are at the top level
 	// of the JSON settings: size, min_scale, local_crops, local_size, ...).
 	MultiCropConfig
-	// Hidden and Proj are the projector's hidden and output widths
-	// (default 4F and 2F, F the trunk's feature count).
-	Hidden int `json:"hidden,omitempty"`
-	Proj   int `json:"proj,omitempty"`
+	// ProjConfig is the head (hidden, proj and neighbors at the top level
+	// of the JSON settings; default widths 4F and 2F, F the trunk's
+	// feature count).
+	ProjConfig
 	// Prototypes is the number of prototypes K (default 128; see SwAV).
 	Prototypes int `json:"prototypes,omitempty"`
 	// Temperature is τ of the predictions (default 0.1, the paper's).
@@ -125,18 +125,11 @@ type SwAVConfig struct {
 	// SinkhornIters is the number of Sinkhorn-Knopp iterations of the
 	// codes (default 3, the paper's).
 	SinkhornIters int `json:"sinkhorn_iters,omitempty"`
-	// Neighbors is the number of nearest photos Predict shows (default 5).
-	Neighbors int `json:"neighbors,omitempty"`
 }
 
 func (c SwAVConfig) withDefaults(features int) SwAVConfig {
 	c.MultiCropConfig = c.MultiCropConfig.withDefaults()
-	if c.Hidden == 0 {
-		c.Hidden = 4 * features
-	}
-	if c.Proj == 0 {
-		c.Proj = 2 * features
-	}
+	c.ProjConfig = c.ProjConfig.withDefaults(4*features, 2*features)
 	if c.Prototypes == 0 {
 		c.Prototypes = 128
 	}
@@ -148,9 +141,6 @@ func (c SwAVConfig) withDefaults(features int) SwAVConfig {
 	}
 	if c.SinkhornIters == 0 {
 		c.SinkhornIters = 3
-	}
-	if c.Neighbors == 0 {
-		c.Neighbors = 5
 	}
 	return c
 }
@@ -166,10 +156,10 @@ func NewSwAV(cfg SwAVConfig, trunk *core.Trunk, rng *rand.Rand) (*SwAV, error) {
 		return nil, fmt.Errorf("tasks: swav needs a trunk")
 	}
 	cfg = cfg.withDefaults(trunk.Features())
-	if err := cfg.check("swav", trunk); err != nil {
+	if err := cfg.MultiCropConfig.check("swav", trunk); err != nil {
 		return nil, err
 	}
-	if err := checkProjection("swav", cfg.Hidden, cfg.Proj, cfg.Neighbors); err != nil {
+	if err := cfg.ProjConfig.check("swav"); err != nil {
 		return nil, err
 	}
 	switch {
@@ -193,17 +183,11 @@ func NewSwAV(cfg SwAVConfig, trunk *core.Trunk, rng *rand.Rand) (*SwAV, error) {
 		Proj:       proj,
 		Prototypes: nn.NewParam(core.UniformFanIn(cfg.Prototypes, cfg.Proj, cfg.Proj, rng)),
 		base:       newBase("swav", cfg, trunk),
-		neighbours: neighbours{name: "swav", size: cfg.Size, neighbors: cfg.Neighbors},
+		twoViews:   newTwoViews("swav", cfg.measureViews(), cfg.Neighbors, trunk),
 	}
 	s.normalizePrototypes()
 	return s, nil
 }
-
-// InputSize implements Task: the global views' size.
-func (s *SwAV) InputSize() int { return s.cfg.Size }
-
-// Needs implements Task: any photo (crops are resized to the view sizes).
-func (s *SwAV) Needs() Needs { return Needs{MinSide: 1} }
 
 // Examples implements Task: one example, the photo's two global views and
 // its local ones (MultiCropConfig.example).
@@ -329,10 +313,3 @@ func (s *SwAV) Follow(int) error {
 // BaselineLoss is the loss of a prediction uniform over the prototypes:
 // ln K, whatever the codes.
 func (s *SwAV) BaselineLoss([]core.Example) float64 { return math.Log(float64(s.cfg.Prototypes)) }
-
-// Measure implements Measurer: view matching by the trunk's features
-// against a random-init trunk (viewMatching), on views of the two-view
-// methods' crop scale.
-func (s *SwAV) Measure(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error) {
-	return viewMatching("swav", s.cfg.measureViews(), trunk, photos, rng)
-}

@@ -161,6 +161,75 @@ func pairFeatures(name string, trunk *core.Trunk, batch []core.Example, minPairs
 	return f, nil
 }
 
+// twoViews is embedded in the joint-embedding methods: it gives them the
+// Task methods InputSize, Needs and Examples (two views by ViewConfig),
+// the view-matching Measurer and, through neighbours, the preview and the
+// Refresher and Assigner. The multi-crop methods (dino, swav) make their
+// own Examples and take the rest.
+type twoViews struct {
+	neighbours
+	views         ViewConfig
+	trunkChannels int // the trunk's input channels
+}
+
+// newTwoViews returns the shared parts of the method name for trunk, its
+// views made by views and its preview showing neighbors photos.
+func newTwoViews(name string, views ViewConfig, neighbors int, trunk *core.Trunk) twoViews {
+	return twoViews{
+		neighbours:    neighbours{name: name, size: views.Size, neighbors: neighbors},
+		views:         views,
+		trunkChannels: trunk.Config.InChannels,
+	}
+}
+
+// InputSize implements Task.
+func (t *twoViews) InputSize() int { return t.views.Size }
+
+// Needs implements Task: any photo (crops are resized to the input size).
+func (t *twoViews) Needs() Needs { return Needs{MinSide: 1} }
+
+// Examples implements Task: one example, two independently augmented
+// views of the photo.
+func (t *twoViews) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
+	return t.views.pairExample(t.name, dst, img, t.trunkChannels, rng)
+}
+
+// Measure implements Measurer: view matching by the trunk's features
+// against a random-init trunk (viewMatching).
+func (t *twoViews) Measure(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error) {
+	return viewMatching(t.name, t.views, trunk, photos, rng)
+}
+
+// ProjConfig are the head settings the joint-embedding methods share; its
+// fields sit at the top level of a method's JSON settings.
+type ProjConfig struct {
+	// Hidden and Proj are the projector's hidden and output widths
+	// (defaults: each method's, in units of the trunk's feature count).
+	Hidden int `json:"hidden,omitempty"`
+	Proj   int `json:"proj,omitempty"`
+	// Neighbors is the number of nearest photos Predict shows (default 5).
+	Neighbors int `json:"neighbors,omitempty"`
+}
+
+// withDefaults fills in the method's default widths and 5 neighbours.
+func (c ProjConfig) withDefaults(hidden, proj int) ProjConfig {
+	if c.Hidden == 0 {
+		c.Hidden = hidden
+	}
+	if c.Proj == 0 {
+		c.Proj = proj
+	}
+	if c.Neighbors == 0 {
+		c.Neighbors = 5
+	}
+	return c
+}
+
+// check validates the settings (defaults filled in).
+func (c ProjConfig) check(name string) error {
+	return checkProjection(name, c.Hidden, c.Proj, c.Neighbors)
+}
+
 // maxGallery bounds the photos a neighbours preview searches: each prediction embeds
 // them all with the current trunk.
 const maxGallery = 256

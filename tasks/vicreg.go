@@ -3,7 +3,6 @@ package tasks
 import (
 	"encoding/gob"
 	"fmt"
-	"image"
 	"math"
 	"math/rand/v2"
 
@@ -43,7 +42,7 @@ type VICReg struct {
 	Head *core.Projector
 
 	base[VICRegConfig]
-	neighbours
+	twoViews
 }
 
 var (
@@ -69,27 +68,20 @@ type VICRegConfig struct {
 	// ViewConfig is the augmentation (its fields are at the top level of
 	// the JSON settings: size, min_scale, jitter, ...).
 	ViewConfig
-	// Hidden and Proj are the expander's hidden and output widths
-	// (default 4F each, F the trunk's feature count).
-	Hidden int `json:"hidden,omitempty"`
-	Proj   int `json:"proj,omitempty"`
+	// ProjConfig is the head (hidden, proj and neighbors at the top level
+	// of the JSON settings; default widths 4F and 4F, F the trunk's
+	// feature count).
+	ProjConfig
 	// Sim, Std and Cov weigh the invariance, variance and covariance
 	// terms (the paper's λ, μ, ν: default 25, 25, 1).
 	Sim float64 `json:"sim,omitempty"`
 	Std float64 `json:"std,omitempty"`
 	Cov float64 `json:"cov,omitempty"`
-	// Neighbors is the number of nearest photos Predict shows (default 5).
-	Neighbors int `json:"neighbors,omitempty"`
 }
 
 func (c VICRegConfig) withDefaults(features int) VICRegConfig {
 	c.ViewConfig = c.ViewConfig.withDefaults()
-	if c.Hidden == 0 {
-		c.Hidden = 4 * features
-	}
-	if c.Proj == 0 {
-		c.Proj = 4 * features
-	}
+	c.ProjConfig = c.ProjConfig.withDefaults(4*features, 4*features)
 	if c.Sim == 0 {
 		c.Sim = 25
 	}
@@ -98,9 +90,6 @@ func (c VICRegConfig) withDefaults(features int) VICRegConfig {
 	}
 	if c.Cov == 0 {
 		c.Cov = 1
-	}
-	if c.Neighbors == 0 {
-		c.Neighbors = 5
 	}
 	return c
 }
@@ -117,10 +106,10 @@ func NewVICReg(cfg VICRegConfig, trunk *core.Trunk, rng *rand.Rand) (*VICReg, er
 		return nil, fmt.Errorf("tasks: vicreg needs a trunk")
 	}
 	cfg = cfg.withDefaults(trunk.Features())
-	if err := cfg.check("vicreg", trunk); err != nil {
+	if err := cfg.ViewConfig.check("vicreg", trunk); err != nil {
 		return nil, err
 	}
-	if err := checkProjection("vicreg", cfg.Hidden, cfg.Proj, cfg.Neighbors); err != nil {
+	if err := cfg.ProjConfig.check("vicreg"); err != nil {
 		return nil, err
 	}
 	for _, w := range []float64{cfg.Sim, cfg.Std, cfg.Cov} {
@@ -133,22 +122,10 @@ func NewVICReg(cfg VICRegConfig, trunk *core.Trunk, rng *rand.Rand) (*VICReg, er
 		return nil, fmt.Errorf("tasks: vicreg expander: %w", err)
 	}
 	return &VICReg{
-		Head:       head,
-		base:       newBase("vicreg", cfg, trunk),
-		neighbours: neighbours{name: "vicreg", size: cfg.Size, neighbors: cfg.Neighbors},
+		Head:     head,
+		base:     newBase("vicreg", cfg, trunk),
+		twoViews: newTwoViews("vicreg", cfg.ViewConfig, cfg.Neighbors, trunk),
 	}, nil
-}
-
-// InputSize implements Task.
-func (v *VICReg) InputSize() int { return v.cfg.Size }
-
-// Needs implements Task: any photo (crops are resized to the input size).
-func (v *VICReg) Needs() Needs { return Needs{MinSide: 1} }
-
-// Examples implements Task: one example, two independently augmented
-// views of the photo.
-func (v *VICReg) Examples(dst []core.Example, img *image.NRGBA, rng *rand.Rand) ([]core.Example, error) {
-	return v.cfg.pairExample("vicreg", dst, img, v.channels, rng)
 }
 
 // Embeddings runs trunk and expander on every view of the batch, example
@@ -193,10 +170,4 @@ func pairLoss(name string, z mat.Tensor, loss func(mat.Tensor) (mat.Tensor, erro
 // standard deviation 0, so Std·(1 - √eps) with core.VICReg's eps.
 func (v *VICReg) BaselineLoss([]core.Example) float64 {
 	return v.cfg.Std * (1 - math.Sqrt(1e-4))
-}
-
-// Measure implements Measurer: view matching by the trunk's features
-// against a random-init trunk (viewMatching).
-func (v *VICReg) Measure(trunk *core.Trunk, photos []*image.NRGBA, rng *rand.Rand) (Measure, error) {
-	return viewMatching("vicreg", v.cfg.ViewConfig, trunk, photos, rng)
 }

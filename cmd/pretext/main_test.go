@@ -52,8 +52,9 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 				t.Errorf("result %+v", res)
 			}
 			// Super-resolution reports PSNR beside bicubic's on the
-			// held-out photos, the joint-embedding methods after SimCLR
-			// view matching beside a random-init trunk's; no other task
+			// held-out photos, the joint-embedding methods (simclr and
+			// those after it) view matching beside a random-init trunk's;
+			// no other task
 			// has a measure of its own.
 			m := res.Measure
 			switch name {
@@ -61,7 +62,7 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 				if res.MeasureOn != "held-out" || m == nil || m.Name != "PSNR" || !(m.Value > 10 && m.Baseline > 10) {
 					t.Errorf("%s: measure %+v on %q", name, m, res.MeasureOn)
 				}
-			case "vicreg", "barlow-twins", "simsiam", "byol", "moco", "dino", "swav":
+			case "simclr", "vicreg", "barlow-twins", "simsiam", "byol", "moco", "dino", "swav":
 				if res.MeasureOn != "held-out" || m == nil || m.Name != "view matching" || !(m.Value >= 0 && m.Value <= 100 && m.Baseline >= 0 && m.Baseline <= 100) {
 					t.Errorf("%s: measure %+v on %q", name, m, res.MeasureOn)
 				}
