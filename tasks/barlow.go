@@ -117,15 +117,7 @@ func NewBarlowTwins(cfg BarlowConfig, trunk *core.Trunk, rng *rand.Rand) (*Barlo
 // Embeddings runs trunk and projector on every view of the batch, example
 // by example: [2N, Proj], rows 2i and 2i+1 the views of example i.
 func (b *BarlowTwins) Embeddings(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, error) {
-	f, err := pairFeatures("barlow-twins", trunk, batch, 2, train)
-	if err != nil {
-		return nil, err
-	}
-	z, err := b.Head.Forward(f, train)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: barlow-twins: %w", err)
-	}
-	return z, nil
+	return projectPairs("barlow-twins", trunk, b.Head, batch, train)
 }
 
 // Loss implements core.Objective: core.BarlowTwins over the batch's view

@@ -153,25 +153,17 @@ func NewBYOL(cfg BYOLConfig, trunk *core.Trunk, rng *rand.Rand) (*BYOL, error) {
 // Loss implements core.Objective: core.CrossCosine of the online
 // predictions against the target's projections of the other views.
 func (b *BYOL) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, core.Score, error) {
-	f, err := pairFeatures("byol", trunk, batch, 2, train)
+	z, err := projectPairs("byol", trunk, b.Proj, batch, train)
 	if err != nil {
 		return nil, core.Score{}, err
-	}
-	z, err := b.Proj.Forward(f, train)
-	if err != nil {
-		return nil, core.Score{}, fmt.Errorf("tasks: byol: %w", err)
 	}
 	p, err := b.Pred.Forward(z, train)
 	if err != nil {
 		return nil, core.Score{}, fmt.Errorf("tasks: byol: %w", err)
 	}
-	ft, err := pairFeatures("byol", b.Target, batch, 2, train)
+	zt, err := projectPairs("byol", b.Target, b.TargetProj, batch, train)
 	if err != nil {
 		return nil, core.Score{}, err
-	}
-	zt, err := b.TargetProj.Forward(ft, train)
-	if err != nil {
-		return nil, core.Score{}, fmt.Errorf("tasks: byol target: %w", err)
 	}
 	acc, err := core.PairAccuracy(z)
 	if err != nil {

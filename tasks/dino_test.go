@@ -1,7 +1,6 @@
 package tasks
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"image"
@@ -325,56 +324,7 @@ func allZeroF32(v []float32) bool {
 // the run that was not stopped (teacher and centre in the checkpoint, the
 // loaded task following the loaded trunk).
 func TestDINOResume(t *testing.T) {
-	photos := testPhotos(t)
-	rng := testRNG(21)
-	var batches [][]core.Example
-	probe := newDINO(t, dinoSmall, smallTrunk(t, 20))
-	for range 6 {
-		b, err := Batch(probe, photos, 8, rng)
-		if err != nil {
-			t.Fatal(err)
-		}
-		batches = append(batches, b)
-	}
-	cfg := core.TrainConfig{Optimizer: "adam", LR: 2e-3}
-	run := func(tr *core.Trainer, bs [][]core.Example) []float64 {
-		var losses []float64
-		for _, b := range bs {
-			st, err := tr.Step(context.Background(), b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			losses = append(losses, st.Loss)
-		}
-		return losses
-	}
-	trunk := smallTrunk(t, 20)
-	whole, err := core.NewTrainer(trunk, newDINO(t, dinoSmall, trunk), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := run(whole, batches)
-
-	trunk2 := smallTrunk(t, 20)
-	half, err := core.NewTrainer(trunk2, newDINO(t, dinoSmall, trunk2), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := run(half, batches[:3])
-	var buf bytes.Buffer
-	if err := half.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := core.LoadTrainer(&buf, Resolve)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, run(loaded, batches[3:])...)
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("step %d: loss %v after the reload, %v without it", i+1, got[i], want[i])
-		}
-	}
+	whole, loaded := checkResume(t, "dino", dinoSmall)
 	d := loaded.Head.(*DINO)
 	w0 := smallTrunk(t, 20).Layers[0].W.Value().Data().F32()[0]
 	if wt, wo := d.Target.Layers[0].W.Value().Data().F32()[0], loaded.Trunk.Layers[0].W.Value().Data().F32()[0]; wt == w0 || wt == wo {

@@ -358,66 +358,76 @@ func TestJointErrors(t *testing.T) {
 	}
 }
 
+// checkResume trains the task name (config) on a small trunk for 6 steps
+// in one go, and from the same batches for 3 steps, a save and a load, and
+// 3 more; it fails t unless the losses are the same bit for bit, and
+// returns the uninterrupted trainer and the loaded one for the caller's
+// own checks.
+func checkResume(t *testing.T, name, config string) (whole, loaded *core.Trainer) {
+	t.Helper()
+	photos := testPhotos(t)
+	rng := testRNG(21)
+	var batches [][]core.Example
+	probe := newJoint(t, name, config, smallTrunk(t, 20))
+	for range 6 {
+		b, err := Batch(probe, photos, 8, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batches = append(batches, b)
+	}
+	cfg := core.TrainConfig{Optimizer: "adam", LR: 2e-3}
+	run := func(tr *core.Trainer, bs [][]core.Example) []float64 {
+		var losses []float64
+		for _, b := range bs {
+			st, err := tr.Step(context.Background(), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			losses = append(losses, st.Loss)
+		}
+		return losses
+	}
+	trunk := smallTrunk(t, 20)
+	whole, err := core.NewTrainer(trunk, newJoint(t, name, config, trunk), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := run(whole, batches)
+
+	trunk2 := smallTrunk(t, 20)
+	half, err := core.NewTrainer(trunk2, newJoint(t, name, config, trunk2), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := run(half, batches[:3])
+	var buf bytes.Buffer
+	if err := half.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if loaded, err = core.LoadTrainer(&buf, Resolve); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, run(loaded, batches[3:])...)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("step %d: loss %v after the reload, %v without it", i+1, got[i], want[i])
+		}
+	}
+	return whole, loaded
+}
+
 // TestMomentumResume: a run of the momentum methods saved after 3 steps
 // and loaded goes on exactly as the run that was not stopped: the target
 // network and MoCo's queue are part of the checkpoint, and the loaded task
 // follows the loaded trunk.
 func TestMomentumResume(t *testing.T) {
-	photos := testPhotos(t)
 	for _, m := range jointMethods {
 		if m.name != "byol" && m.name != "moco" {
 			continue
 		}
 		t.Run(m.name, func(t *testing.T) {
-			rng := testRNG(21)
-			var batches [][]core.Example
-			probe := newJoint(t, m.name, m.config, smallTrunk(t, 20))
-			for range 6 {
-				b, err := Batch(probe, photos, 8, rng)
-				if err != nil {
-					t.Fatal(err)
-				}
-				batches = append(batches, b)
-			}
-			cfg := core.TrainConfig{Optimizer: "adam", LR: 2e-3}
-			run := func(tr *core.Trainer, bs [][]core.Example) []float64 {
-				var losses []float64
-				for _, b := range bs {
-					st, err := tr.Step(context.Background(), b)
-					if err != nil {
-						t.Fatal(err)
-					}
-					losses = append(losses, st.Loss)
-				}
-				return losses
-			}
-			trunk := smallTrunk(t, 20)
-			whole, err := core.NewTrainer(trunk, newJoint(t, m.name, m.config, trunk), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := run(whole, batches)
-
-			trunk2 := smallTrunk(t, 20)
-			half, err := core.NewTrainer(trunk2, newJoint(t, m.name, m.config, trunk2), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := run(half, batches[:3])
-			var buf bytes.Buffer
-			if err := half.Save(&buf); err != nil {
-				t.Fatal(err)
-			}
-			loaded, err := core.LoadTrainer(&buf, Resolve)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, run(loaded, batches[3:])...)
-			for i := range want {
-				if got[i] != want[i] {
-					t.Errorf("step %d: loss %v after the reload, %v without it", i+1, got[i], want[i])
-				}
-			}
+			_, loaded := checkResume(t, m.name, m.config)
 			// The target network moved from the trunk's initial weights.
 			var target *core.Trunk
 			switch tk := loaded.Head.(type) {

@@ -182,22 +182,14 @@ func NewMoCo(cfg MoCoConfig, trunk *core.Trunk, rng *rand.Rand) (*MoCo, error) {
 // against the momentum network's keys and the queue. In training it keeps
 // the batch's keys for Follow to enqueue.
 func (c *MoCo) Loss(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, core.Score, error) {
-	f, err := pairFeatures("moco", trunk, batch, 2, train)
+	q, err := projectPairs("moco", trunk, c.Proj, batch, train)
 	if err != nil {
 		return nil, core.Score{}, err
-	}
-	q, err := c.Proj.Forward(f, train)
-	if err != nil {
-		return nil, core.Score{}, fmt.Errorf("tasks: moco: %w", err)
 	}
 	// The momentum network in evaluation mode: see the type's doc.
-	fk, err := pairFeatures("moco", c.Target, batch, 2, false)
+	k, err := projectPairs("moco", c.Target, c.TargetProj, batch, false)
 	if err != nil {
 		return nil, core.Score{}, err
-	}
-	k, err := c.TargetProj.Forward(fk, false)
-	if err != nil {
-		return nil, core.Score{}, fmt.Errorf("tasks: moco keys: %w", err)
 	}
 	loss, acc, err := core.InfoNCE(q, k, c.Queue, c.cfg.Temperature)
 	if err != nil {

@@ -127,12 +127,8 @@ func NewSimSiam(cfg SimSiamConfig, trunk *core.Trunk, rng *rand.Rand) (*SimSiam,
 // batch, example by example: the projections z and predictions p, both
 // [2N, Proj], rows 2i and 2i+1 the views of example i.
 func (s *SimSiam) Embeddings(trunk *core.Trunk, batch []core.Example, train bool) (z, p mat.Tensor, err error) {
-	f, err := pairFeatures("simsiam", trunk, batch, 2, train)
-	if err != nil {
+	if z, err = projectPairs("simsiam", trunk, s.Proj, batch, train); err != nil {
 		return nil, nil, err
-	}
-	if z, err = s.Proj.Forward(f, train); err != nil {
-		return nil, nil, fmt.Errorf("tasks: simsiam: %w", err)
 	}
 	if p, err = s.Pred.Forward(z, train); err != nil {
 		return nil, nil, fmt.Errorf("tasks: simsiam: %w", err)

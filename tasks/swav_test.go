@@ -1,8 +1,6 @@
 package tasks
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"math"
 	"strings"
@@ -335,53 +333,7 @@ func TestSwAVCheckpoint(t *testing.T) {
 	}
 
 	// Exact resume.
-	rng := testRNG(21)
-	var batches [][]core.Example
-	for range 6 {
-		b, err := Batch(task, photos, 8, rng)
-		if err != nil {
-			t.Fatal(err)
-		}
-		batches = append(batches, b)
-	}
-	cfg := core.TrainConfig{Optimizer: "adam", LR: 2e-3}
-	run := func(tr *core.Trainer, bs [][]core.Example) []float64 {
-		var losses []float64
-		for _, b := range bs {
-			st, err := tr.Step(context.Background(), b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			losses = append(losses, st.Loss)
-		}
-		return losses
-	}
-	trunk1 := smallTrunk(t, 20)
-	whole, err := core.NewTrainer(trunk1, newSwAV(t, swavSmall, trunk1), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := run(whole, batches)
-	trunk2 := smallTrunk(t, 20)
-	half, err := core.NewTrainer(trunk2, newSwAV(t, swavSmall, trunk2), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	losses := run(half, batches[:3])
-	var buf bytes.Buffer
-	if err := half.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := core.LoadTrainer(&buf, Resolve)
-	if err != nil {
-		t.Fatal(err)
-	}
-	losses = append(losses, run(loaded, batches[3:])...)
-	for i := range want {
-		if losses[i] != want[i] {
-			t.Errorf("step %d: loss %v after the reload, %v without it", i+1, losses[i], want[i])
-		}
-	}
+	checkResume(t, "swav", swavSmall)
 }
 
 // TestSwAVScores: the held-out measure is view matching on the two-view

@@ -230,6 +230,20 @@ func (c ProjConfig) check(name string) error {
 	return checkProjection(name, c.Hidden, c.Proj, c.Neighbors)
 }
 
+// projectPairs runs trunk over every view of batch (pairFeatures' layout,
+// at least two examples), then head: [2N, head.Out()].
+func projectPairs(name string, trunk *core.Trunk, head *core.Projector, batch []core.Example, train bool) (mat.Tensor, error) {
+	f, err := pairFeatures(name, trunk, batch, 2, train)
+	if err != nil {
+		return nil, err
+	}
+	z, err := head.Forward(f, train)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: %s: %w", name, err)
+	}
+	return z, nil
+}
+
 // maxGallery bounds the photos a neighbours preview searches: each prediction embeds
 // them all with the current trunk.
 const maxGallery = 256

@@ -131,15 +131,7 @@ func NewVICReg(cfg VICRegConfig, trunk *core.Trunk, rng *rand.Rand) (*VICReg, er
 // Embeddings runs trunk and expander on every view of the batch, example
 // by example: [2N, Proj], rows 2i and 2i+1 the views of example i.
 func (v *VICReg) Embeddings(trunk *core.Trunk, batch []core.Example, train bool) (mat.Tensor, error) {
-	f, err := pairFeatures("vicreg", trunk, batch, 2, train)
-	if err != nil {
-		return nil, err
-	}
-	z, err := v.Head.Forward(f, train)
-	if err != nil {
-		return nil, fmt.Errorf("tasks: vicreg: %w", err)
-	}
-	return z, nil
+	return projectPairs("vicreg", trunk, v.Head, batch, train)
 }
 
 // Loss implements core.Objective: core.VICReg over the batch's view pairs.
