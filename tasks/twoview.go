@@ -14,10 +14,10 @@ import (
 	"github.com/pretextlab/pretext/core"
 )
 
-// The joint-embedding methods' shared parts (simclr, vicreg, barlow-twins,
-// simsiam): the two-view augmentation of SimCLR's appendix A, the batch's
-// forward pass over every view, and the nearest-neighbour previews they
-// share.
+// The joint-embedding methods' shared parts (simclr and the methods after
+// it; dino and swav add multicrop.go's views): the two-view augmentation of
+// SimCLR's appendix A, the batch's forward pass over every view, the
+// nearest-neighbour preview and the view-matching measure they share.
 
 // ViewConfig is the augmentation that makes a photo's views: a random
 // resized crop, a left-right flip, colour jitter, grey and blur, in that
