@@ -76,34 +76,22 @@ func (f *crossCosineFn) Forward() (mat.Tensor, error) {
 	m, d := f.m, f.d
 	p, z := data(f.p), data(f.z)
 	f.dp = make([]float32, m*d)
-	unit := func(row []float32) ([]float64, float64) {
-		var ss float64
-		for _, v := range row {
-			ss += float64(v) * float64(v)
-		}
-		n := max(math.Sqrt(ss), ntxentEps)
-		u := make([]float64, len(row))
-		for k, v := range row {
-			u[k] = float64(v) / n
-		}
-		return u, n
-	}
+	u, norm := unitRows(p, m, d)
+	w, _ := unitRows(z, m, d)
 	var sum float64
 	inv := 1 / float64(m)
 	for r := range m {
-		u, np := unit(p[r*d : (r+1)*d])
-		q := r ^ 1
-		w, _ := unit(z[q*d : (q+1)*d])
+		ur, wq, np := u[r*d:(r+1)*d], w[(r^1)*d:(r^1+1)*d], norm[r]
 		var c float64
 		for k := range d {
-			c += u[k] * w[k]
+			c += ur[k] * wq[k]
 		}
 		sum += c
 		if np == ntxentEps {
 			c = 0 // the map is linear there: its Jacobian is 1/eps
 		}
 		for k := range d {
-			f.dp[r*d+k] = float32(-(w[k] - u[k]*c) / np * inv)
+			f.dp[r*d+k] = float32(-(wq[k] - ur[k]*c) / np * inv)
 		}
 	}
 	return fromData(1, 1, []float32{float32(-sum * inv)}), nil
@@ -131,18 +119,7 @@ func PairAccuracy(z mat.Tensor) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	zd := data(z)
-	u := make([]float64, m*d)
-	for r := range m {
-		var ss float64
-		for _, v := range zd[r*d : (r+1)*d] {
-			ss += float64(v) * float64(v)
-		}
-		n := max(math.Sqrt(ss), ntxentEps)
-		for k, v := range zd[r*d : (r+1)*d] {
-			u[r*d+k] = float64(v) / n
-		}
-	}
+	u, _ := unitRows(data(z), m, d)
 	hits := 0
 	for r := range m {
 		best, smax := -1, math.Inf(-1)

@@ -82,24 +82,10 @@ func BarlowTwins(z mat.Tensor, lambda float64) (mat.Tensor, error) {
 	}}).Run(), nil
 }
 
-// checkPairs validates a [2N, D] batch of view pairs with N >= 2.
+// checkPairs validates a [2N, D] batch of view pairs with N >= 2 (the
+// statistics over the batch need two examples).
 func checkPairs(what string, z mat.Tensor) (m, d int, err error) {
-	if z == nil {
-		return 0, 0, fmt.Errorf("core: %s embeddings are nil", what)
-	}
-	sh := z.Shape()
-	if len(sh) != 2 || sh[0] < 4 || sh[0]%2 != 0 || sh[1] < 1 {
-		return 0, 0, fmt.Errorf("core: %s embeddings have shape %v, want [2N D] with N >= 2, D >= 1", what, sh)
-	}
-	if err := checkMatrix(what+" embeddings", z, sh[0], sh[1]); err != nil {
-		return 0, 0, err
-	}
-	for i, v := range data(z) {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return 0, 0, fmt.Errorf("core: %s embedding [%d %d] is %v", what, i/sh[1], i%sh[1], v)
-		}
-	}
-	return sh[0], sh[1], nil
+	return checkPairRows(what+" embeddings", z, 2)
 }
 
 // pairLossFn is the autograd function of a loss over view pairs whose
