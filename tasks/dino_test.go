@@ -267,19 +267,7 @@ func TestDINOLossFalls(t *testing.T) {
 	if !(last < 0.95*early) {
 		t.Errorf("loss did not fall: steps 11-30 mean %.4f, last 10 mean %.4f, want below 0.95 x", early, last)
 	}
-	var m Measure
-	for r := range uint64(8) {
-		mr, err := task.Measure(tr.Trunk, photos, testRNG(70+r))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Value += mr.Value / 8
-		m.Baseline += mr.Baseline / 8
-	}
-	t.Logf("view matching %.1f%%, random-init trunk %.1f%%", m.Value, m.Baseline)
-	if !(m.Value > m.Baseline+2) {
-		t.Errorf("view matching %.1f%%, random-init trunk %.1f%%: the trunk learned nothing", m.Value, m.Baseline)
-	}
+	checkViewMatching(t, task, tr.Trunk, photos)
 }
 
 // TestDINOCheckpoint rebuilds DINO from its spec and a checkpoint: heads,

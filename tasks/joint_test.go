@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image"
 	"math"
 	"strings"
 	"testing"
@@ -183,22 +184,7 @@ func TestJointLossFalls(t *testing.T) {
 			} else {
 				checkLossFalls(t, losses, 5, ratio)
 			}
-			// The trunk's features match a photo's two views better than a
-			// random-init trunk's do, over eight draws of the views (16
-			// photos: one draw alone is noisy).
-			var m Measure
-			for r := range uint64(8) {
-				mr, err := task.(Measurer).Measure(tr.Trunk, photos, testRNG(70+r))
-				if err != nil {
-					t.Fatal(err)
-				}
-				m.Value += mr.Value / 8
-				m.Baseline += mr.Baseline / 8
-			}
-			t.Logf("view matching %.1f%%, random-init trunk %.1f%%", m.Value, m.Baseline)
-			if !(m.Value > m.Baseline+2) {
-				t.Errorf("view matching %.1f%%, random-init trunk %.1f%%: the trunk learned nothing", m.Value, m.Baseline)
-			}
+			checkViewMatching(t, task.(Measurer), tr.Trunk, photos)
 		})
 	}
 }
@@ -444,5 +430,26 @@ func TestMomentumResume(t *testing.T) {
 				t.Errorf("target weight %v: the initial %v or the online %v", wt, w0, wo)
 			}
 		})
+	}
+}
+
+// checkViewMatching fails t unless the trained trunk's features match a
+// photo's two views better than a random-init trunk's do (task's measure),
+// by more than 2 points over eight draws of the views (16 photos: one draw
+// alone is noisy).
+func checkViewMatching(t *testing.T, task Measurer, trunk *core.Trunk, photos []*image.NRGBA) {
+	t.Helper()
+	var m Measure
+	for r := range uint64(8) {
+		mr, err := task.Measure(trunk, photos, testRNG(70+r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Value += mr.Value / 8
+		m.Baseline += mr.Baseline / 8
+	}
+	t.Logf("view matching %.1f%%, random-init trunk %.1f%%", m.Value, m.Baseline)
+	if !(m.Value > m.Baseline+2) {
+		t.Errorf("view matching %.1f%%, random-init trunk %.1f%%: the trunk learned nothing", m.Value, m.Baseline)
 	}
 }

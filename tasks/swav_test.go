@@ -292,19 +292,7 @@ func TestSwAVLossFalls(t *testing.T) {
 	if !(moved > 1e-3) {
 		t.Errorf("the prototypes moved by at most %v", moved)
 	}
-	var m Measure
-	for r := range uint64(8) {
-		mr, err := task.Measure(tr.Trunk, photos, testRNG(70+r))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Value += mr.Value / 8
-		m.Baseline += mr.Baseline / 8
-	}
-	t.Logf("view matching %.1f%%, random-init trunk %.1f%%", m.Value, m.Baseline)
-	if !(m.Value > m.Baseline+2) {
-		t.Errorf("view matching %.1f%%, random-init trunk %.1f%%: the trunk learned nothing", m.Value, m.Baseline)
-	}
+	checkViewMatching(t, task, tr.Trunk, photos)
 }
 
 // TestSwAVCheckpoint rebuilds SwAV from its spec and a checkpoint, and a
