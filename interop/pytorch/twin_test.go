@@ -2,8 +2,9 @@
 // the twin in pretext_twin.py, built from a safetensors export, must give
 // the same maps, features, logits, loss and gradients. It runs when
 // Debian's /usr/bin/python3 imports torch, is skipped otherwise, and fails
-// instead of skipping when PRETEXT_TORCH=1 (build.sh test sets it when
-// torch is there, .ci/run installs python3-torch).
+// instead of skipping when PRETEXT_TORCH=1 (.ci/run sets it and installs
+// python3-torch; build.sh test keeps a caller's value and, left unset,
+// sets it where torch imports).
 package pytorch_test
 
 import (
@@ -247,9 +248,11 @@ func compare(t *testing.T, f *safetensors.File, name string, got []float32, tol 
 // training step (batch statistics, cross-entropy), the same loss, logits,
 // running statistics and gradients of every parameter (relative 1e-3).
 func TestTwinMatches(t *testing.T) {
+	t.Parallel()
 	needTorch(t)
 	for _, s := range setups {
 		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			model, batchFile, out := filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "batch.safetensors"), filepath.Join(dir, "out.safetensors")
 			tr, batch := trained(t, s)
@@ -314,9 +317,11 @@ func TestTwinMatches(t *testing.T) {
 // twin's evaluation logits (relative 1e-4), through a checkpoint too; the
 // step changed the weights by far more than that tolerance.
 func TestTwinImport(t *testing.T) {
+	t.Parallel()
 	needTorch(t)
 	for _, s := range setups {
 		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			model, batchFile := filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "batch.safetensors")
 			stepped, out := filepath.Join(dir, "stepped.safetensors"), filepath.Join(dir, "out.safetensors")
