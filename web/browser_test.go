@@ -85,6 +85,14 @@ func openPage(t *testing.T, downloads string) *page { return openPageWith(t, dow
 
 // openPageWith opens the page served by files (Handler or UnisolatedHandler).
 func openPageWith(t *testing.T, downloads string, files http.Handler) *page {
+	p := openPath(t, downloads, files, "/")
+	p.waitState(30*time.Second, "idle")
+	return p
+}
+
+// openPath opens path (with its query) on a test server of files, without
+// waiting for the page to be ready.
+func openPath(t *testing.T, downloads string, files http.Handler, path string) *page {
 	exe := needChromium(t)
 	if built, err := EnsureBuilt(".."); err != nil {
 		t.Fatal(err)
@@ -114,9 +122,8 @@ func openPageWith(t *testing.T, downloads string, files http.Handler) *page {
 		log.Enable(),
 		target.SetAutoAttach(true, true).WithFlatten(true),
 		browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads),
-		chromedp.Navigate(srv.URL+"/"),
+		chromedp.Navigate(srv.URL+path),
 	)
-	p.waitState(30*time.Second, "idle")
 	return p
 }
 
@@ -302,15 +309,7 @@ func writeSamples(t *testing.T) []string {
 // numbers to be compared with.
 func nativeRun(t *testing.T, s app.Settings) (losses []float64, ckpt []byte, previews []app.Preview) {
 	t.Helper()
-	a := app.New()
-	a.AddSamples()
-	if _, err := a.Train(context.Background(), s, func(e app.Event) {
-		if e.Type == "step" {
-			losses = append(losses, e.Loss)
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	a, losses, _ := nativeTrain(t, s)
 	ckpt, err := a.Export()
 	if err != nil {
 		t.Fatal(err)
@@ -320,6 +319,25 @@ func nativeRun(t *testing.T, s app.Settings) (losses []float64, ckpt []byte, pre
 		t.Fatal(err)
 	}
 	return losses, ckpt, pv
+}
+
+// nativeTrain trains s natively on the sample photos and returns the app
+// with its model, each step's loss and the steps of its previews.
+func nativeTrain(t *testing.T, s app.Settings) (a *app.App, losses []float64, previewSteps []int) {
+	t.Helper()
+	a = app.New()
+	a.AddSamples()
+	if _, err := a.Train(context.Background(), s, func(e app.Event) {
+		switch e.Type {
+		case "step":
+			losses = append(losses, e.Loss)
+		case "preview":
+			previewSteps = append(previewSteps, e.Step)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return a, losses, previewSteps
 }
 
 func closeTo(a, b, rel float64) bool { return math.Abs(a-b) <= rel*math.Max(1, math.Abs(b)) }
@@ -972,7 +990,8 @@ func TestBrowserBadInput(t *testing.T) {
 
 // TestBrowserDivergence: at a learning rate of 1e30 every step overflows;
 // the page says each time that a step diverged and was undone at a lower
-// rate, then that training failed, with advice to lower the rate.
+// rate, then that training failed, with advice to lower the rate; it
+// requests nothing outside its origin and logs no error meanwhile.
 func TestBrowserDivergence(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser test is not short")
@@ -993,6 +1012,7 @@ func TestBrowserDivergence(t *testing.T) {
 	if !strings.Contains(msgs, "lower learning rate") {
 		t.Errorf("messages %q: the failure gives no advice", msgs)
 	}
+	p.checkPrivate()
 }
 
 // TestBrowserSafetensors: the page exports its model as safetensors (a
@@ -1000,7 +1020,8 @@ func TestBrowserDivergence(t *testing.T) {
 // its import input: the export after one SGD step of the PyTorch twin
 // (interop/pytorch) when Debian's python3 has torch (required with
 // PRETEXT_TORCH=1), else the export itself. The page then predicts what
-// the imported model predicts natively.
+// the imported model predicts natively. Nothing is requested outside the
+// page's origin and no error is logged.
 func TestBrowserSafetensors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser test is not short")
@@ -1067,6 +1088,7 @@ func TestBrowserSafetensors(t *testing.T) {
 			}
 		}
 	}
+	p.checkPrivate()
 }
 
 // writeRotationBatch writes the rotation examples of two sample photos as

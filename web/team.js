@@ -115,13 +115,18 @@ export class Team {
   async call(method, ...args) {
     if (!this.members.length) throw new Error("the Pretext workers are not running");
     if (!BROADCAST.has(method)) return this.members[0].call(method, args);
+    const entry = { method, args };
     if (REPLAYED.has(method)) {
       if (method === "clearImages") this.log = this.log.filter((c) => c.method === "importModel" || c.method === "restoreSession");
-      this.log.push({ method, args });
+      this.log.push(entry);
     }
     const results = await Promise.allSettled(this.members.map((m) => m.call(method, args)));
     const failed = results.find((r) => r.status === "rejected");
-    if (failed) throw failed.reason;
+    if (failed) {
+      // A call that failed changed nothing: a worker started later must not replay it.
+      this.log = this.log.filter((c) => c !== entry);
+      throw failed.reason;
+    }
     return results[0].value;
   }
 

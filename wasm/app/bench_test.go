@@ -3,6 +3,7 @@ package app
 import "testing"
 
 func TestBench(t *testing.T) {
+	t.Parallel()
 	r, err := New().Bench("rs", 1, 0, nil)
 	if err != nil || r.ImagesPerSec <= 0 || r.Workload != "rs" {
 		t.Fatalf("bench: %+v, %v", r, err)

@@ -36,6 +36,7 @@ func idsByName(info ExploreInfo) map[string]int {
 }
 
 func TestExplore(t *testing.T) {
+	t.Parallel()
 	a := New()
 	if _, err := a.Explore(); !errors.Is(err, errNoModel) {
 		t.Fatalf("no model: %v", err)
@@ -182,6 +183,7 @@ func TestExplore(t *testing.T) {
 // TestExploreGreyModel: a 1-channel (Fashion-MNIST-like) model embeds
 // colour photos by its own input rule.
 func TestExploreGreyModel(t *testing.T) {
+	t.Parallel()
 	a := New()
 	a.AddImages(kindFiles(t, 3, 1))
 	s := quick("rotation", 2)

@@ -29,6 +29,7 @@ func kindLabels(a *App) []Named {
 // and after the last (10), on all twenty photos, leaving one out; the
 // losses are those of the same run without labels, bit for bit.
 func TestTrainKNN(t *testing.T) {
+	t.Parallel()
 	train := func(labels bool) (losses []float64, knn []Event) {
 		a := New()
 		a.AddImages(kindFiles(t, 10, 1))
@@ -81,6 +82,7 @@ func TestTrainKNN(t *testing.T) {
 // before the first step, and nothing after; KNNEvery < 0 measures
 // nothing at all.
 func TestTrainKNNTooFewLabels(t *testing.T) {
+	t.Parallel()
 	a := New()
 	a.AddImages(kindFiles(t, 3, 1))
 	labels := kindLabels(a)
@@ -108,6 +110,7 @@ func TestTrainKNNTooFewLabels(t *testing.T) {
 }
 
 func TestKNNPhotos(t *testing.T) {
+	t.Parallel()
 	a := New()
 	a.AddImages(kindFiles(t, 5, 1))
 	labels := kindLabels(a)
@@ -130,6 +133,7 @@ func TestKNNPhotos(t *testing.T) {
 }
 
 func TestKNNEvery(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name                           string
 		steps, batch, side, n, workers int

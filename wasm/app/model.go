@@ -11,7 +11,9 @@ import (
 	"github.com/pretextlab/pretext/tasks"
 )
 
-// Export writes the model as a checkpoint, the format of pretext train -out.
+// Export writes the model as a checkpoint, the format of pretext train -out:
+// with the run's settings and batch generator (recipe.Run.Save), so that
+// Import, here or in another page, resumes the run exactly where it was.
 func (a *App) Export() ([]byte, error) {
 	m := a.current()
 	if m == nil {
@@ -20,7 +22,7 @@ func (a *App) Export() ([]byte, error) {
 	var buf bytes.Buffer
 	a.modelMu.Lock()
 	defer a.modelMu.Unlock()
-	if err := m.run.Trainer.Save(&buf); err != nil {
+	if err := m.run.Save(&buf); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

@@ -12,6 +12,7 @@ import (
 // as the model it came from; a file that is neither format is refused
 // with a message saying so.
 func TestImportSafetensors(t *testing.T) {
+	t.Parallel()
 	a := withSamples(t)
 	if _, err := a.Train(context.Background(), quick("jigsaw", 2), nil); err != nil {
 		t.Fatal(err)

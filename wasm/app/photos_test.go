@@ -67,6 +67,7 @@ func readCorpus(t *testing.T) []File {
 // and training goes on with them, among them the 40x40 photo that is
 // smaller than jigsaw's 96-pixel puzzle.
 func TestAddImagesCorpus(t *testing.T) {
+	t.Parallel()
 	a := New()
 	files := readCorpus(t)
 	res := a.AddImages(files)
@@ -119,6 +120,7 @@ func TestAddImagesCorpus(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	photos := samples.Photos()
 	files := make([]File, len(photos))
 	for i, p := range photos {
@@ -132,6 +134,7 @@ func TestLimits(t *testing.T) {
 	}
 
 	t.Run("photos", func(t *testing.T) {
+		t.Parallel()
 		a := New()
 		if err := a.SetLimits(Limits{MaxPhotos: 3}); err != nil {
 			t.Fatal(err)
@@ -152,6 +155,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("megapixels", func(t *testing.T) {
+		t.Parallel()
 		a := New()
 		// A sample photo's size from its header, and a limit just below.
 		hdr, _, err := image.DecodeConfig(bytes.NewReader(files[0].Bytes))
@@ -170,6 +174,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
 		// A 1024x768 photo needs 6 MiB to decode (8 bytes a pixel,
 		// core's bound): over 4 MB it is refused before decoding.
 		a := New()
@@ -203,6 +208,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("defaults and bad values", func(t *testing.T) {
+		t.Parallel()
 		cfg, err := Limits{}.Config()
 		if err != nil || cfg != (core.IntakeConfig{}) {
 			t.Errorf("zero limits give %+v, %v; want the zero config (the defaults)", cfg, err)
@@ -237,6 +243,10 @@ func jpegOf(t *testing.T, img image.Image) []byte {
 // on grey photos: the colour-learning ones warn, once, as an event and in
 // the result; on colour photos nothing warns.
 func TestGreyWarning(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("trains eight runs on the sample photos: not in the quick tier")
+	}
 	var grey, colour []File
 	for _, p := range samples.Photos()[:6] {
 		f := File{Name: p.Name, Bytes: p.Data}
@@ -262,6 +272,7 @@ func TestGreyWarning(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			a := New()
 			if res := a.AddImages(tc.photos); res.Count != len(tc.photos) {
 				t.Fatalf("added %d of %d: %+v", res.Count, len(tc.photos), res.Rejected)
@@ -293,6 +304,7 @@ func TestGreyWarning(t *testing.T) {
 }
 
 func TestAddImagesKeepsGoodRejectsBad(t *testing.T) {
+	t.Parallel()
 	a := New()
 	good := samples.Photos()[0]
 	res := a.AddImages([]File{

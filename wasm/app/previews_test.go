@@ -6,6 +6,7 @@ import (
 )
 
 func TestColorizationPreview(t *testing.T) {
+	t.Parallel()
 	a := withSamples(t)
 	if _, err := a.Train(context.Background(), quick("colorization", 1), nil); err != nil {
 		t.Fatal(err)

@@ -53,6 +53,7 @@ func trainReplicas(t *testing.T, n int, s Settings, stopAt int) ([][]Event, []Re
 // report the losses one app reports for the same settings, and the run's
 // held-out score and previews come from rank 0 alone.
 func TestReplicasTrainAsOne(t *testing.T) {
+	t.Parallel()
 	s := quick("rotation", 4)
 	s.Batch = 16
 	var one []Event
@@ -86,6 +87,7 @@ func TestReplicasTrainAsOne(t *testing.T) {
 // TestReplicaStopStopsAll: a stop asked of one replica stops every
 // replica after the same step (none is left waiting for the others).
 func TestReplicaStopStopsAll(t *testing.T) {
+	t.Parallel()
 	events, results := trainReplicas(t, 2, quick("rotation", 50), 3)
 	for r := range 2 {
 		if !results[r].Stopped || results[r].Step != results[0].Step || len(events[r]) != results[0].Step {
@@ -101,6 +103,7 @@ func TestReplicaStopStopsAll(t *testing.T) {
 // one worker could not read, say) stop with an error before the first
 // step rather than train apart.
 func TestReplicasRefuseDifferentPhotos(t *testing.T) {
+	t.Parallel()
 	group := core.LocalGroup(2)
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
@@ -128,6 +131,7 @@ func TestReplicasRefuseDifferentPhotos(t *testing.T) {
 // TestReplicaResumesAlone: a run stopped on two replicas resumes on one of
 // them alone (a resumed run uses its own group, never the last run's).
 func TestReplicaResumesAlone(t *testing.T) {
+	t.Parallel()
 	group := core.LocalGroup(2)
 	apps := []*App{withSamples(t), withSamples(t)}
 	results := make([]Result, 2)

@@ -18,6 +18,7 @@ import (
 )
 
 func TestTrainWithoutPhotos(t *testing.T) {
+	t.Parallel()
 	if _, err := New().Train(context.Background(), quick("rotation", 2), nil); err == nil || !strings.Contains(err.Error(), "add some photos") {
 		t.Fatalf("err = %v", err)
 	}
@@ -41,8 +42,10 @@ type run struct {
 
 // TestTrainEventsExportImportResume trains rotation on the samples, checks
 // the events, exports, imports into a fresh app (same previews), and
-// resumes there to the same losses as the uninterrupted run.
+// resumes there to the same losses as the first app, resumed without an
+// export.
 func TestTrainEventsExportImportResume(t *testing.T) {
+	t.Parallel()
 	a := withSamples(t)
 	var steps []Event
 	var previews int
@@ -111,14 +114,34 @@ func TestTrainEventsExportImportResume(t *testing.T) {
 		t.Error("a truncated checkpoint imported")
 	}
 
-	// Resume in the first app: steps continue from 4.
-	res, err = a.Train(context.Background(), Settings{Settings: recipe.Settings{Steps: 6}, Resume: true}, func(e Event) {
-		if e.Type == "step" && e.Step <= 4 {
-			t.Errorf("resumed run reported step %d", e.Step)
+	// Resume both: the imported model takes the steps the first app
+	// takes, which never stopped holding its run (same batches, same
+	// optimizer state), and both continue from step 4.
+	resume := func(a *App) []float64 {
+		t.Helper()
+		var losses []float64
+		res, err := a.Train(context.Background(), Settings{Settings: recipe.Settings{Steps: 6}, Resume: true}, func(e Event) {
+			if e.Type != "step" {
+				return
+			}
+			if e.Step != 5+len(losses) {
+				t.Errorf("resumed run reported step %d, want %d", e.Step, 5+len(losses))
+			}
+			losses = append(losses, e.Loss)
+		})
+		if err != nil || res.Step != 6 {
+			t.Fatalf("resume: %+v, %v", res, err)
 		}
-	})
-	if err != nil || res.Step != 6 {
-		t.Fatalf("resume: %+v, %v", res, err)
+		return losses
+	}
+	want, got := resume(a), resume(b)
+	if len(want) != 2 || len(got) != 2 {
+		t.Fatalf("resumed for %d steps in the first app, %d after the import; want 2", len(want), len(got))
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-6*max(1, math.Abs(want[i])) {
+			t.Errorf("step %d: loss %.7f after the import, %.7f in the app that trained it", 5+i, got[i], want[i])
+		}
 	}
 }
 
@@ -155,6 +178,7 @@ func checkGolden(t *testing.T, got run) {
 }
 
 func TestStopAndBusy(t *testing.T) {
+	t.Parallel()
 	a := withSamples(t)
 	var busy error
 	res, err := a.Train(context.Background(), quick("jigsaw", 50), func(e Event) {
@@ -182,8 +206,13 @@ func TestStopAndBusy(t *testing.T) {
 // fresh app and resume one step (a clustering task relabels its photos
 // after the import).
 func TestEveryTask(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("trains every task and resumes it after an import: not in the quick tier")
+	}
 	for _, name := range tasks.Names() {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			a := withSamples(t)
 			s := quick(name, 2)
 			s.Batch = 4
@@ -241,6 +270,7 @@ func TestEveryTask(t *testing.T) {
 // halved rate each time, and the run then fails with core.ErrDiverged and
 // a message that says what to do.
 func TestTrainReportsDivergence(t *testing.T) {
+	t.Parallel()
 	a := withSamples(t)
 	s := quick("rotation", 6)
 	s.LR = 1e30
