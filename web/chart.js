@@ -15,7 +15,7 @@ const SMOOTHING = 0.85; // EMA weight of the past
 
 // niceStep is a round tick spacing (1, 2, 2.5 or 5 times a power of ten)
 // that splits range into about count parts; integer spacing if asked.
-function niceStep(range, count, integer) {
+export function niceStep(range, count, integer) {
   const raw = range / Math.max(1, count);
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const n = raw / mag;
@@ -24,7 +24,7 @@ function niceStep(range, count, integer) {
 }
 
 // decimals is how many digits tick labels at spacing step need.
-function decimals(step) {
+export function decimals(step) {
   let d = 0;
   while (d < 6 && Math.abs(Math.round(step * 10 ** d) - step * 10 ** d) > 1e-6) d++;
   return d;
@@ -32,7 +32,7 @@ function decimals(step) {
 
 // smooth is a debiased exponential moving average (TensorBoard's), which
 // skips missing values.
-function smooth(values) {
+export function smooth(values) {
   let ema = 0;
   let weight = 0;
   return values.map((v) => {
@@ -41,6 +41,57 @@ function smooth(values) {
     weight = SMOOTHING * weight + (1 - SMOOTHING);
     return ema / weight;
   });
+}
+
+// scales maps a chart's data onto the plot box {l, r, t, b} (CSS pixels,
+// y downwards): points ({step, [series key]: value}), series (the chart's
+// options.series) and xMax, the run's last step. It returns xs (step to
+// x), yLeft and yRight (value to y), the left axis's range [lbot, ltop]
+// and tick spacing lstep, and the tick values of the left and x axes.
+export function scales(points, series, xMax, box) {
+  const n = points.length;
+  // x: from just before the first point (0 for a fresh run, later after
+  // an imported model) to the run's last step.
+  const x0 = n ? Math.max(0, points[0].step - 1) : 0;
+  const x1 = Math.max(xMax || 0, n ? points[n - 1].step : 0, x0 + 1);
+  const xs = (v) => box.l + ((v - x0) / (x1 - x0)) * (box.r - box.l);
+  // left: 0 to a round number above the largest value, or from a round
+  // number below the smallest when some are negative (SimSiam's loss is
+  // a negative cosine).
+  let lmax = 0;
+  let lmin = 0;
+  for (const s of series) {
+    if (s.axis === "right") continue;
+    for (const p of points) {
+      if (!Number.isFinite(p[s.key])) continue;
+      lmax = Math.max(lmax, p[s.key]);
+      lmin = Math.min(lmin, p[s.key]);
+    }
+  }
+  const lrange = lmax - lmin;
+  const lstep = niceStep(lrange > 0 ? lrange : 1, Math.max(2, Math.floor((box.b - box.t) / 45)));
+  const lbot = lmin < 0 ? Math.floor(lmin / lstep + 1e-9) * lstep : 0;
+  const ltop = lmin < 0 && lmax === 0 ? 0 : Math.max(lbot + lstep, Math.ceil(lmax / lstep - 1e-9) * lstep);
+  const yLeft = (v) => box.b - ((v - lbot) / (ltop - lbot)) * (box.b - box.t);
+  const yRight = (v) => box.b - v * (box.b - box.t);
+  const leftTicks = [];
+  for (let i = 0; lbot + i * lstep <= ltop + lstep / 2; i++) leftTicks.push(lbot + i * lstep);
+  const xstep = niceStep(x1 - x0, Math.max(2, Math.floor((box.r - box.l) / 80)), true);
+  const xTicks = [];
+  for (let v = Math.ceil(x0 / xstep) * xstep; v <= x1 + 1e-9; v += xstep) xTicks.push(v);
+  return { x0, x1, xs, yLeft, yRight, lbot, ltop, lstep, leftTicks, xstep, xTicks };
+}
+
+// seriesPoints is the points series s draws: all of them, or for a sparse
+// series those that have its key.
+export function seriesPoints(points, s) {
+  return s.sparse ? points.filter((p) => Number.isFinite(p[s.key])) : points;
+}
+
+// legendSeries is the series the legend names: a sparse series only once
+// it has a point.
+export function legendSeries(series, points) {
+  return series.filter((s) => !s.sparse || points.some((p) => Number.isFinite(p[s.key])));
 }
 
 export class LineChart {
@@ -108,30 +159,7 @@ export class LineChart {
 
     const pts = this.points;
     const n = pts.length;
-    // x: from just before the first point (0 for a fresh run, later after
-    // an imported model) to the run's last step.
-    const x0 = n ? Math.max(0, pts[0].step - 1) : 0;
-    const x1 = Math.max(this.xMax, n ? pts[n - 1].step : 0, x0 + 1);
-    const xs = (v) => box.l + ((v - x0) / (x1 - x0)) * (box.r - box.l);
-    // left: 0 to a round number above the largest value, or from a round
-    // number below the smallest when some are negative (SimSiam's loss is
-    // a negative cosine).
-    let lmax = 0;
-    let lmin = 0;
-    for (const s of options.series) {
-      if (s.axis === "right") continue;
-      for (const p of pts) {
-        if (!Number.isFinite(p[s.key])) continue;
-        lmax = Math.max(lmax, p[s.key]);
-        lmin = Math.min(lmin, p[s.key]);
-      }
-    }
-    const lrange = lmax - lmin;
-    const lstep = niceStep(lrange > 0 ? lrange : 1, Math.max(2, Math.floor((box.b - box.t) / 45)));
-    const lbot = lmin < 0 ? Math.floor(lmin / lstep + 1e-9) * lstep : 0;
-    const ltop = lmin < 0 && lmax === 0 ? 0 : Math.max(lbot + lstep, Math.ceil(lmax / lstep - 1e-9) * lstep);
-    const yLeft = (v) => box.b - ((v - lbot) / (ltop - lbot)) * (box.b - box.t);
-    const yRight = (v) => box.b - v * (box.b - box.t);
+    const { xs, yLeft, yRight, lstep, leftTicks, xTicks } = scales(pts, options.series, this.xMax, box);
 
     const line = (ax, ay, bx, by) => {
       ctx.beginPath();
@@ -146,8 +174,7 @@ export class LineChart {
     ctx.textBaseline = "middle";
     ctx.textAlign = "right";
     const ld = decimals(lstep);
-    for (let i = 0; lbot + i * lstep <= ltop + lstep / 2; i++) {
-      const v = lbot + i * lstep;
+    for (const v of leftTicks) {
       const y = Math.round(yLeft(v)) + 0.5;
       ctx.strokeStyle = COLORS.grid;
       line(box.l, y, box.r, y);
@@ -157,11 +184,10 @@ export class LineChart {
     ctx.textAlign = "left";
     for (const v of [0, 0.25, 0.5, 0.75, 1]) ctx.fillText(Math.round(v * 100) + "%", box.r + 6, yRight(v));
     // x ticks.
-    const xstep = niceStep(x1 - x0, Math.max(2, Math.floor((box.r - box.l) / 80)), true);
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
     ctx.strokeStyle = COLORS.axis;
-    for (let v = Math.ceil(x0 / xstep) * xstep; v <= x1 + 1e-9; v += xstep) {
+    for (const v of xTicks) {
       const x = Math.round(xs(v)) + 0.5;
       line(x, box.b, x, box.b + 4);
       ctx.fillText(String(Math.round(v)), x, box.b + 6);
@@ -191,7 +217,7 @@ export class LineChart {
 
   drawSeries(s, xs, ys, box) {
     const ctx = this.ctx;
-    const pts = s.sparse ? this.points.filter((p) => Number.isFinite(p[s.key])) : this.points;
+    const pts = seriesPoints(this.points, s);
     const n = pts.length;
     if (!n) return;
     const raw = pts.map((p) => p[s.key]);
@@ -258,7 +284,7 @@ export class LineChart {
     let x = box.l;
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    const series = this.options.series.filter((s) => !s.sparse || this.points.some((p) => Number.isFinite(p[s.key])));
+    const series = legendSeries(this.options.series, this.points);
     const width = (labels) => labels.reduce((w, l) => w + 44 + ctx.measureText(l).width, 0);
     const short = width(series.map((s) => s.label)) > this.canvas.clientWidth - box.l;
     for (const s of series) {

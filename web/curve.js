@@ -60,9 +60,15 @@ export function restartCurve(kept = []) {
 // animation frame.
 export function drawCurve(lastStep) {
   chart.update(history, lastStep);
-  const p = history.findLast((q) => Number.isFinite(q.knn));
-  knnNote.textContent = p
+  knnNote.textContent = knnText(history, note);
+}
+
+// knnText is what #knn-note says about the points: their last k-NN
+// measure, or else fallback.
+export function knnText(points, fallback) {
+  const p = points.findLast((q) => Number.isFinite(q.knn));
+  return p
     ? `k-NN accuracy at step ${p.step}: ${pct(p.knn)} on ${plural(p.knnImages, "named photo")}, ` +
       `each classified by a vote of its ${p.knnK} nearest ${p.knnK === 1 ? "neighbour" : "neighbours"} among the others (green, right axis).`
-    : note;
+    : fallback;
 }

@@ -61,7 +61,13 @@ export function stepsWanted() {
 
 // workersWanted is the form's number of workers (1 if it is not valid).
 export function workersWanted() {
-  const n = Number(el.workers.value);
+  return workerCount(el.workers.value);
+}
+
+// workerCount is the number of workers a workers field's value asks for:
+// a whole number from 1 to MAX_WORKERS, else 1.
+export function workerCount(value) {
+  const n = Number(value);
   return Number.isInteger(n) && n >= 1 ? Math.min(n, MAX_WORKERS) : 1;
 }
 
@@ -70,11 +76,16 @@ export function lockSettings(locked) {
   el.settings.disabled = locked;
 }
 
-// defaultLr is the task's rate for its own optimizer, else the optimizer's
-// usual default (core.TrainerConfig's: 0.05 for SGD, 0.001 for Adam).
+// defaultLr is the form's task's default rate for optimizer (rateFor).
 function defaultLr(optimizer) {
-  const t = taskInfo(el.task.value);
-  if (t && optimizer === t.defaults.optimizer) return t.defaults.lr;
+  return rateFor(taskInfo(el.task.value), optimizer);
+}
+
+// rateFor is task's rate for its own optimizer, else (another optimizer,
+// or no task) the optimizer's usual default (core.TrainerConfig's: 0.05
+// for SGD, 0.001 for Adam). task is the module's description, or null.
+export function rateFor(task, optimizer) {
+  if (task && optimizer === task.defaults.optimizer) return task.defaults.lr;
   return optimizer === "adam" ? 0.001 : 0.05;
 }
 
@@ -136,25 +147,13 @@ export function readConfig(quiet) {
       return null;
     }
   }
-  let taskConfig;
-  const text = el.taskConfig.value.trim();
-  if (text) {
-    try {
-      taskConfig = JSON.parse(text);
-    } catch (err) {
-      if (quiet) return null;
-      showMessage(`Please check “Task settings”: it is not valid JSON (${err.message}).`);
-      el.taskConfig.closest("details").open = true;
-      el.taskConfig.focus();
-      return null;
-    }
-    if (taskConfig === null || typeof taskConfig !== "object" || Array.isArray(taskConfig)) {
-      if (quiet) return null;
-      showMessage("Please check “Task settings”: write a JSON object such as {\"size\": 48}.");
-      el.taskConfig.closest("details").open = true;
-      el.taskConfig.focus();
-      return null;
-    }
+  const { config: taskConfig, problem } = parseTaskConfig(el.taskConfig.value);
+  if (problem) {
+    if (quiet) return null;
+    showMessage(problem);
+    el.taskConfig.closest("details").open = true;
+    el.taskConfig.focus();
+    return null;
   }
   return {
     task: el.task.value,
@@ -168,4 +167,22 @@ export function readConfig(quiet) {
     previewEvery: Number(el.previewEvery.value),
     config: taskConfig,
   };
+}
+
+// parseTaskConfig reads the task settings field's text: {config}, the
+// JSON object it holds (undefined when the field is empty: the task's
+// defaults), or {problem}, what the page says when it is not an object.
+export function parseTaskConfig(text) {
+  text = String(text).trim();
+  if (!text) return { config: undefined };
+  let config;
+  try {
+    config = JSON.parse(text);
+  } catch (err) {
+    return { problem: `Please check “Task settings”: it is not valid JSON (${err.message}).` };
+  }
+  if (config === null || typeof config !== "object" || Array.isArray(config)) {
+    return { problem: "Please check “Task settings”: write a JSON object such as {\"size\": 48}." };
+  }
+  return { config };
 }
