@@ -12,6 +12,7 @@ import (
 // reset for the next request of its size, zeroed when asked, and a nil
 // arena allocates zeroed buffers.
 func TestStepArena(t *testing.T) {
+	t.Parallel()
 	var a stepArena
 	b := a.floats(5000, false)
 	for i := range b {
@@ -56,6 +57,7 @@ func TestStepArena(t *testing.T) {
 // every parameter must agree bit for bit, so that no operator reads a
 // reused buffer's stale contents.
 func TestStepArenaSameResults(t *testing.T) {
+	t.Parallel()
 	reuse, err := NewWorkload("rs", 16, rand.New(rand.NewPCG(3, 0)))
 	if err != nil {
 		t.Fatal(err)

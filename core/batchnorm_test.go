@@ -60,6 +60,7 @@ var bnShapes = []Shape{
 }
 
 func TestBatchNorm2DForward(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(10)
 	for _, in := range bnShapes {
 		for _, train := range []bool{true, false} {
@@ -103,6 +104,7 @@ func TestBatchNorm2DForward(t *testing.T) {
 // TestBatchNorm2DLargeMean checks the batch statistics on a channel whose
 // mean dwarfs its spread, where E[x²]-E[x]² cancels badly.
 func TestBatchNorm2DLargeMean(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(11)
 	in := Shape{N: 4, C: 2, H: 8, W: 8}
 	x := randMatrix(rng, in.C, in.Cols(), false)
@@ -119,6 +121,7 @@ func TestBatchNorm2DLargeMean(t *testing.T) {
 }
 
 func TestBatchNorm2DRunningStats(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(12)
 	in := Shape{N: 3, C: 3, H: 2, W: 5}
 	for _, mom := range []float32{0, 0.3, 1} {
@@ -184,6 +187,7 @@ func bnInputs(t *testing.T, rng *rand.Rand, in Shape, stats BNStats, train, relu
 }
 
 func TestBatchNorm2DGrad(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(13)
 	for _, in := range []Shape{{N: 2, C: 2, H: 3, W: 2}, {N: 1, C: 3, H: 2, W: 3}} {
 		for _, train := range []bool{true, false} {
@@ -207,6 +211,7 @@ func TestBatchNorm2DGrad(t *testing.T) {
 // TestBatchNorm2DPartialGrad checks that operands without gradients get
 // none and the others still get theirs.
 func TestBatchNorm2DPartialGrad(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(14)
 	in := Shape{N: 2, C: 2, H: 2, W: 2}
 	x := randMatrix(rng, in.C, in.Cols(), false)
@@ -225,6 +230,7 @@ func TestBatchNorm2DPartialGrad(t *testing.T) {
 }
 
 func TestBatchNorm2DErrors(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(15)
 	in := Shape{N: 2, C: 3, H: 2, W: 2}
 	x := randMatrix(rng, in.C, in.Cols(), true)

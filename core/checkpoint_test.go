@@ -59,6 +59,7 @@ func save(t testing.TB, tr *Trainer) []byte {
 // well, it shows a native checkpoint loads in wasm and a wasm-written one is
 // byte-for-byte what native writes (so it loads natively).
 func TestCheckpointGolden(t *testing.T) {
+	t.Parallel()
 	ckpt := filepath.Join("testdata", "small.ckpt")
 	golden := filepath.Join("testdata", "small_logits.json")
 	raw, err := os.ReadFile(ckpt)
@@ -116,6 +117,7 @@ func toyRotationFor(t testing.TB) (*rand.Rand, []Example) {
 // TestCheckpointResume checks that a loaded trainer continues exactly as the
 // original: same parameters, optimiser state, step and schedule.
 func TestCheckpointResume(t *testing.T) {
+	t.Parallel()
 	tr, batch := smallTrainer(t)
 	loaded, err := LoadTrainer(bytes.NewReader(save(t, tr)), nil)
 	if err != nil {
@@ -140,6 +142,7 @@ func TestCheckpointResume(t *testing.T) {
 }
 
 func TestCheckpointSGDRoundTrip(t *testing.T) {
+	t.Parallel()
 	tr, rng := newRSTrainer(t, 5)
 	if _, err := tr.Step(context.Background(), toyRotation(2, rng)); err != nil {
 		t.Fatal(err)
@@ -155,6 +158,7 @@ func TestCheckpointSGDRoundTrip(t *testing.T) {
 }
 
 func TestCheckpointRefusesDamage(t *testing.T) {
+	t.Parallel()
 	tr, _ := smallTrainer(t)
 	raw := save(t, tr)
 	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), raw...)) }
@@ -309,6 +313,7 @@ func TestCheckpointRefusesAbsurdSizes(t *testing.T) {
 // and restored; at 1 it is left out, so checkpoints written before it
 // existed (as testdata/small.ckpt) read the same.
 func TestCheckpointLRScale(t *testing.T) {
+	t.Parallel()
 	tr, _ := smallTrainer(t)
 	if bytes.Contains(save(t, tr), []byte("lr_scale")) {
 		t.Error("a checkpoint at scale 1 names lr_scale")
@@ -407,6 +412,7 @@ func checkLoaded(t *testing.T, b []byte) {
 }
 
 func TestNamedParamsCoverModel(t *testing.T) {
+	t.Parallel()
 	tr, _ := newRSTrainer(t, 1)
 	named := NamedParams(tr.model())
 	var count, trainable int
@@ -441,6 +447,7 @@ func TestNamedParamsCoverModel(t *testing.T) {
 // that wrote it, and that one without the field (written before it was
 // recorded) still loads.
 func TestCheckpointRecordsVersion(t *testing.T) {
+	t.Parallel()
 	raw := tinyCheckpoint(t)
 	var got string
 	withHeader(t, raw, func(h *checkpointHeader) { got = h.Pretext })

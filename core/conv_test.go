@@ -73,6 +73,7 @@ var convCases = []struct {
 }
 
 func TestConvSpecOut(t *testing.T) {
+	t.Parallel()
 	c3 := ConvSpec{KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
 	for _, tc := range []struct {
 		in   Shape
@@ -92,6 +93,7 @@ func TestConvSpecOut(t *testing.T) {
 }
 
 func TestConv2DForward(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(1)
 	for _, tc := range convCases {
 		t.Run(fmt.Sprintf("%v_%+v", tc.in, tc.spec), func(t *testing.T) {
@@ -115,6 +117,7 @@ func TestConv2DForward(t *testing.T) {
 }
 
 func TestConv2DGrad(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(2)
 	for _, tc := range convCases {
 		t.Run(fmt.Sprintf("%v_%+v", tc.in, tc.spec), func(t *testing.T) {
@@ -132,6 +135,7 @@ func TestConv2DGrad(t *testing.T) {
 // TestConv2DNoInputGrad checks that an input without gradients (the images)
 // gets none while the weights still do.
 func TestConv2DNoInputGrad(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(3)
 	in := Shape{N: 2, C: 2, H: 4, W: 5}
 	x := randMatrix(rng, in.C, in.Cols(), false)
@@ -156,6 +160,7 @@ func TestConv2DNoInputGrad(t *testing.T) {
 // requiring gradients frees its im2col buffer, and that a backward pass
 // still run on it afterwards rebuilds the buffer and gets dW right.
 func TestConv2DDroppedColumns(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(8)
 	in := Shape{N: 2, C: 2, H: 5, W: 4}
 	spec := ConvSpec{KH: 3, KW: 3, PadH: 1, PadW: 1}
@@ -191,6 +196,7 @@ func TestConv2DDroppedColumns(t *testing.T) {
 }
 
 func TestConv2DErrors(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(4)
 	in := Shape{N: 2, C: 3, H: 5, W: 4}
 	x := randMatrix(rng, in.C, in.Cols(), true)

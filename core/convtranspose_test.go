@@ -59,6 +59,7 @@ var convTransposeCases = []struct {
 }
 
 func TestConvTranspose2DForward(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(60)
 	for _, tc := range convTransposeCases {
 		t.Run(fmt.Sprintf("%v_%+v", tc.in, tc.spec), func(t *testing.T) {
@@ -86,6 +87,7 @@ func TestConvTranspose2DForward(t *testing.T) {
 // ConvTranspose2D(x)> with one weight matrix shared: the transposed conv is
 // the adjoint of the conv with the same spec.
 func TestConvTransposeIsConvAdjoint(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(61)
 	spec := ConvSpec{KH: 4, KW: 4, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}
 	small := Shape{N: 2, C: 3, H: 4, W: 4}
@@ -116,6 +118,7 @@ func TestConvTransposeIsConvAdjoint(t *testing.T) {
 }
 
 func TestConvTranspose2DGrad(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(62)
 	for _, tc := range convTransposeCases {
 		t.Run(fmt.Sprintf("%v_%+v", tc.in, tc.spec), func(t *testing.T) {
@@ -131,6 +134,7 @@ func TestConvTranspose2DGrad(t *testing.T) {
 }
 
 func TestConvTranspose2DErrors(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(63)
 	in := Shape{N: 1, C: 2, H: 3, W: 3}
 	x := randMatrix(rng, 2, 9, false)

@@ -30,6 +30,7 @@ func refCrossCosine(p, z []float64, n, d int) float64 {
 }
 
 func TestCrossCosineForward(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, d int }{{1, 1}, {1, 3}, {3, 5}, {8, 16}} {
 		rng := testRNG(uint64(7*tc.n + tc.d))
 		p, z := randMatrix(rng, 2*tc.n, tc.d, false), randMatrix(rng, 2*tc.n, tc.d, false)
@@ -52,6 +53,7 @@ func TestCrossCosineForward(t *testing.T) {
 // TestCrossCosineGrad checks p's gradient by finite differences and that z,
 // under the stop-gradient, receives none although the loss depends on it.
 func TestCrossCosineGrad(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, d int }{{1, 2}, {2, 3}, {4, 5}} {
 		rng := testRNG(uint64(31 + tc.n))
 		p, z := randMatrix(rng, 2*tc.n, tc.d, true), randMatrix(rng, 2*tc.n, tc.d, true)
@@ -80,6 +82,7 @@ func TestCrossCosineGrad(t *testing.T) {
 }
 
 func TestCrossCosineErrors(t *testing.T) {
+	t.Parallel()
 	ok := fromData(2, 2, []float32{1, 2, 3, 4})
 	for _, tc := range []struct {
 		name string
@@ -101,6 +104,7 @@ func TestCrossCosineErrors(t *testing.T) {
 // TestPairAccuracy: a hand-built batch with a known answer, and NTXent's
 // accuracy (the same measure) on random batches.
 func TestPairAccuracy(t *testing.T) {
+	t.Parallel()
 	// Pairs 0 and 1 are tight; pair 2's views point nearer pair 1 (row 4)
 	// and pair 0 (row 5) than each other, so both miss: 4 of 6.
 	z := fromData(6, 2, []float32{1, 0, 1, 0.1, 0, 1, 0.1, 1, -1, 0.2, 1, -0.5})

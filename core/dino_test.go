@@ -53,6 +53,7 @@ func refDINO(student, teacher, center []float64, n, k, views int, tauS, tauT flo
 }
 
 func TestDINOLossForward(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, k, views int }{{1, 1, 2}, {1, 3, 2}, {2, 4, 3}, {3, 5, 6}, {4, 16, 8}} {
 		rng := testRNG(uint64(100*tc.n + 10*tc.k + tc.views))
 		s := randMatrix(rng, tc.views*tc.n, tc.k, false)
@@ -98,6 +99,7 @@ func TestDINOLossForward(t *testing.T) {
 // that teacher and centre, under the stop-gradient, receive zeros although
 // the loss depends on both.
 func TestDINOLossGrad(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, k, views int }{{1, 2, 2}, {2, 3, 3}, {2, 5, 4}} {
 		rng := testRNG(uint64(41 + tc.n + tc.views))
 		s := randMatrix(rng, tc.views*tc.n, tc.k, true)
@@ -145,6 +147,7 @@ func TestDINOLossGrad(t *testing.T) {
 }
 
 func TestDINOLossErrors(t *testing.T) {
+	t.Parallel()
 	s := fromData(4, 2, []float32{1, 2, 3, 4, 5, 6, 7, 8})
 	te := fromData(2, 2, []float32{1, 2, 3, 4})
 	c := fromData(1, 2, []float32{0, 0})
@@ -177,6 +180,7 @@ func TestDINOLossErrors(t *testing.T) {
 }
 
 func TestNormalizeRows(t *testing.T) {
+	t.Parallel()
 	x := fromData(3, 2, []float32{3, 4, 0, 0, -1, 0})
 	y, err := NormalizeRows(x)
 	if err != nil {
@@ -215,6 +219,7 @@ func TestNormalizeRows(t *testing.T) {
 }
 
 func TestConcatRows(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(61)
 	a, b := randMatrix(rng, 2, 3, true), randMatrix(rng, 4, 3, true)
 	y, err := ConcatRows(a, b)

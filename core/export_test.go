@@ -25,6 +25,7 @@ func exportBytes(t testing.TB, tr *Trainer) []byte {
 // configuration, step and evaluation logits, and exports again to the
 // same bytes; the tensors carry PyTorch's names and shapes.
 func TestExportImport(t *testing.T) {
+	t.Parallel()
 	tr, batch := smallTrainer(t)
 	raw := exportBytes(t, tr)
 	f, err := safetensors.Read(bytes.NewReader(raw), 0)
@@ -80,6 +81,7 @@ func rewrite(t *testing.T, raw []byte, edit func(f *safetensors.File)) []byte {
 }
 
 func TestImportRefuses(t *testing.T) {
+	t.Parallel()
 	tr, _ := smallTrainer(t)
 	raw := exportBytes(t, tr)
 	drop := func(name string) func(*safetensors.File) {

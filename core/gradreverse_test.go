@@ -9,6 +9,7 @@ import (
 )
 
 func TestReverseGradient(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(70)
 	for _, scale := range []float32{0, 0.001, 1, 3} {
 		x := randMatrix(rng, 3, 5, true)
@@ -39,6 +40,7 @@ func TestReverseGradient(t *testing.T) {
 // its true derivative is 1, and its analytic gradient (1+s) - s + 0 is 1
 // only if R_s passes back exactly -s·dy.
 func TestReverseGradientGrad(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(71)
 	for _, scale := range []float32{0.5, 2} {
 		x := randMatrix(rng, 2, 7, true)
@@ -55,6 +57,7 @@ func TestReverseGradientGrad(t *testing.T) {
 }
 
 func TestReverseGradientErrors(t *testing.T) {
+	t.Parallel()
 	x := randMatrix(testRNG(72), 2, 3, true)
 	expectError(t, "nil", second(ReverseGradient(nil, 1)))
 	expectError(t, "negative scale", second(ReverseGradient(x, -1)))

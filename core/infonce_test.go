@@ -56,6 +56,7 @@ func refInfoNCE(q, k, queue []float64, m, d, kq int, tau float64) (loss, acc flo
 }
 
 func TestInfoNCEForward(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		n, d, kq int
 		tau      float64
@@ -81,6 +82,7 @@ func TestInfoNCEForward(t *testing.T) {
 // TestInfoNCEGrad checks the queries' gradient by finite differences, and
 // that keys and queue, under the stop-gradient, get zeros.
 func TestInfoNCEGrad(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, d, kq int }{{1, 2, 3}, {2, 3, 4}, {3, 5, 8}} {
 		rng := testRNG(uint64(57 + tc.n))
 		q, k, queue := randMatrix(rng, 2*tc.n, tc.d, true), randMatrix(rng, 2*tc.n, tc.d, true), randMatrix(rng, tc.kq, tc.d, true)
@@ -106,6 +108,7 @@ func TestInfoNCEGrad(t *testing.T) {
 }
 
 func TestInfoNCEErrors(t *testing.T) {
+	t.Parallel()
 	ok := fromData(2, 2, []float32{1, 2, 3, 4})
 	queue := fromData(3, 2, []float32{1, 0, 0, 1, 1, 1})
 	for _, tc := range []struct {

@@ -142,11 +142,16 @@ func (in *Intake) Add(name string, b []byte) (*image.NRGBA, error) {
 	if w <= 0 || h <= 0 {
 		return fail(fmt.Errorf("the header says %dx%d pixels", w, h))
 	}
-	if w > maxHeaderSide || h > maxHeaderSide || w*h > cfg.MaxPixels {
+	if w > maxHeaderSide || h > maxHeaderSide {
+		return fail(limitf("%dx%d pixels: a side is longer than the limit of %d", w, h, maxHeaderSide))
+	}
+	if w*h > cfg.MaxPixels {
 		return fail(limitf("%dx%d pixels is more than the limit of %d", w, h, cfg.MaxPixels))
 	}
 	need := decodeBytesPerPixel * int64(w) * int64(h)
-	if in.Bytes+need > cfg.MaxBytes {
+	// Compared without adding, which could pass the largest int64 when
+	// Bytes and MaxBytes are near it.
+	if in.Bytes > cfg.MaxBytes-need {
 		if in.Bytes == 0 {
 			return fail(limitf("decoding %dx%d pixels needs %s, more than the memory limit of %s", w, h, mb(need), mb(cfg.MaxBytes)))
 		}
@@ -227,5 +232,5 @@ func mb(n int64) string {
 	if n < 10<<20 {
 		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 	}
-	return fmt.Sprintf("%d MB", (n+(1<<19))>>20)
+	return fmt.Sprintf("%d MB", (n>>19+1)>>1) // rounded; n+(1<<19) could overflow
 }

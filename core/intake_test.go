@@ -12,6 +12,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -83,6 +84,7 @@ func pngClaiming(t *testing.T, w, h uint32) []byte {
 }
 
 func TestDecodeFormats(t *testing.T) {
+	t.Parallel()
 	photo := testPhoto(64, 48)
 	var gifBuf bytes.Buffer
 	if err := gif.Encode(&gifBuf, photo, &gif.Options{NumColors: 256, Quantizer: nil, Drawer: nil}); err != nil {
@@ -119,6 +121,7 @@ func TestDecodeFormats(t *testing.T) {
 }
 
 func TestDecodeEXIFOrientation(t *testing.T) {
+	t.Parallel()
 	// Stored 64x48 with red on the left; orientation 6 means the camera was
 	// turned: upright, the photo is 48x64 with red on top.
 	jpg := withEXIFOrientation(encodeJPEG(t, testPhoto(64, 48)), 6)
@@ -136,6 +139,7 @@ func TestDecodeEXIFOrientation(t *testing.T) {
 }
 
 func TestDecodeDownscales(t *testing.T) {
+	t.Parallel()
 	img, err := Decode("big.png", encodePNG(t, testPhoto(1000, 600)), IntakeConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +157,7 @@ func TestDecodeDownscales(t *testing.T) {
 }
 
 func TestDecodeRefuses(t *testing.T) {
+	t.Parallel()
 	jpg := encodeJPEG(t, testPhoto(256, 192))
 	cases := []struct {
 		name string
@@ -251,6 +256,7 @@ func readCorpus(tb testing.TB) map[string][]byte {
 }
 
 func TestIntakeCorpus(t *testing.T) {
+	t.Parallel()
 	files := readCorpus(t)
 	if len(files) != len(corpus) {
 		t.Errorf("testdata/intake holds %d files, the table %d: regenerate it or update the table", len(files), len(corpus))
@@ -296,6 +302,7 @@ func TestIntakeCorpus(t *testing.T) {
 }
 
 func TestIntakeLimits(t *testing.T) {
+	t.Parallel()
 	photo := encodePNG(t, testPhoto(64, 48)) // 12 KB decoded, 24 KB to decode
 	t.Run("photos", func(t *testing.T) {
 		in := Intake{Config: IntakeConfig{MaxPhotos: 3}}
@@ -358,6 +365,7 @@ func TestIntakeLimits(t *testing.T) {
 // image/jpeg (whose chroma rounding leaves a small spread) and faint
 // colour.
 func TestIsGrey(t *testing.T) {
+	t.Parallel()
 	ramp := image.NewGray(image.Rect(0, 0, 64, 64))
 	for i := range ramp.Pix {
 		ramp.Pix[i] = uint8(i * 7)
@@ -401,6 +409,7 @@ func TestIsGrey(t *testing.T) {
 }
 
 func TestFlatten(t *testing.T) {
+	t.Parallel()
 	img := image.NewNRGBA(image.Rect(0, 0, 3, 1))
 	img.SetNRGBA(0, 0, color.NRGBA{200, 0, 0, 255})
 	img.SetNRGBA(1, 0, color.NRGBA{200, 0, 0, 128}) // half over white
@@ -495,5 +504,76 @@ func TestDecodeAllocation(t *testing.T) {
 		if perPixel > decodeBytesPerPixel {
 			t.Errorf("%s: decoding allocated %.2f bytes a pixel, more than the %d the memory limit counts", name, perPixel, decodeBytesPerPixel)
 		}
+	}
+}
+
+// jpegHeight0 is a JPEG whose frame header says its height is 0 (which
+// JPEG allows, leaving it to a later DNL marker that image/jpeg does not
+// read).
+func jpegHeight0(t *testing.T) []byte {
+	b := encodeJPEG(t, testPhoto(64, 48))
+	i := bytes.Index(b, []byte{0xFF, 0xC0}) // SOF0: length, precision, height, width
+	if i < 0 {
+		t.Fatal("no SOF0 marker")
+	}
+	b[i+5], b[i+6] = 0, 0
+	return b
+}
+
+// TestIntakeHeaders covers what intake makes of a header it cannot use
+// and of limits set out of range. The limits are integers, so NaN and
+// infinities cannot be asked for; zero or negative means the default, and
+// a huge one is still bounded by the side limit and the memory limit.
+func TestIntakeHeaders(t *testing.T) {
+	t.Parallel()
+	photo := encodePNG(t, testPhoto(64, 48))
+	// A 0x0 logical screen, no colour table, then the trailer.
+	gif0 := []byte("GIF89a\x00\x00\x00\x00\x00\x00\x00;")
+	cases := []struct {
+		name  string
+		data  []byte
+		in    Intake
+		want  string
+		limit bool
+	}{
+		{"truncated png header", photo[:20], Intake{}, "unreadable image header: unexpected EOF", false},
+		{"truncated gif header", []byte("GIF89a\x40"), Intake{}, "unreadable image header: gif: reading header: unexpected EOF", false},
+		{"0x0 gif", gif0, Intake{}, "the header says 0x0 pixels", false},
+		{"jpeg of height 0", jpegHeight0(t), Intake{}, "the header says 64x0 pixels", false},
+		{"side limit", pngClaiming(t, 70000, 10), Intake{}, "70000x10 pixels: a side is longer than the limit of 65536", true},
+		{"side limit, any pixel limit", pngClaiming(t, 10, 65537), Intake{Config: IntakeConfig{MaxPixels: math.MaxInt}}, "10x65537 pixels: a side is longer than the limit of 65536", true},
+		// At the side limit the header passes; the data, 40x40, does not.
+		{"side at the limit", pngClaiming(t, 65536, 1), Intake{Config: IntakeConfig{MaxPixels: math.MaxInt}}, "corrupt image", false},
+		{"negative pixel limit", pngClaiming(t, 8000, 8000), Intake{Config: IntakeConfig{MaxPixels: -1}}, "8000x8000 pixels is more than the limit of 50000000", true},
+		{"huge pixel limit", pngClaiming(t, 60000, 60000), Intake{Config: IntakeConfig{MaxPixels: math.MaxInt}}, "decoding 60000x60000 pixels needs 27466 MB, more than the memory limit of 512 MB", true},
+		{"memory in MB", pngClaiming(t, 2000, 2000), Intake{Config: IntakeConfig{MaxBytes: 20 << 20}}, "decoding 2000x2000 pixels needs 31 MB, more than the memory limit of 20 MB", true},
+		// Bytes plus what decoding needs passes the largest int64.
+		{"huge memory limit, nearly full", photo, Intake{Config: IntakeConfig{MaxBytes: math.MaxInt64}, Bytes: math.MaxInt64 - 1000}, "over the memory limit of 8796093022208 MB", true},
+		{"negative photo limit", photo, Intake{Config: IntakeConfig{MaxPhotos: -1}, Photos: DefaultMaxPhotos}, "the limit of 1000 photos is reached", true},
+		{"negative min side", encodePNG(t, testPhoto(20, 20)), Intake{Config: IntakeConfig{MinSide: -3}}, "20x20 is smaller than 32 pixels on a side", false},
+		{"huge min side", photo, Intake{Config: IntakeConfig{MinSide: math.MaxInt}}, fmt.Sprintf("64x48 is smaller than %d pixels on a side", math.MaxInt), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.in
+			img, err := in.Add(tc.name, tc.data)
+			var ie *IntakeError
+			if img != nil || !errors.As(err, &ie) || ie.Name != tc.name || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, %v; want an IntakeError naming %q and saying %q", img != nil, err, tc.name, tc.want)
+			}
+			if errors.Is(err, ErrLimit) != tc.limit {
+				t.Errorf("errors.Is(%v, ErrLimit) = %v, want %v", err, !tc.limit, tc.limit)
+			}
+			if in.Photos != tc.in.Photos || in.Bytes != tc.in.Bytes {
+				t.Errorf("a refused photo was counted: %d photos, %d bytes", in.Photos, in.Bytes)
+			}
+		})
+	}
+	// Out-of-range sides mean the defaults: a photo is fitted in 512.
+	img, err := Decode("big.png", encodePNG(t, testPhoto(1000, 600)), IntakeConfig{MaxSide: -1, MinSide: -1, MaxPixels: -1, MaxPhotos: -1, MaxBytes: -1})
+	if err != nil {
+		t.Errorf("negative limits: %v; want the defaults", err)
+	} else if s := img.Bounds().Size(); s != image.Pt(512, 307) {
+		t.Errorf("negative limits: %v, want the defaults' 512x307", s)
 	}
 }

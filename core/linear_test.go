@@ -27,6 +27,7 @@ func refLinear(x, w, b []float64, n, in, out int) []float64 {
 }
 
 func TestLinear(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(30)
 	for _, tc := range []struct{ n, in, out int }{{1, 1, 1}, {3, 5, 2}, {4, 7, 9}, {1, 6, 3}} {
 		for _, bias := range []bool{true, false} {
@@ -65,6 +66,7 @@ func TestLinear(t *testing.T) {
 // TestLinearNilParamBias checks that a nil *nn.Param bias (a non-nil
 // interface holding a nil pointer) means no bias rather than a panic.
 func TestLinearNilParamBias(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(31)
 	x, w := randMatrix(rng, 2, 3, false), randMatrix(rng, 4, 3, false)
 	var b *nn.Param
@@ -76,6 +78,7 @@ func TestLinearNilParamBias(t *testing.T) {
 }
 
 func TestLinearErrors(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(32)
 	x, w, b := randMatrix(rng, 3, 5, true), randMatrix(rng, 2, 5, true), randMatrix(rng, 2, 1, true)
 	for _, tc := range []struct {

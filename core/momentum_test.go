@@ -7,6 +7,7 @@ import (
 )
 
 func TestMomentumUpdate(t *testing.T) {
+	t.Parallel()
 	online, err := NewTrunk(TrunkConfig{Widths: []int{4, 8}}, testRNG(1))
 	if err != nil {
 		t.Fatal(err)

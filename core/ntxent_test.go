@@ -45,6 +45,7 @@ func refNTXent(z []float64, m, d int, tau float64) (loss, acc float64) {
 }
 
 func TestNTXentForward(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		m, d int
@@ -79,6 +80,7 @@ func TestNTXentForward(t *testing.T) {
 // 1 and the other two 0, so the loss is log(e^{1/τ} + 2) - 1/τ and every
 // row finds its partner. Pairing rows 0 with 2 instead would score 0.
 func TestNTXentPairs(t *testing.T) {
+	t.Parallel()
 	const tau = 0.5
 	z := fromData(4, 2, []float32{1, 0, 3, 0, 0, 2, 0, 0.5})
 	loss, acc, err := NTXent(z, tau)
@@ -98,6 +100,7 @@ func TestNTXentPairs(t *testing.T) {
 }
 
 func TestNTXentGrad(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		m, d int
@@ -123,6 +126,7 @@ func TestNTXentGrad(t *testing.T) {
 }
 
 func TestNTXentErrors(t *testing.T) {
+	t.Parallel()
 	nan := float32(math.NaN())
 	for _, tc := range []struct {
 		name string

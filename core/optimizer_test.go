@@ -16,6 +16,7 @@ func paramWithGrad(w, g []float32) *nn.Param {
 // TestSGDMatchesPyTorch checks two updates against torch.optim.SGD's rule,
 // written out: g += wd·p; v = mu·v + g; p -= lr·v.
 func TestSGDMatchesPyTorch(t *testing.T) {
+	t.Parallel()
 	o := &SGD{LR: 0.1, Momentum: 0.9, WeightDecay: 0.01}
 	w, g := []float64{1, -2}, []float64{0.5, 0.25}
 	p := paramWithGrad([]float32{1, -2}, []float32{0.5, 0.25})
@@ -46,6 +47,7 @@ func TestSGDMatchesPyTorch(t *testing.T) {
 // TestAdamMatchesDefinition checks three AdamW updates against the formulas
 // of Loshchilov & Hutter (2019), Algorithm 2, in float64.
 func TestAdamMatchesDefinition(t *testing.T) {
+	t.Parallel()
 	o := &Adam{WeightDecay: 0.1}
 	p := nn.NewParam(fromData(2, 1, []float32{1, -2}))
 	w, m, v := []float64{1, -2}, []float64{0, 0}, []float64{0, 0}
@@ -73,6 +75,7 @@ func TestAdamMatchesDefinition(t *testing.T) {
 }
 
 func TestOptimizerSkipsParamWithoutGrad(t *testing.T) {
+	t.Parallel()
 	for _, o := range []Optimizer{&SGD{LR: 1, WeightDecay: 1}, &Adam{LR: 1, WeightDecay: 1}} {
 		p := nn.NewParam(fromData(1, 1, []float32{3}))
 		if err := o.OptimizeParams(p); err != nil {

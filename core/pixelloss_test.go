@@ -42,6 +42,7 @@ func randWeights(rng interface{ Float64() float64 }, n int) []float32 {
 }
 
 func TestPixelLoss(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(73)
 	for _, penalty := range []Penalty{SquaredError, AbsoluteError} {
 		for _, sh := range [][2]int{{1, 1}, {3, 20}, {1, 50}} {
@@ -79,6 +80,7 @@ func TestPixelLoss(t *testing.T) {
 }
 
 func TestPixelLossGrad(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(74)
 	for _, penalty := range []Penalty{SquaredError, AbsoluteError} {
 		for _, weighted := range []bool{false, true} {
@@ -100,6 +102,7 @@ func TestPixelLossGrad(t *testing.T) {
 }
 
 func TestPixelLossErrors(t *testing.T) {
+	t.Parallel()
 	pred := randMatrix(testRNG(75), 2, 3, true)
 	ok := make([]float32, 6)
 	expectError(t, "nil", second(PixelLoss(nil, ok, nil, SquaredError)))

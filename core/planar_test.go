@@ -7,6 +7,7 @@ import (
 )
 
 func TestPlanarRoundTrip(t *testing.T) {
+	t.Parallel()
 	img := image.NewNRGBA(image.Rect(10, 20, 15, 23)) // offset origin on purpose
 	for y := 20; y < 23; y++ {
 		for x := 10; x < 15; x++ {
@@ -33,6 +34,7 @@ func TestPlanarRoundTrip(t *testing.T) {
 }
 
 func TestStackLayout(t *testing.T) {
+	t.Parallel()
 	a, b := NewPlanar(2, 1, 3), NewPlanar(2, 1, 3)
 	for i := range a.Pix {
 		a.Pix[i], b.Pix[i] = float32(i), float32(10+i)

@@ -49,6 +49,7 @@ var poolCases = []struct {
 }
 
 func TestMaxPool2DForward(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(20)
 	for _, tc := range poolCases {
 		t.Run(fmt.Sprintf("%v/k%d/s%d", tc.in, tc.k, tc.stride), func(t *testing.T) {
@@ -72,6 +73,7 @@ func TestMaxPool2DForward(t *testing.T) {
 // TestMaxPool2DTies checks that a tied max sends its gradient to the first
 // element of the window in row-major order, for the fast and general paths.
 func TestMaxPool2DTies(t *testing.T) {
+	t.Parallel()
 	for _, k := range []int{2, 3} {
 		// One 3x3 image; the max 5 appears at (0,1), (1,0) and (1,1).
 		x := fromData(1, 9, []float32{1, 5, 2, 5, 5, 0, 3, 4, 1})
@@ -112,6 +114,7 @@ func TestMaxPool2DTies(t *testing.T) {
 // TestMaxPool2DSpecialValues checks that -0 ties with +0 (the first wins)
 // and that NaNs propagate, on the fast and general paths.
 func TestMaxPool2DSpecialValues(t *testing.T) {
+	t.Parallel()
 	negZero := float32(math.Copysign(0, -1))
 	// Positive and negative (x86's default) NaNs, fast and general paths.
 	for i := range 4 {
@@ -153,6 +156,7 @@ func onesF32(n int) []float32 {
 }
 
 func TestMaxPool2DGrad(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(21)
 	for _, tc := range poolCases {
 		t.Run(fmt.Sprintf("%v/k%d/s%d", tc.in, tc.k, tc.stride), func(t *testing.T) {
@@ -168,6 +172,7 @@ func TestMaxPool2DGrad(t *testing.T) {
 }
 
 func TestMaxPool2DErrors(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(22)
 	in := Shape{N: 2, C: 2, H: 4, W: 3}
 	x := randMatrix(rng, in.C, in.Cols(), true)
@@ -206,6 +211,7 @@ func refGlobalAvgPool(x []float64, in Shape) []float64 {
 }
 
 func TestGlobalAvgPool(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(23)
 	for _, in := range []Shape{{N: 1, C: 1, H: 1, W: 1}, {N: 3, C: 2, H: 3, W: 5}, {N: 2, C: 17, H: 2, W: 1}} {
 		t.Run(in.String(), func(t *testing.T) {
@@ -224,6 +230,7 @@ func TestGlobalAvgPool(t *testing.T) {
 }
 
 func TestGlobalAvgPoolErrors(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(24)
 	x := randMatrix(rng, 2, 12, true)
 	expectError(t, "shape mismatch", second(GlobalAvgPool(x, Shape{N: 2, C: 2, H: 2, W: 2})))

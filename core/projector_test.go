@@ -83,6 +83,7 @@ func refProjector(p *Projector, x []float64, n int, train bool) (y, runMean, run
 }
 
 func TestProjectorForward(t *testing.T) {
+	t.Parallel()
 	for _, outBN := range []bool{false, true} {
 		testProjectorForward(t, outBN)
 	}
@@ -136,6 +137,7 @@ func testProjectorForward(t *testing.T, outBN bool) {
 }
 
 func TestProjectorGrad(t *testing.T) {
+	t.Parallel()
 	for _, outBN := range []bool{false, true} {
 		testProjectorGrad(t, outBN)
 	}
@@ -165,6 +167,7 @@ func testProjectorGrad(t *testing.T, outBN bool) {
 }
 
 func TestProjectorErrors(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(44)
 	for _, sz := range [][3]int{{0, 1, 1}, {1, -1, 1}, {1, 1, 0}, {1 << 14, 1 << 14, 1 << 14}} {
 		if _, err := NewProjector(sz[0], sz[1], sz[2], false, rng); err == nil {

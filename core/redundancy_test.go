@@ -79,6 +79,7 @@ func refBarlow(z []float64, n, d int, lambda float64) float64 {
 }
 
 func TestVICRegAndBarlowForward(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, d int }{{2, 1}, {3, 4}, {8, 5}, {16, 3}} {
 		z := randMatrix(testRNG(uint64(7*tc.n+tc.d)), 2*tc.n, tc.d, false)
 		// Scale some columns so that their spread straddles VICReg's
@@ -109,6 +110,7 @@ func TestVICRegAndBarlowForward(t *testing.T) {
 // unit-spread dimensions are each loss's optimum: VICReg's terms all
 // vanish and Barlow Twins' cross-correlation is the identity.
 func TestVICRegAndBarlowOptimum(t *testing.T) {
+	t.Parallel()
 	// Columns ±2 in a Hadamard pattern: zero mean, uncorrelated, unbiased
 	// variance 16/3 > 1, population variance 4.
 	rows := [][]float32{{2, 2}, {2, -2}, {-2, 2}, {-2, -2}}
@@ -133,6 +135,7 @@ func TestVICRegAndBarlowOptimum(t *testing.T) {
 }
 
 func TestVICRegAndBarlowGrad(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, d int }{{2, 2}, {4, 3}, {5, 4}} {
 		rng := testRNG(uint64(91 + tc.n))
 		z := randMatrix(rng, 2*tc.n, tc.d, true)
@@ -147,6 +150,7 @@ func TestVICRegAndBarlowGrad(t *testing.T) {
 }
 
 func TestVICRegAndBarlowErrors(t *testing.T) {
+	t.Parallel()
 	ok := fromData(4, 2, []float32{1, 2, 3, 4, 5, 6, 7, 8})
 	for _, tc := range []struct {
 		name string

@@ -8,6 +8,7 @@ import (
 )
 
 func TestReLU(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(40)
 	for _, sh := range [][2]int{{1, 1}, {3, 7}, {5, 40000}} {
 		x := randMatrix(rng, sh[0], sh[1], true)
@@ -38,6 +39,7 @@ func TestReLU(t *testing.T) {
 }
 
 func TestReLUGrad(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(41)
 	for _, sh := range [][2]int{{1, 3}, {4, 9}} {
 		// Values at least 0.025 from 0: ±h never crosses the kink.
@@ -50,6 +52,7 @@ func TestReLUGrad(t *testing.T) {
 }
 
 func TestReLUErrors(t *testing.T) {
+	t.Parallel()
 	expectError(t, "nil x", second(ReLU(nil)))
 	expectError(t, "float64 x", second(ReLU(mat.NewDense[float64](mat.WithShape(2, 3)))))
 }

@@ -60,6 +60,7 @@ func paramValues(tr *Trainer) map[string][]float32 {
 // float tolerance, every replica bit-identical to the others), including a
 // batch with fewer images than replicas.
 func TestDataParallelMatchesOneTrainer(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 7))
 	var batches [][]Example
 	for range 4 {
@@ -112,6 +113,7 @@ func TestDataParallelMatchesOneTrainer(t *testing.T) {
 // TestLocalGroupOutOfStep: replicas that reduce buffers of different
 // lengths get an error, not a silent wrong sum.
 func TestLocalGroupOutOfStep(t *testing.T) {
+	t.Parallel()
 	group := LocalGroup(2)
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
@@ -148,6 +150,7 @@ func TestLocalGroupOutOfStep(t *testing.T) {
 // the same state bit for bit, at the same lowered rate, and they go on in
 // step with finite losses.
 func TestDataParallelDivergence(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(9, 9))
 	good := toyRotation(2, rng) // 8 images: replica 1 has 4 to 7
 	batches := [][]Example{good, blownUp(good, 7), good, good}

@@ -68,6 +68,7 @@ func softTargets(k, p int, seed uint64) []float32 {
 }
 
 func TestSoftCrossEntropyColumns(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(60)
 	for _, tc := range []struct {
 		k, p     int
@@ -124,6 +125,7 @@ func TestSoftCrossEntropyColumns(t *testing.T) {
 // TestSoftCrossEntropyColumnsOneHot checks that one-hot targets give
 // SoftmaxCrossEntropy's loss and gradient on the transposed logits.
 func TestSoftCrossEntropyColumnsOneHot(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(61)
 	k, p := 4, 6
 	logits := randMatrix(rng, k, p, true)
@@ -173,6 +175,7 @@ func TestSoftCrossEntropyColumnsOneHot(t *testing.T) {
 // TestSoftCrossEntropyColumnsAccuracy checks argmaxes, ties included (the
 // first class wins in logits and targets alike).
 func TestSoftCrossEntropyColumnsAccuracy(t *testing.T) {
+	t.Parallel()
 	// [K=3, P=4]: columns' logit argmaxes 0, 2, 1 (tie 1,2), 0 (all tie).
 	logits := fromData(3, 4, []float32{
 		3, 0, -1, 2,
@@ -195,6 +198,7 @@ func TestSoftCrossEntropyColumnsAccuracy(t *testing.T) {
 }
 
 func TestSoftCrossEntropyColumnsErrors(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(62)
 	good := randMatrix(rng, 3, 4, true)
 	targets := softTargets(3, 4, 1)

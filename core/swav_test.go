@@ -121,6 +121,7 @@ func randCodes(t *testing.T, rows, k int, seed uint64, grad bool) ([]float64, *m
 }
 
 func TestSwAVLossForward(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, d, k, views int }{{1, 2, 1, 2}, {2, 3, 4, 2}, {3, 5, 7, 4}, {4, 8, 16, 8}} {
 		rng := testRNG(uint64(200 + 10*tc.n + tc.views))
 		z := randMatrix(rng, tc.views*tc.n, tc.d, false)
@@ -149,6 +150,7 @@ func TestSwAVLossForward(t *testing.T) {
 // differences, and that the codes, a constant of the loss, get zeros
 // although they take gradients and the loss depends on them.
 func TestSwAVLossGrad(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, d, k, views int }{{1, 2, 2, 2}, {2, 3, 4, 3}, {2, 4, 5, 4}} {
 		rng := testRNG(uint64(61 + tc.n + tc.views))
 		z := randMatrix(rng, tc.views*tc.n, tc.d, true)

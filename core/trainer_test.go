@@ -92,6 +92,7 @@ func newTrainer(t testing.TB, seed uint64, cfg TrunkConfig, tc TrainConfig) (*Tr
 // expected_losses). It runs natively and under GOOS=js in Node, so the two
 // builds must agree within the tolerance.
 func TestLossTrajectoryRS(t *testing.T) {
+	t.Parallel()
 	tr, rng := newRSTrainer(t, 7)
 	data := toyRotation(16, rng)
 	var losses []float64
@@ -131,6 +132,7 @@ func TestTrainingLearnsToyRotation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains 40 steps")
 	}
+	t.Parallel()
 	tr, rng := newRSTrainer(t, 3)
 	data := toyRotation(16, rng)
 	var first, last StepStats
@@ -155,6 +157,7 @@ func TestTrainingLearnsToyRotation(t *testing.T) {
 }
 
 func TestStepCancelled(t *testing.T) {
+	t.Parallel()
 	tr, rng := newRSTrainer(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -167,6 +170,7 @@ func TestStepCancelled(t *testing.T) {
 }
 
 func TestStepRejectsBadBatch(t *testing.T) {
+	t.Parallel()
 	tr, _ := newRSTrainer(t, 1)
 	cases := map[string][]Example{
 		"empty":         nil,
@@ -184,6 +188,7 @@ func TestStepRejectsBadBatch(t *testing.T) {
 }
 
 func TestLRSchedule(t *testing.T) {
+	t.Parallel()
 	c := TrainConfig{LR: 1, WarmupSteps: 4, Steps: 12}
 	cases := []struct {
 		step int
@@ -222,6 +227,7 @@ func readJSON(t testing.TB, path string, v any) {
 }
 
 func TestWorkloadMedianStep(t *testing.T) {
+	t.Parallel()
 	w, err := NewWorkload("rs", 4, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -286,6 +292,7 @@ func blownUp(batch []Example, i int) []Example {
 // training then goes on at the lowered rate with finite losses; a
 // checkpoint keeps the lowered rate.
 func TestDivergenceRecovers(t *testing.T) {
+	t.Parallel()
 	tr, rng := newTrainer(t, 21, TrunkConfig{Widths: []int{8, 16, 32}}, TrainConfig{Optimizer: "adam", Steps: 20})
 	batch := toyRotation(2, rng)
 	for range 2 {
@@ -333,6 +340,7 @@ func TestDivergenceRecovers(t *testing.T) {
 // trainer recovers maxRecoveries times, halving the rate each time, then
 // returns ErrDiverged, left exactly as it was before the first bad step.
 func TestDivergenceGivesUp(t *testing.T) {
+	t.Parallel()
 	tr, rng := newTrainer(t, 3, TrunkConfig{Widths: []int{8, 16, 32}}, TrainConfig{LR: 1e30})
 	batch := toyRotation(2, rng)
 	var before map[string][]float32
@@ -367,6 +375,7 @@ func TestDivergenceGivesUp(t *testing.T) {
 // TestStepRefusesNonFiniteBatch: a NaN pixel is the data's fault, not the
 // rate's: the step is refused with an error and nothing changes.
 func TestStepRefusesNonFiniteBatch(t *testing.T) {
+	t.Parallel()
 	tr, rng := newRSTrainer(t, 4)
 	batch := toyRotation(1, rng)
 	before := state(tr)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestTrunkMACsRS(t *testing.T) {
+	t.Parallel()
 	tr, err := NewTrunk(TrunkConfig{}, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -23,6 +24,7 @@ func TestTrunkMACsRS(t *testing.T) {
 }
 
 func TestTrunkShapes(t *testing.T) {
+	t.Parallel()
 	tr, err := NewTrunk(WideTrunk, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +50,7 @@ func TestTrunkShapes(t *testing.T) {
 }
 
 func TestTrunkEmbed(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 3))
 	tr, err := NewTrunk(TrunkConfig{Widths: []int{4, 8}}, rng)
 	if err != nil {
@@ -99,6 +102,7 @@ func TestTrunkEmbed(t *testing.T) {
 }
 
 func TestNamedTrunk(t *testing.T) {
+	t.Parallel()
 	wide, err := NamedTrunk("wide")
 	if err != nil || !slices.Equal(wide.Widths, WideTrunk.Widths) || wide.Depth != 2 {
 		t.Errorf("wide: %+v, %v", wide, err)
@@ -112,6 +116,7 @@ func TestNamedTrunk(t *testing.T) {
 }
 
 func TestEmbedLayerGrid(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 5))
 	tr, err := NewTrunk(TrunkConfig{InChannels: 1, Widths: []int{3, 4}}, rng)
 	if err != nil {
@@ -181,6 +186,7 @@ func TestEmbedLayerGrid(t *testing.T) {
 }
 
 func TestRecomputeBN(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(6, 6))
 	tr, err := NewTrunk(TrunkConfig{InChannels: 1, Widths: []int{3, 4}}, rng)
 	if err != nil {
@@ -238,6 +244,7 @@ func TestRecomputeBN(t *testing.T) {
 }
 
 func TestTrunkInputGrey(t *testing.T) {
+	t.Parallel()
 	img := image.NewNRGBA(image.Rect(0, 0, 2, 1))
 	img.Pix = []byte{51, 51, 51, 255, 255, 0, 0, 255}
 	p := TrunkInput(img, 1)
@@ -254,6 +261,7 @@ func TestTrunkInputGrey(t *testing.T) {
 // evaluation mode, and outputs and updated running statistics in training
 // mode, on odd map sizes (a pool that drops a row and a column).
 func TestInferMatchesGraph(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(9, 9))
 	cfg := TrunkConfig{InChannels: 2, Widths: []int{5, 6, 7}}
 	a, err := NewTrunk(cfg, rng)
@@ -319,6 +327,7 @@ func TestInferMatchesGraph(t *testing.T) {
 // changing it (its statistics recomputed, a weight set) leaves the original
 // as it was.
 func TestTrunkClone(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 7))
 	tr, err := NewTrunk(TrunkConfig{InChannels: 3, Widths: []int{4, 6}}, rng)
 	if err != nil {

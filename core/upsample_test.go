@@ -54,6 +54,7 @@ func upsampleOp(bilinear bool) func(mat.Tensor, Shape) (mat.Tensor, Shape, error
 }
 
 func TestUpsample2xForward(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(64)
 	for _, bilinear := range []bool{false, true} {
 		for _, in := range upsampleCases {
@@ -82,6 +83,7 @@ func TestUpsample2xForward(t *testing.T) {
 }
 
 func TestUpsample2xGrad(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(65)
 	for _, bilinear := range []bool{false, true} {
 		for _, in := range upsampleCases {
@@ -98,6 +100,7 @@ func TestUpsample2xGrad(t *testing.T) {
 }
 
 func TestUpsample2xErrors(t *testing.T) {
+	t.Parallel()
 	x := randMatrix(testRNG(66), 2, 6, false)
 	for _, bilinear := range []bool{false, true} {
 		_, _, err := upsampleOp(bilinear)(x, Shape{N: 1, C: 2, H: 2, W: 2})

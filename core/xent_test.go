@@ -39,6 +39,7 @@ func refXent(z []float64, n, k int, labels []int, weights []float32) (loss, acc 
 }
 
 func TestSoftmaxCrossEntropy(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(50)
 	for _, tc := range []struct {
 		n, k    int
@@ -87,6 +88,7 @@ func TestSoftmaxCrossEntropy(t *testing.T) {
 // TestSoftmaxCrossEntropyAccuracy checks the accuracy on logits with known
 // argmaxes, including a tie (which goes to the first class).
 func TestSoftmaxCrossEntropyAccuracy(t *testing.T) {
+	t.Parallel()
 	logits := fromData(5, 3, []float32{
 		3, 1, 0, // argmax 0
 		0, 1, 2, // argmax 2
@@ -108,6 +110,7 @@ func TestSoftmaxCrossEntropyAccuracy(t *testing.T) {
 // TestSoftmaxCrossEntropySeed checks that ag.Backward seeds the 1x1 loss
 // with 1 by itself: dlogits = w_i (softmax - onehot) / Σ w.
 func TestSoftmaxCrossEntropySeed(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(51)
 	n, k := 4, 3
 	logits := randMatrix(rng, n, k, true)
@@ -145,6 +148,7 @@ func TestSoftmaxCrossEntropySeed(t *testing.T) {
 // TestSoftmaxCrossEntropyStable checks finite results for logits far
 // beyond exp's float32 (and float64) range.
 func TestSoftmaxCrossEntropyStable(t *testing.T) {
+	t.Parallel()
 	logits := fromData(2, 3, []float32{1000, -1000, 0, 1e30, 0, -1e30})
 	loss, acc, err := SoftmaxCrossEntropy(logits, []int{0, 1}, nil)
 	if err != nil {
@@ -158,6 +162,7 @@ func TestSoftmaxCrossEntropyStable(t *testing.T) {
 }
 
 func TestSoftmaxCrossEntropyErrors(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(52)
 	logits := randMatrix(rng, 3, 4, true)
 	ok := []int{0, 3, 1}
@@ -189,6 +194,7 @@ func TestSoftmaxCrossEntropyErrors(t *testing.T) {
 // conv -> batch-norm+ReLU -> max-pool -> global average pool -> linear ->
 // cross-entropy, where every operand but the first is another node.
 func TestOperatorChainGrad(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(53)
 	in := Shape{N: 3, C: 2, H: 6, W: 5}
 	x := randMatrix(rng, in.C, in.Cols(), true)

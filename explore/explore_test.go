@@ -48,6 +48,7 @@ func unitBlobs(k, per, dim int, sd float64, seed uint64) (*Set, []int) {
 }
 
 func TestNearest(t *testing.T) {
+	t.Parallel()
 	s := &Set{}
 	if err := s.Add([]string{"a", "b", "c", "d"}, []float32{1, 0, 0.6, 0.8, 0, 1, 0.6, 0.8}); err != nil {
 		t.Fatal(err)
@@ -104,6 +105,7 @@ func sameGrouping(a, b []int) bool {
 }
 
 func TestClusterBlobs(t *testing.T) {
+	t.Parallel()
 	s, truth := unitBlobs(5, 12, 16, 0.15, 3)
 	g, err := Cluster(s, ClusterConfig{Seed: 1})
 	if err != nil {
@@ -157,6 +159,7 @@ func TestClusterBlobs(t *testing.T) {
 }
 
 func TestSilhouette(t *testing.T) {
+	t.Parallel()
 	// Four points on a line (as cosine distances): {0, 0.1} and {1, 1.1}.
 	// For point 0: a = 0.1, b = (1 + 1.1)/2 = 1.05, s = 0.95/1.05.
 	pos := []float64{0, 0.1, 1, 1.1}
@@ -176,6 +179,7 @@ func TestSilhouette(t *testing.T) {
 }
 
 func TestLabelBlobs(t *testing.T) {
+	t.Parallel()
 	s, truth := unitBlobs(4, 15, 24, 0.3, 5)
 	names := []string{"apple", "bird", "car", "dog"}
 	for _, probe := range []Probe{ProbeLinear, ProbeKNN} {
@@ -251,6 +255,7 @@ func photoOf(k, side int) *image.NRGBA {
 }
 
 func TestEmbedder(t *testing.T) {
+	t.Parallel()
 	for _, channels := range []int{3, 1} {
 		trunk, err := core.NewTrunk(core.TrunkConfig{InChannels: channels}, rand.New(rand.NewPCG(1, 2)))
 		if err != nil {
@@ -354,6 +359,7 @@ func TestEmbedder(t *testing.T) {
 }
 
 func TestWrite(t *testing.T) {
+	t.Parallel()
 	s := &Set{}
 	s.Add([]string{"a.jpg", "sub/b, c.jpg"}, []float32{0.25, -1, 1e-7, 3})
 	var buf bytes.Buffer
@@ -413,6 +419,7 @@ func TestWrite(t *testing.T) {
 }
 
 func TestPictures(t *testing.T) {
+	t.Parallel()
 	photos := []*image.NRGBA{photoOf(0, 50), photoOf(1, 60), photoOf(2, 40)}
 	pic, err := MapPicture([][2]float64{{0, 0}, {1, 1}, {0.5, 0.25}}, photos, []int{0, 1, -1}, 200, 32)
 	if err != nil {
@@ -448,6 +455,7 @@ func TestPictures(t *testing.T) {
 }
 
 func TestFewShotAndPrecision(t *testing.T) {
+	t.Parallel()
 	s, truth := unitBlobs(3, 8, 12, 0.2, 11)
 	labels := make([]string, len(truth))
 	for i, c := range truth {

@@ -89,6 +89,7 @@ func setOf(t *testing.T, rows [][]float64) *Set {
 // TestKNNKnownAnswers checks KNN on hand-built embeddings whose accuracy
 // can be worked out on paper.
 func TestKNNKnownAnswers(t *testing.T) {
+	t.Parallel()
 	// Two labels on two axes of the plane.
 	bank := [][]float64{{1, 0}, {1, 0.1}, {1, -0.1}, {0, 1}, {0.1, 1}, {-0.1, 1}}
 	bankY := []string{"a", "a", "a", "b", "b", "b"}
@@ -131,6 +132,7 @@ func TestKNNKnownAnswers(t *testing.T) {
 // TestKNNAgainstPlainVote compares KNN with plainKNN on blobs that
 // overlap, so that some photos are misnamed.
 func TestKNNAgainstPlainVote(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 7))
 	const dim = 10
 	draw := func(n int) ([][]float64, []string) {
@@ -170,6 +172,7 @@ func TestKNNAgainstPlainVote(t *testing.T) {
 }
 
 func TestKNNErrors(t *testing.T) {
+	t.Parallel()
 	s := setOf(t, [][]float64{{1, 0}, {0, 1}})
 	for name, c := range map[string]struct {
 		bank    *Set
@@ -219,6 +222,7 @@ func kindPhoto(kind int, rng *rand.Rand) *image.NRGBA {
 // TestKNNPhotos measures a random trunk on two kinds of photos, which
 // its features tell apart, and checks that the trunk is left as it was.
 func TestKNNPhotos(t *testing.T) {
+	t.Parallel()
 	trunk, err := core.NewTrunk(core.TrunkConfig{}, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		t.Fatal(err)

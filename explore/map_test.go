@@ -81,6 +81,7 @@ func mapHash(points [][2]float64) uint64 {
 }
 
 func TestMapBlobs(t *testing.T) {
+	t.Parallel()
 	const blobs, per, dim = 4, 50, 32
 	// For PCA the blob centres lie in one plane (±e₀, ±e₁), which the first
 	// two components must find; for t-SNE they are random directions, as
@@ -149,6 +150,7 @@ func TestMapBlobs(t *testing.T) {
 }
 
 func TestPrincipalKnownAxes(t *testing.T) {
+	t.Parallel()
 	third := func(a, b, c float64) []float64 { return []float64{a / 3, b / 3, c / 3} }
 	r6 := 1 / math.Sqrt(6)
 	for _, tc := range []struct {
@@ -217,6 +219,7 @@ func TestPrincipalKnownAxes(t *testing.T) {
 // TestPrincipalReference checks the first component of random data against
 // a plain power iteration on the covariance matrix, on both paths.
 func TestPrincipalReference(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, d int }{{12, 5}, {5, 12}, {40, 40}} {
 		t.Run(fmt.Sprintf("%dx%d", tc.n, tc.d), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, uint64(tc.n)))
@@ -297,6 +300,7 @@ func TestPrincipalReference(t *testing.T) {
 }
 
 func TestSymEigen(t *testing.T) {
+	t.Parallel()
 	const l = 9
 	rng := rand.New(rand.NewPCG(7, 8))
 	h := make([]float64, l*l)
@@ -340,6 +344,7 @@ func TestSymEigen(t *testing.T) {
 // TestTSNECalibrate checks that each point's similarities have the asked
 // perplexity: exp of their entropy in nats.
 func TestTSNECalibrate(t *testing.T) {
+	t.Parallel()
 	const n, nb = 50, 30
 	rng := rand.New(rand.NewPCG(17, 18))
 	dist := make([]float64, n*nb)
@@ -371,6 +376,7 @@ func TestTSNECalibrate(t *testing.T) {
 // TestTSNETree checks the Barnes-Hut repulsion against the exact sums on a
 // layout with clusters, a lone point and duplicates.
 func TestTSNETree(t *testing.T) {
+	t.Parallel()
 	const n = 400
 	rng := rand.New(rand.NewPCG(19, 20))
 	y := make([]float64, 2*n)
@@ -475,6 +481,7 @@ func mapBigLog(y float64, ln2 *big.Float) float64 {
 // at most one unit in the last place from the correctly rounded value
 // (FreeBSD states an error below one ulp).
 func TestTSNEExpLog(t *testing.T) {
+	t.Parallel()
 	ulps := func(got, want float64) float64 {
 		if got == want {
 			return 0
@@ -531,6 +538,7 @@ func mapGoldenData() []float32 {
 // iteration on the scatter matrix (n > dim) and on the Gram matrix
 // (n < dim), and t-SNE on 8 of the 24 components.
 func TestMapGolden(t *testing.T) {
+	t.Parallel()
 	data := mapGoldenData()
 	for _, tc := range []struct {
 		name  string
@@ -557,6 +565,7 @@ func TestMapGolden(t *testing.T) {
 }
 
 func TestMapDeterministic(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(13, 14))
 	data := mapBlobs(rng, mapRandomCentres(rng, 3, 40), 50, 40, 0.1)
 	orig := slices.Clone(data)
@@ -582,6 +591,7 @@ func TestMapDeterministic(t *testing.T) {
 }
 
 func TestMapSmall(t *testing.T) {
+	t.Parallel()
 	same := make([]float32, 5*3)
 	for i := range same {
 		same[i] = float32(i % 3)
@@ -634,6 +644,7 @@ func TestMapSmall(t *testing.T) {
 }
 
 func TestMapErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		data   []float32

@@ -38,6 +38,7 @@ func samplePhotos(t testing.TB) []Photo {
 }
 
 func TestSettingsDefaults(t *testing.T) {
+	t.Parallel()
 	s, err := Settings{Task: "jigsaw"}.WithDefaults()
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +62,7 @@ func TestSettingsDefaults(t *testing.T) {
 }
 
 func TestSettingsRefused(t *testing.T) {
+	t.Parallel()
 	neg := -0.5
 	cases := map[string]struct {
 		s    Settings
@@ -87,6 +89,7 @@ func TestSettingsRefused(t *testing.T) {
 // TestSplit: the split depends on the photos' names, not their order, and
 // holds back the fraction asked.
 func TestSplit(t *testing.T) {
+	t.Parallel()
 	photos := samplePhotos(t)
 	train, held := Split(photos, 0.25, 7)
 	if len(held) != 4 || len(train)+len(held) != len(photos) {
@@ -135,6 +138,7 @@ func lossesOf(t testing.TB, r *Run, photos []Photo, h Hooks) ([]float64, Outcome
 // at their steps; stopping keeps the step reached; a session taken then
 // resumes to the uninterrupted run's losses.
 func TestTrainHooks(t *testing.T) {
+	t.Parallel()
 	photos, _ := Split(samplePhotos(t), DefaultHoldout, 3)
 	want, out := lossesOf(t, quick(t, "rotation", 6), photos, Hooks{})
 	if len(want) != 6 || out.Step != 6 || out.Stopped || !(out.ImagesPerSec > 0) || out.Loss != want[5] {
@@ -185,6 +189,7 @@ func TestTrainHooks(t *testing.T) {
 // last step (once when the last is a multiple of N), never once a stop is
 // asked for.
 func TestTrainEvalHook(t *testing.T) {
+	t.Parallel()
 	photos, _ := Split(samplePhotos(t), DefaultHoldout, 3)
 	for name, c := range map[string]struct {
 		steps, every, stopAt int
@@ -224,6 +229,7 @@ func TestTrainEvalHook(t *testing.T) {
 // TestTrainLeavesOutSmallPhotos: photos smaller than the task needs are
 // named in a warning and left out; with none left, Train refuses.
 func TestTrainLeavesOutSmallPhotos(t *testing.T) {
+	t.Parallel()
 	photos := slices.Clone(samplePhotos(t)[:6])
 	tiny := image.NewNRGBA(image.Rect(0, 0, 20, 40))
 	photos = append(photos, Photo{Name: "tiny.png", Image: tiny})
@@ -248,6 +254,7 @@ func TestTrainLeavesOutSmallPhotos(t *testing.T) {
 // TestReplicasTrainAsOne: two replicas of a run take the steps the run
 // takes alone; only rank 0 previews.
 func TestReplicasTrainAsOne(t *testing.T) {
+	t.Parallel()
 	photos, _ := Split(samplePhotos(t), DefaultHoldout, 3)
 	want, _ := lossesOf(t, quick(t, "rotation", 3), photos, Hooks{})
 	group := core.LocalGroup(2)
@@ -288,6 +295,7 @@ func TestReplicasTrainAsOne(t *testing.T) {
 // TestFromTrainer: a checkpoint's run has the trainer's settings and
 // scores held-out photos with its task's baseline.
 func TestFromTrainer(t *testing.T) {
+	t.Parallel()
 	photos := samplePhotos(t)
 	train, held := Split(photos, 0.25, 3)
 	r := quick(t, "super-resolution", 2)
@@ -325,6 +333,7 @@ func TestFromTrainer(t *testing.T) {
 // core.LoadTrainer and FromTrainer goes on with the uninterrupted run's
 // losses, bit for bit, and Extend trains it past its first end.
 func TestCheckpointResume(t *testing.T) {
+	t.Parallel()
 	photos, _ := Split(samplePhotos(t), DefaultHoldout, 3)
 	want, _ := lossesOf(t, quick(t, "rotation", 6), photos, Hooks{})
 	r := quick(t, "rotation", 6)

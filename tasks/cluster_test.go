@@ -45,6 +45,7 @@ func trainRefreshing(t testing.TB, trunk *core.Trunk, task Task, photos []*image
 // period steps after the last refresh, again after a restart at an earlier
 // step, and only once for period 0.
 func TestSchedule(t *testing.T) {
+	t.Parallel()
 	s := schedule{period: 5}
 	var got []int
 	for step := range 17 {
@@ -90,6 +91,7 @@ func equalInts(a, b []int) bool {
 // TestGallery checks the gallery's layout: tiles of the photos' centre
 // squares, up to GalleryMax.
 func TestGallery(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	g := gallery(photos, 20)
 	w, h := 4*20+5*tileGap, 2*20+3*tileGap

@@ -16,6 +16,7 @@ import (
 )
 
 func TestColorizationSoftEncode(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(70)
 	for range 200 {
 		a, b := rng.Float64()*220-110, rng.Float64()*220-115
@@ -57,6 +58,7 @@ func TestColorizationSoftEncode(t *testing.T) {
 }
 
 func TestColorizationRebalance(t *testing.T) {
+	t.Parallel()
 	q := len(abBins)
 	// No data: uniform prior, all weights 1.
 	p := smoothPrior(make([]float64, q), 5)
@@ -116,6 +118,7 @@ func smallColorization(t testing.TB, trunk *core.Trunk, seed uint64) *Colorizati
 // target the colour's ab everywhere, and one unit of prior mass once a
 // training step (not an evaluation) has seen it.
 func TestColorizationExamples(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 1)
 	c := smallColorization(t, trunk, 2)
 	if h, w := c.TargetSize(); h != 8 || w != 8 {
@@ -187,6 +190,7 @@ func TestColorizationExamples(t *testing.T) {
 }
 
 func TestAreaMean(t *testing.T) {
+	t.Parallel()
 	plane := make([]float64, 6*4) // 6 wide, 4 high
 	for i := range plane {
 		plane[i] = float64(i)
@@ -201,6 +205,7 @@ func TestAreaMean(t *testing.T) {
 }
 
 func TestColorizationConfig(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 1)
 	for _, cfg := range []string{
 		`{"size":-1}`, `{"size":100000}`, `{"size":2}`, `{"lambda":2}`, `{"temperature":-1}`,
@@ -231,6 +236,10 @@ func TestColorizationConfig(t *testing.T) {
 // below predicting the prior everywhere, survives a checkpoint round trip
 // (prior included) and gives predictions.
 func TestColorizationTrains(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	photos := testPhotos(t)
 	trunk := smallTrunk(t, 5)
 	c := smallColorization(t, trunk, 6)
@@ -317,6 +326,7 @@ func greyCopy(img *image.NRGBA) *image.NRGBA {
 }
 
 func TestColorizationLossErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 1)
 	c := smallColorization(t, trunk, 2)
 	exs, err := Batch(c, testPhotos(t), 2, testRNG(3))
@@ -336,6 +346,7 @@ func TestColorizationLossErrors(t *testing.T) {
 }
 
 func TestBilinear(t *testing.T) {
+	t.Parallel()
 	// Constant planes stay constant; a 1x1 plane spreads; 2x1 -> 4x1 is
 	// linear between the centres.
 	out := bilinear([]float64{3}, 1, 1, 4, 3)

@@ -28,6 +28,7 @@ func newTestDeepCluster(t *testing.T, trunk *core.Trunk, cfg DeepClusterConfig) 
 // crops; the head is redrawn; held-out photos get their nearest centroid
 // without changing the training labels.
 func TestDeepClusterLabels(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	train, held := photos[:10], photos[10:]
 	trunk := smallTrunk(t, 1)
@@ -157,6 +158,10 @@ func equalF32(a, b []float32) bool {
 // TestDeepClusterLossFalls trains a small trunk on the sample photos
 // clustered into 4.
 func TestDeepClusterLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 2)
 	d := newTestDeepCluster(t, trunk, DeepClusterConfig{K: 4})
 	losses, _, logs := trainRefreshing(t, trunk, d, testPhotos(t)[:12], core.TrainConfig{Optimizer: "adam", LR: 3e-3}, 40, 32, 3)
@@ -168,6 +173,7 @@ func TestDeepClusterLossFalls(t *testing.T) {
 
 // TestDeepClusterGrey runs a round and a step on a 1-channel trunk.
 func TestDeepClusterGrey(t *testing.T) {
+	t.Parallel()
 	trunk, err := core.NewTrunk(core.TrunkConfig{InChannels: 1, Widths: []int{8, 16}}, testRNG(3))
 	if err != nil {
 		t.Fatal(err)
@@ -187,6 +193,7 @@ func TestDeepClusterGrey(t *testing.T) {
 }
 
 func TestDeepClusterSpecCheckpoint(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 4)
 	d := newTestDeepCluster(t, trunk, DeepClusterConfig{K: 5, Every: 7, PCA: 8, Jitter: -1})
 	got, err := Resolve(d.Spec(), trunk)
@@ -213,6 +220,7 @@ func TestDeepClusterSpecCheckpoint(t *testing.T) {
 }
 
 func TestDeepClusterPredict(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 7)
 	photos := testPhotos(t)
 	d := newTestDeepCluster(t, trunk, DeepClusterConfig{K: 3})
@@ -248,6 +256,7 @@ func TestDeepClusterPredict(t *testing.T) {
 }
 
 func TestDeepClusterErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 9)
 	d := newTestDeepCluster(t, trunk, DeepClusterConfig{})
 	for _, img := range []*image.NRGBA{nil, image.NewNRGBA(image.Rect(0, 0, 0, 5))} {

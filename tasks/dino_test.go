@@ -32,6 +32,7 @@ func newDINO(t *testing.T, config string, trunk *core.Trunk) *DINO {
 // photo's width, which the scale ranges bound (area a of the photo, aspect
 // at most 4/3, so width in [√(a·3/4), √(a·4/3)]).
 func TestMultiCropViews(t *testing.T) {
+	t.Parallel()
 	ramp := image.NewNRGBA(image.Rect(0, 0, 200, 200))
 	for y := range 200 {
 		for x := range 200 {
@@ -116,6 +117,7 @@ func TestMultiCropViews(t *testing.T) {
 // and the heads in evaluation mode, and its accuracy against
 // core.PairAccuracy of the student's global bottleneck features.
 func TestDINOLoss(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	trunk := smallTrunk(t, 2)
 	task := newDINO(t, dinoSmall, trunk)
@@ -196,6 +198,7 @@ func TestDINOLoss(t *testing.T) {
 // the mean of the teacher's outputs for the step's global views (batch
 // statistics, as in training), and the teacher moved towards the student.
 func TestDINOCenter(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	trunk := smallTrunk(t, 4)
 	task := newDINO(t, dinoSmall, trunk)
@@ -257,6 +260,10 @@ func TestDINOCenter(t *testing.T) {
 // and the loss rises, then falls as the student learns to predict them. So
 // the loss falls from steps 10-30 (in this run 3.97) to the last ten (3.70).
 func TestDINOLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	photos := testPhotos(t)
 	trunk := smallTrunk(t, 5)
 	config := strings.TrimSuffix(dinoSmall, "}") + `,"jitter_prob":0.5,"grey_prob":-1}`
@@ -273,6 +280,7 @@ func TestDINOLossFalls(t *testing.T) {
 // TestDINOCheckpoint rebuilds DINO from its spec and a checkpoint: heads,
 // teacher, centre and batch-norm statistics.
 func TestDINOCheckpoint(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	trunk := smallTrunk(t, 7)
 	task := newDINO(t, dinoSmall, trunk)
@@ -312,6 +320,7 @@ func allZeroF32(v []float32) bool {
 // the run that was not stopped (teacher and centre in the checkpoint, the
 // loaded task following the loaded trunk).
 func TestDINOResume(t *testing.T) {
+	t.Parallel()
 	whole, loaded := checkResume(t, "dino", dinoSmall)
 	d := loaded.Head.(*DINO)
 	w0 := smallTrunk(t, 20).Layers[0].W.Value().Data().F32()[0]
@@ -329,6 +338,7 @@ func TestDINOResume(t *testing.T) {
 // TestDINOScores: the held-out measure is view matching on the two-view
 // methods' views, and DINO has no baseline loss.
 func TestDINOScores(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)[:8]
 	trunk := smallTrunk(t, 11)
 	task := newDINO(t, dinoSmall, trunk)
@@ -373,6 +383,7 @@ func TestDINOScores(t *testing.T) {
 }
 
 func TestDINOErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 14)
 	for _, cfg := range []string{
 		`{"prototypes":-1}`, `{"prototypes":100000}`, `{"student_temp":-1}`, `{"teacher_temp":1000}`,

@@ -29,6 +29,7 @@ var plainExemplar = ExemplarConfig{Shift: -1, MinZoom: 1, MaxZoom: 1, Rotate: -1
 // TestSeedCorners puts a textured square on a flat photo: the first seed
 // covers it, the second is at least half a seed away.
 func TestSeedCorners(t *testing.T) {
+	t.Parallel()
 	img := imaging.New(96, 128, color.Gray{Y: 120})
 	for y := 20; y < 52; y++ {
 		for x := 50; x < 82; x++ {
@@ -58,6 +59,7 @@ func TestSeedCorners(t *testing.T) {
 // quarter turn (imaging.Rotate90, counter-clockwise) and a 2x zoom of a
 // ramp (bilinear interpolation is exact on it).
 func TestSampleView(t *testing.T) {
+	t.Parallel()
 	src := coordImage(32)
 	if got := sampleView(src, [2]float64{16, 16}, 32, 1, 0); !slices.Equal(got.Pix, src.Pix) {
 		t.Errorf("identity view differs from the source")
@@ -78,6 +80,7 @@ func TestSampleView(t *testing.T) {
 // and more photos than classes, and that a plain view is the seed square
 // cut from the scaled photo.
 func TestExemplarClasses(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	trunk := smallTrunk(t, 1)
 	for _, tc := range []struct {
@@ -143,6 +146,7 @@ func TestExemplarClasses(t *testing.T) {
 // TestExemplarViews checks that transformed views differ from one another
 // and from the seed, and stay finite.
 func TestExemplarViews(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 1)
 	e := newTestExemplar(t, trunk, ExemplarConfig{Classes: 4})
 	photos := testPhotos(t)[:4]
@@ -179,6 +183,10 @@ func TestExemplarViews(t *testing.T) {
 
 // TestExemplarLossFalls trains a small trunk on the sample photos.
 func TestExemplarLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 2)
 	e := newTestExemplar(t, trunk, ExemplarConfig{Classes: 8})
 	photos := testPhotos(t)[:4]
@@ -193,6 +201,7 @@ func TestExemplarLossFalls(t *testing.T) {
 // checkpoint; refreshed with the same photos, the loaded task has the
 // same seeds.
 func TestExemplarSpecCheckpoint(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 4)
 	e := newTestExemplar(t, trunk, ExemplarConfig{Classes: 12, Size: 24, Rotate: -1, Noise: 0.1})
 	got, err := Resolve(e.Spec(), trunk)
@@ -233,6 +242,7 @@ func TestExemplarSpecCheckpoint(t *testing.T) {
 // held out gets its own class (its seed is its class's seed), the
 // refreshed labels stay, and HeldOutScore runs.
 func TestExemplarAssign(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 5)
 	e := newTestExemplar(t, trunk, ExemplarConfig{Classes: 6})
 	photos := testPhotos(t)
@@ -280,6 +290,7 @@ func TestExemplarAssign(t *testing.T) {
 
 // TestExemplarGreyTrunk runs the task on a 1-channel trunk.
 func TestExemplarGreyTrunk(t *testing.T) {
+	t.Parallel()
 	trunk, err := core.NewTrunk(core.TrunkConfig{InChannels: 1, Widths: []int{8, 16}}, testRNG(5))
 	if err != nil {
 		t.Fatal(err)
@@ -308,6 +319,7 @@ func TestExemplarGreyTrunk(t *testing.T) {
 }
 
 func TestExemplarPredict(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 7)
 	e := newTestExemplar(t, trunk, ExemplarConfig{Classes: 8})
 	photos := testPhotos(t)[:4]
@@ -348,6 +360,7 @@ func TestExemplarPredict(t *testing.T) {
 }
 
 func TestExemplarErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 9)
 	e := newTestExemplar(t, trunk, ExemplarConfig{Classes: 4})
 	if _, err := e.Examples(nil, testPhotos(t)[0], testRNG(1)); err == nil || !strings.HasPrefix(err.Error(), "tasks: ") {

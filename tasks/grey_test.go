@@ -28,6 +28,7 @@ func greyPhoto() *image.NRGBA {
 // TestGreyTrunk runs every task on a 1-channel trunk (Fashion-MNIST's
 // setting): its views have one channel and its loss and prediction work.
 func TestGreyTrunk(t *testing.T) {
+	t.Parallel()
 	configs := map[string]string{
 		"rotation":     `{"min_scale":1,"jitter":-1}`,
 		"jigsaw":       `{"cell":10,"tile":9,"min_scale":1}`,

@@ -28,6 +28,7 @@ func square(size, lo, hi int) *image.NRGBA {
 // TestHarrisSquare finds the four corners of a white square on black, each
 // within 2 pixels, and nothing stronger.
 func TestHarrisSquare(t *testing.T) {
+	t.Parallel()
 	g, w, h := greyPlane(square(64, 20, 44))
 	kps := harris(g, w, h, harrisConfig{N: 10, Margin: 4})
 	if len(kps) < 4 {
@@ -71,6 +72,7 @@ func TestHarrisSquare(t *testing.T) {
 // TestDescribeEdge checks a known orientation: a vertical step from dark to
 // bright (gradient along +x) puts all of every cell's mass in bin 0.
 func TestDescribeEdge(t *testing.T) {
+	t.Parallel()
 	w, h := 20, 20
 	g := make([]float64, w*h)
 	for y := range h {
@@ -103,6 +105,7 @@ func TestDescribeEdge(t *testing.T) {
 // imaging.Rotate90: the descriptor of the turned window is the original's
 // with the cell grid turned and every histogram shifted by -2 bins (-90°).
 func TestDescribeRotation(t *testing.T) {
+	t.Parallel()
 	img := testPhotos(t)[0]
 	rot := imaging.Rotate90(img)
 	g, w, h := greyPlane(img)
@@ -143,6 +146,7 @@ func TestDescribeRotation(t *testing.T) {
 // TestGaussianBlur compares the separable blur with a direct 2-D sum over
 // the clamped plane, and Sobel with its kernels applied by hand.
 func TestGaussianBlur(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(3)
 	w, h := 17, 11
 	p := make([]float64, w*h)

@@ -31,6 +31,7 @@ func newTestInpainting(t testing.TB, trunk *core.Trunk, config string) *Inpainti
 // quarter), the view as the crop with the hole set to the mean, the target
 // as the crop and the mask.
 func TestInpaintingExamples(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	for _, tc := range []struct {
 		mask     string
@@ -104,6 +105,10 @@ func TestInpaintingExamples(t *testing.T) {
 // TestInpaintingLossFalls trains a small trunk and the decoder on the sample
 // photos; the held-out loss must beat filling the hole with the mean.
 func TestInpaintingLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 2)
 	task := newTestInpainting(t, trunk, "")
 	photos := testPhotos(t)
@@ -127,6 +132,7 @@ func TestInpaintingLossFalls(t *testing.T) {
 // TestInpaintingBaseline checks BaselineLoss and Accuracy against a zero
 // residual: a head whose output conv is zero predicts the mean fill.
 func TestInpaintingBaseline(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 5)
 	task := newTestInpainting(t, trunk, `{"context_weight":0.5}`)
 	clear(mat.Data[float32](task.Decoder.Out.Value()))
@@ -170,6 +176,10 @@ func TestInpaintingBaseline(t *testing.T) {
 // is still the reconstruction loss, both players get gradients, and the
 // reconstruction loss falls.
 func TestInpaintingAdversarial(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 7)
 	task := newTestInpainting(t, trunk, `{"adv_weight":0.01}`)
 	if task.Disc == nil {
@@ -241,6 +251,7 @@ func allZero(v []float32) bool {
 }
 
 func TestInpaintingSpecCheckpoint(t *testing.T) {
+	t.Parallel()
 	for _, config := range []string{`{"size":16,"mask":"blocks","upsample":"nearest"}`, `{"adv_weight":0.001,"upsample":"bilinear"}`} {
 		trunk := smallTrunk(t, 10)
 		task := newTestInpainting(t, trunk, config)
@@ -262,6 +273,7 @@ func TestInpaintingSpecCheckpoint(t *testing.T) {
 }
 
 func TestInpaintingPredict(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 13)
 	task := newTestInpainting(t, trunk, "")
 	photos := testPhotos(t)
@@ -305,6 +317,7 @@ func TestInpaintingPredict(t *testing.T) {
 }
 
 func TestInpaintingConfig(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 1)
 	for _, cfg := range []string{
 		`{"size":-1}`, `{"size":30}`, `{"size":100000}`, `{"mask":"ring"}`, `{"context_weight":2}`,

@@ -40,6 +40,7 @@ func coordImage(side int) *image.NRGBA {
 // their own position: view i of class c is a contiguous Tile x Tile square
 // from inside cell jigsawPerms[c][i], at that cell's offset.
 func TestJigsawTiles(t *testing.T) {
+	t.Parallel()
 	const cell, tile = 32, 27
 	crop := coordImage(3 * cell)
 	rng := testRNG(11)
@@ -84,6 +85,7 @@ func TestJigsawTiles(t *testing.T) {
 }
 
 func TestNormalizeTile(t *testing.T) {
+	t.Parallel()
 	p := core.NewPlanar(3, 4, 5)
 	for i := range 20 {
 		p.Pix[i] = float32(i * i)
@@ -109,6 +111,7 @@ func TestNormalizeTile(t *testing.T) {
 
 // TestJigsawExamples checks the examples' structure and the shortcut guards.
 func TestJigsawExamples(t *testing.T) {
+	t.Parallel()
 	j := newTestJigsaw(t, smallTrunk(t, 1), JigsawConfig{})
 	rng := testRNG(12)
 	classes := map[int]bool{}
@@ -163,6 +166,7 @@ func TestJigsawExamples(t *testing.T) {
 // core.TrunkInput makes them (a tile of a uniform grey photo keeps its
 // level), and that by default each tile's channels are normalised.
 func TestJigsawRawTiles(t *testing.T) {
+	t.Parallel()
 	img := image.NewNRGBA(image.Rect(0, 0, 100, 100))
 	for i := range img.Pix {
 		img.Pix[i] = 200
@@ -189,6 +193,7 @@ func TestJigsawRawTiles(t *testing.T) {
 // TestReshapeGradient checks the gradient through reshapeMatrix is the
 // gradient of the same values held directly in the new shape.
 func TestReshapeGradient(t *testing.T) {
+	t.Parallel()
 	xv := make([]float32, 12)
 	wv := make([]float32, 18)
 	for i := range xv {
@@ -240,6 +245,10 @@ func TestReshapeGradient(t *testing.T) {
 
 // TestJigsawLossFalls trains a small trunk on the sample photos.
 func TestJigsawLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 2)
 	j := newTestJigsaw(t, trunk, JigsawConfig{Perms: 10, Hidden: 64})
 	losses, _ := trainLosses(t, trunk, j, testPhotos(t)[:4], core.TrainConfig{Optimizer: "adam", LR: 3e-3}, 40, 16, 3)
@@ -249,6 +258,7 @@ func TestJigsawLossFalls(t *testing.T) {
 // TestJigsawSpecCheckpoint rebuilds the task from its spec and from a
 // checkpoint.
 func TestJigsawSpecCheckpoint(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 4)
 	j := newTestJigsaw(t, trunk, JigsawConfig{Cell: 16, Tile: 13, Perms: 1000, Hidden: 16, GreyProb: -1})
 	got, err := Resolve(j.Spec(), trunk)
@@ -272,6 +282,7 @@ func TestJigsawSpecCheckpoint(t *testing.T) {
 }
 
 func TestJigsawPredict(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 7)
 	j := newTestJigsaw(t, trunk, JigsawConfig{Hidden: 32})
 	p, err := j.Predict(trunk, testPhotos(t)[0], testRNG(8))
@@ -291,6 +302,7 @@ func TestJigsawPredict(t *testing.T) {
 }
 
 func TestJigsawErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 9)
 	j := newTestJigsaw(t, trunk, JigsawConfig{Hidden: 16})
 	for _, img := range []*image.NRGBA{nil, image.NewNRGBA(image.Rect(0, 0, 0, 5)), image.NewNRGBA(image.Rect(0, 0, 10, 10)), image.NewNRGBA(image.Rect(0, 0, 200, 31))} {

@@ -45,6 +45,7 @@ func nextPerm(p []int) bool {
 // TestPermRank checks permRank and permUnrank against the permutations
 // enumerated in lexicographic order.
 func TestPermRank(t *testing.T) {
+	t.Parallel()
 	p := []int{0, 1, 2, 3, 4, 5, 6, 7, 8}
 	n := 0
 	for {
@@ -84,6 +85,7 @@ func cellImage(cell int) *image.NRGBA {
 // the colour of position perm[i] (of the photo or, when the crop was
 // mirrored, of the mirrored photo).
 func TestJigsawPosLabels(t *testing.T) {
+	t.Parallel()
 	const cell = 32
 	img := cellImage(cell)
 	j := newTestJigsawPos(t, smallTrunk(t, 1), JigsawPosConfig{MinScale: 1, RawTiles: true, GreyProb: -1, DropProb: -1})
@@ -126,6 +128,7 @@ func TestJigsawPosLabels(t *testing.T) {
 // computation from the logits: the mean over tiles of -log softmax of
 // logits[n][9i+·] at perm_n[i].
 func TestJigsawPosLossLayout(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 2)
 	j := newTestJigsawPos(t, trunk, JigsawPosConfig{Hidden: 16})
 	batch, err := Batch(j, testPhotos(t), 3, testRNG(3))
@@ -177,6 +180,7 @@ func logitsData(x mat.Tensor) []float32 { return mat.Data[float32](x.Value()) }
 // directly, on random distributions and on one where the greedy choice is
 // wrong.
 func TestBestAssignment(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(33)
 	score := func(p [jigsawTiles][jigsawTiles]float64, a [jigsawTiles]int) float64 {
 		var s float64
@@ -228,6 +232,10 @@ func TestBestAssignment(t *testing.T) {
 // steps on four), so the test learns the tiles of one whole photo (small
 // cells, raw tiles) within its few steps.
 func TestJigsawPosLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 2)
 	j := newTestJigsawPos(t, trunk, JigsawPosConfig{Cell: 16, Tile: 13, Hidden: 128, MinScale: 1, RawTiles: true, GreyProb: -1, DropProb: -1})
 	losses, _ := trainLosses(t, trunk, j, testPhotos(t)[:1], core.TrainConfig{Optimizer: "adam", LR: 5e-3}, 50, 16, 3)
@@ -236,6 +244,7 @@ func TestJigsawPosLossFalls(t *testing.T) {
 
 // TestJigsawPosGreyTrunk runs the task on a 1-channel trunk.
 func TestJigsawPosGreyTrunk(t *testing.T) {
+	t.Parallel()
 	trunk, err := core.NewTrunk(core.TrunkConfig{InChannels: 1, Widths: []int{8, 16}}, testRNG(5))
 	if err != nil {
 		t.Fatal(err)
@@ -259,6 +268,7 @@ func TestJigsawPosGreyTrunk(t *testing.T) {
 // TestJigsawPosSpecCheckpoint rebuilds the task from its spec and from a
 // checkpoint.
 func TestJigsawPosSpecCheckpoint(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 4)
 	j := newTestJigsawPos(t, trunk, JigsawPosConfig{Cell: 16, Tile: 13, Hidden: 16, GreyProb: -1, RawTiles: true})
 	got, err := Resolve(j.Spec(), trunk)
@@ -284,6 +294,7 @@ func TestJigsawPosSpecCheckpoint(t *testing.T) {
 // TestJigsawPosPredict checks the boards hold the same nine tiles, each
 // once, and the summary counts the tiles placed right.
 func TestJigsawPosPredict(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 7)
 	j := newTestJigsawPos(t, trunk, JigsawPosConfig{Hidden: 32})
 	p, err := j.Predict(trunk, cellImage(40), testRNG(8))
@@ -338,6 +349,7 @@ func TestJigsawPosPredict(t *testing.T) {
 }
 
 func TestJigsawPosErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 9)
 	j := newTestJigsawPos(t, trunk, JigsawPosConfig{Hidden: 16})
 	for _, img := range []*image.NRGBA{nil, image.NewNRGBA(image.Rect(0, 0, 0, 5)), image.NewNRGBA(image.Rect(0, 0, 10, 10)), image.NewNRGBA(image.Rect(0, 0, 200, 31))} {

@@ -45,6 +45,7 @@ func newJoint(t *testing.T, name, config string, trunk *core.Trunk) Task {
 // the method's own embeddings, built here from the trunk and heads, and
 // its accuracy against core.PairAccuracy of the same rows.
 func TestJointLoss(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	for _, m := range jointMethods {
 		t.Run(m.name, func(t *testing.T) {
@@ -155,6 +156,10 @@ func TestJointLoss(t *testing.T) {
 // colour distortions are milder than the defaults', as in
 // TestSimCLRLossFalls.
 func TestJointLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	photos := testPhotos(t)
 	for _, m := range jointMethods {
 		t.Run(m.name, func(t *testing.T) {
@@ -192,6 +197,7 @@ func TestJointLossFalls(t *testing.T) {
 // TestJointCheckpoint rebuilds each method from its spec and from a
 // checkpoint (heads, batch-norm statistics and all).
 func TestJointCheckpoint(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	for _, m := range jointMethods {
 		t.Run(m.name, func(t *testing.T) {
@@ -213,6 +219,7 @@ func TestJointCheckpoint(t *testing.T) {
 // TestJointScores checks the held-out scores: view matching against the
 // random-init trunk, and the collapsed embedding's baseline loss.
 func TestJointScores(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)[:8]
 	for _, m := range jointMethods {
 		t.Run(m.name, func(t *testing.T) {
@@ -298,6 +305,7 @@ func fromRowsF32(rows, cols int, at func(i, k int) float32) mat.Tensor {
 // TestJointPredict: the methods' previews are the shared neighbours
 // preview over the refreshed photos.
 func TestJointPredict(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	for _, m := range jointMethods {
 		trunk := smallTrunk(t, 10)
@@ -316,6 +324,7 @@ func TestJointPredict(t *testing.T) {
 }
 
 func TestJointErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 14)
 	bad := map[string][]string{
 		"vicreg":       {`{"sim":-1}`, `{"cov":1e9}`},
@@ -408,6 +417,7 @@ func checkResume(t *testing.T, name, config string) (whole, loaded *core.Trainer
 // network and MoCo's queue are part of the checkpoint, and the loaded task
 // follows the loaded trunk.
 func TestMomentumResume(t *testing.T) {
+	t.Parallel()
 	for _, m := range jointMethods {
 		if m.name != "byol" && m.name != "moco" {
 			continue

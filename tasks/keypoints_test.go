@@ -27,6 +27,7 @@ func newTestKeypoints(t *testing.T, trunk *core.Trunk, cfg KeypointConfig) *Keyp
 // it shifted by the rng's draw, labelled with the nearest centroid of the
 // corner's descriptor; each centroid is the mean of its descriptors.
 func TestKeypointLabels(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)[:8]
 	trunk := smallTrunk(t, 1)
 	k := newTestKeypoints(t, trunk, KeypointConfig{K: 8, PerPhoto: 6})
@@ -101,6 +102,10 @@ func TestKeypointLabels(t *testing.T) {
 // TestKeypointLossFalls trains a small trunk on patches of the sample
 // photos.
 func TestKeypointLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 2)
 	k := newTestKeypoints(t, trunk, KeypointConfig{K: 4, PerPhoto: 8})
 	losses, _, logs := trainRefreshing(t, trunk, k, testPhotos(t)[:12], core.TrainConfig{Optimizer: "adam", LR: 3e-3}, 40, 32, 3)
@@ -113,6 +118,7 @@ func TestKeypointLossFalls(t *testing.T) {
 // TestKeypointGrey runs the task on a 1-channel trunk with patches fed at
 // their own size.
 func TestKeypointGrey(t *testing.T) {
+	t.Parallel()
 	trunk, err := core.NewTrunk(core.TrunkConfig{InChannels: 1, Widths: []int{8, 16}}, testRNG(3))
 	if err != nil {
 		t.Fatal(err)
@@ -129,6 +135,7 @@ func TestKeypointGrey(t *testing.T) {
 }
 
 func TestKeypointSpecCheckpoint(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 4)
 	k := newTestKeypoints(t, trunk, KeypointConfig{K: 5, Patch: 16, PerPhoto: 4, Shift: -1})
 	got, err := Resolve(k.Spec(), trunk)
@@ -154,6 +161,7 @@ func TestKeypointSpecCheckpoint(t *testing.T) {
 // TestKeypointPredict checks the marked photo and the gallery of the
 // predicted cluster's patches.
 func TestKeypointPredict(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 7)
 	photos := testPhotos(t)
 	k := newTestKeypoints(t, trunk, KeypointConfig{K: 4, PerPhoto: 5})
@@ -192,6 +200,7 @@ func TestKeypointPredict(t *testing.T) {
 }
 
 func TestKeypointErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 9)
 	k := newTestKeypoints(t, trunk, KeypointConfig{})
 	small := image.NewNRGBA(image.Rect(0, 0, 20, 100))

@@ -8,6 +8,7 @@ import (
 // TestSymEigen checks the Jacobi solver on matrices with known spectra and
 // on a random symmetric one (A·v = λ·v, orthonormal vectors).
 func TestSymEigen(t *testing.T) {
+	t.Parallel()
 	s2 := math.Sqrt2
 	cases := []struct {
 		name string
@@ -83,6 +84,7 @@ func symEigenVec(t *testing.T, a [][]float64) []float64 {
 }
 
 func TestWhiteningErrors(t *testing.T) {
+	t.Parallel()
 	if _, err := fitWhitening([][]float64{{1, 2}}, 0); err == nil {
 		t.Errorf("whitening to 0 dims: no error")
 	}
@@ -94,6 +96,7 @@ func TestWhiteningErrors(t *testing.T) {
 // TestWhitening checks the projections have unit variance and no
 // correlation on the rows they were fitted to, and the output unit length.
 func TestWhitening(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(6)
 	var rows [][]float64
 	for range 400 {
@@ -157,6 +160,7 @@ func TestWhitening(t *testing.T) {
 
 // TestNMI checks hand-computed values.
 func TestNMI(t *testing.T) {
+	t.Parallel()
 	// a = 0 0 1 1, b = 0 0 0 1: H(a) = ln 2, H(b) = -(¾ln¾ + ¼ln¼),
 	// I = ½ln(4/3) + ¼ln(2/3) + ¼ln 2.
 	ha := math.Ln2

@@ -8,6 +8,7 @@ import (
 // TestLabKnownValues checks sRGB -> L*a*b* against published values (D65;
 // e.g. Bruce Lindbloom's calculator and colormine.org).
 func TestLabKnownValues(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		r, g, b  uint8
 		l, a, bb float64
@@ -33,6 +34,7 @@ func TestLabKnownValues(t *testing.T) {
 // TestLabRoundTrip checks RGB -> Lab -> RGB returns every sampled 8-bit
 // colour exactly (within 1/255 allowed, none expected).
 func TestLabRoundTrip(t *testing.T) {
+	t.Parallel()
 	worst := 0
 	for r := 0; r < 256; r += 3 {
 		for g := 0; g < 256; g += 5 {
@@ -60,6 +62,7 @@ func TestLabRoundTrip(t *testing.T) {
 
 // TestGreyFromL checks the grey levels' lightness lookup.
 func TestGreyFromL(t *testing.T) {
+	t.Parallel()
 	for i := range 256 {
 		l, _, _ := rgbToLab(uint8(i), uint8(i), uint8(i))
 		if g := greyFromL(l); int(g) != i {
@@ -100,6 +103,7 @@ func gamutAB(fn func(a, b float64)) {
 // neighbourhood (Chebyshev distance < 10) holds an sRGB colour, plus 4
 // edge bins (see abBins).
 func TestABBins(t *testing.T) {
+	t.Parallel()
 	if len(abBins) != 313 {
 		t.Fatalf("%d ab bins, want 313", len(abBins))
 	}

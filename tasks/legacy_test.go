@@ -44,6 +44,7 @@ type legacyPic struct {
 // the same loss and predicts the same on the same photos; saved again, it
 // is a current checkpoint that loads to the same model.
 func TestLegacyCheckpoints(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	names := make([]string, len(photos))
 	for i, p := range samples.Photos() {

@@ -53,6 +53,7 @@ func subTasks(t *testing.T, trunk *core.Trunk, config string) []Task {
 
 // TestMultiTaskDefaults checks the default sub-tasks and input size.
 func TestMultiTaskDefaults(t *testing.T) {
+	t.Parallel()
 	m := newTestMulti(t, smallTrunk(t, 1), "")
 	var names []string
 	for i, st := range m.Config().Tasks {
@@ -73,6 +74,7 @@ func TestMultiTaskDefaults(t *testing.T) {
 // examples, in order, tagged with its index: the same examples the
 // sub-tasks built on their own make from the same random stream.
 func TestMultiTaskExamples(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 2)
 	m := newTestMulti(t, trunk, smallMultiConfig)
 	subs := subTasks(t, trunk, smallMultiConfig)
@@ -111,6 +113,7 @@ func TestMultiTaskExamples(t *testing.T) {
 // TestMultiTaskLossIsWeightedSum checks the loss, score and baseline
 // against the sub-tasks' own on their parts of the batch.
 func TestMultiTaskLossIsWeightedSum(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 4)
 	m := newTestMulti(t, trunk, smallMultiConfig)
 	batch, err := Batch(m, testPhotos(t), 16, testRNG(5))
@@ -156,6 +159,7 @@ func TestMultiTaskLossIsWeightedSum(t *testing.T) {
 // find every sub-task's head parameters inside the slice of interfaces,
 // and that gob carries them.
 func TestMultiTaskParams(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 6)
 	m := newTestMulti(t, trunk, smallMultiConfig)
 	var want []*nn.Param
@@ -204,6 +208,10 @@ func TestMultiTaskParams(t *testing.T) {
 // TestMultiTaskLossFalls trains a small trunk on the sample photos, two
 // photos' examples of every sub-task per batch.
 func TestMultiTaskLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 7)
 	m := newTestMulti(t, trunk, smallMultiConfig)
 	losses, _ := trainLosses(t, trunk, m, testPhotos(t)[:4], core.TrainConfig{Optimizer: "adam", LR: 3e-3}, 40, 12, 8)
@@ -213,6 +221,7 @@ func TestMultiTaskLossFalls(t *testing.T) {
 // TestMultiTaskSpecCheckpoint rebuilds the multi-task from its spec and
 // from a checkpoint.
 func TestMultiTaskSpecCheckpoint(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 9)
 	m := newTestMulti(t, trunk, smallMultiConfig)
 	got, err := Resolve(m.Spec(), trunk)
@@ -241,6 +250,7 @@ func TestMultiTaskSpecCheckpoint(t *testing.T) {
 // TestMultiTaskPredict checks the first sub-task's prediction comes with
 // every sub-task's summary.
 func TestMultiTaskPredict(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 12)
 	m := newTestMulti(t, trunk, smallMultiConfig)
 	img := testPhotos(t)[1]
@@ -279,6 +289,7 @@ func (r *refresherOnly) Refresh(*core.Trunk, []*image.NRGBA, *rand.Rand) (string
 // TestMultiTaskRefresh checks Refresher sub-tasks are refreshed on their
 // own schedules and held-out photos are assigned through them.
 func TestMultiTaskRefresh(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 14)
 	m := newTestMulti(t, trunk, `{"tasks":[{"name":"rotation"},{"name":"simclr","config":{"size":24}}]}`)
 	photos := testPhotos(t)[:6]
@@ -319,6 +330,7 @@ func TestMultiTaskRefresh(t *testing.T) {
 }
 
 func TestMultiTaskErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 17)
 	for _, cfg := range []string{
 		`{"tasks":[{"name":"multi-task"}]}`,

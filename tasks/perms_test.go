@@ -29,6 +29,7 @@ func permStats(n int) (minD int, mean float64) {
 // TestPermsValid checks every row is a permutation of 0..8 and all rows
 // differ.
 func TestPermsValid(t *testing.T) {
+	t.Parallel()
 	seen := make(map[[jigsawTiles]uint8]int, len(jigsawPerms))
 	for k, p := range jigsawPerms {
 		var used [jigsawTiles]bool
@@ -48,6 +49,7 @@ func TestPermsValid(t *testing.T) {
 // TestPermsHamming pins the table's Hamming distances between pairs of
 // its permutations, measured when it was generated.
 func TestPermsHamming(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		n    int
 		minD int
@@ -69,6 +71,7 @@ func TestPermsHamming(t *testing.T) {
 // permutations in lexicographic order, the first whose minimum Hamming
 // distance to the rows before it is largest.
 func TestPermsGreedy(t *testing.T) {
+	t.Parallel()
 	const n = 100
 	// All permutations of 0..8 in lexicographic order (Heap's algorithm
 	// would not give that order; this is the next-permutation step).

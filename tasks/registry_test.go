@@ -151,6 +151,7 @@ func FuzzResolve(f *testing.F) {
 // (summary with its paper, training defaults, preview captions), its
 // instances answer to its name, and Lookup describes the default task.
 func TestRegistryFacts(t *testing.T) {
+	t.Parallel()
 	images := map[string]bool{"original": true, "input": true, "image": true}
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
@@ -198,6 +199,7 @@ func TestRegistryFacts(t *testing.T) {
 // TestNeeds: colour needs follow the tasks that learn colour, also inside
 // a multi-task, and size needs follow the settings.
 func TestNeeds(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, kind, config string
 		want               Needs

@@ -24,6 +24,7 @@ func newTestRelPos(t *testing.T, trunk *core.Trunk, cfg RelPosConfig) *RelPos {
 // direction its name says, one cell (patch plus gap) away from the centre
 // up to the jitter, and both patches are contiguous squares.
 func TestRelPosPatches(t *testing.T) {
+	t.Parallel()
 	cfg := RelPosConfig{}.withDefaults()
 	const patch, gap, jitter = 32, 16, 2
 	if cfg.Patch != patch || cfg.gap() != gap || cfg.jitter() != jitter {
@@ -72,6 +73,7 @@ func TestRelPosPatches(t *testing.T) {
 }
 
 func TestProjectGreenMagenta(t *testing.T) {
+	t.Parallel()
 	img := image.NewNRGBA(image.Rect(0, 0, 3, 1))
 	copy(img.Pix, []uint8{100, 50, 200, 255, 0, 90, 0, 255, 77, 77, 77, 255})
 	out := projectGreenMagenta(img)
@@ -90,6 +92,7 @@ func TestProjectGreenMagenta(t *testing.T) {
 }
 
 func TestDropChannels(t *testing.T) {
+	t.Parallel()
 	p := core.NewPlanar(3, 8, 8)
 	for i := range p.Pix {
 		p.Pix[i] = float32(i%13) - 6
@@ -121,6 +124,7 @@ func TestDropChannels(t *testing.T) {
 // TestRelPosExamples checks the examples' structure, the spread of classes
 // and the colour guards.
 func TestRelPosExamples(t *testing.T) {
+	t.Parallel()
 	r := newTestRelPos(t, smallTrunk(t, 1), RelPosConfig{})
 	rng := testRNG(22)
 	counts := make([]int, relPosClasses)
@@ -186,6 +190,10 @@ func TestRelPosExamples(t *testing.T) {
 // gap and jitter (edges continue across patches) the task is learnt within
 // the test's few steps.
 func TestRelPosLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 2)
 	r := newTestRelPos(t, trunk, RelPosConfig{Patch: 16, Hidden: 64, Gap: -1, Jitter: -1, GreyProb: -1, DropProb: -1})
 	losses, _ := trainLosses(t, trunk, r, testPhotos(t)[:4], core.TrainConfig{Optimizer: "adam", LR: 3e-3}, 70, 32, 3)
@@ -194,6 +202,7 @@ func TestRelPosLossFalls(t *testing.T) {
 
 // TestRelPosGreyTrunk runs the task on a 1-channel trunk.
 func TestRelPosGreyTrunk(t *testing.T) {
+	t.Parallel()
 	trunk, err := core.NewTrunk(core.TrunkConfig{InChannels: 1, Widths: []int{8, 16}}, testRNG(5))
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +226,7 @@ func TestRelPosGreyTrunk(t *testing.T) {
 // TestRelPosSpecCheckpoint rebuilds the task from its spec and from a
 // checkpoint.
 func TestRelPosSpecCheckpoint(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 4)
 	r := newTestRelPos(t, trunk, RelPosConfig{Patch: 24, Gap: -1, Jitter: 3, Hidden: 16, GreyProb: -1, Project: true})
 	got, err := Resolve(r.Spec(), trunk)
@@ -242,6 +252,7 @@ func TestRelPosSpecCheckpoint(t *testing.T) {
 // TestRelPosPredict checks the board: the centre patch in the middle, the
 // neighbour at the predicted cell, the other cells empty.
 func TestRelPosPredict(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 7)
 	r := newTestRelPos(t, trunk, RelPosConfig{Hidden: 32})
 	img := testPhotos(t)[0]
@@ -295,6 +306,7 @@ func TestRelPosPredict(t *testing.T) {
 }
 
 func TestRelPosErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 9)
 	r := newTestRelPos(t, trunk, RelPosConfig{Hidden: 16})
 	for _, img := range []*image.NRGBA{nil, image.NewNRGBA(image.Rect(0, 0, 0, 5)), image.NewNRGBA(image.Rect(0, 0, 31, 100))} {

@@ -17,6 +17,10 @@ import (
 // means, decoders with their own batch-norm), which the replicas handle by
 // running everything after the trunk on the whole batch.
 func TestDataParallelEveryTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	photos := testPhotos(t)
 	const steps, batch = 3, 12
 	run := func(t *testing.T, name string, replica core.Collective) ([]float64, error) {

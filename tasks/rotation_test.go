@@ -23,6 +23,7 @@ func newTestRotation(t *testing.T, trunk *core.Trunk, cfg RotationConfig) *Rotat
 // TestRotationLabels checks each example's image against imaging.Rotate90
 // applied Class times to the call's one crop.
 func TestRotationLabels(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	r := newTestRotation(t, smallTrunk(t, 1), RotationConfig{})
 	for i, img := range photos[:4] {
@@ -66,6 +67,10 @@ func TestRotationLabels(t *testing.T) {
 
 // TestRotationLossFalls trains a small trunk on the sample photos.
 func TestRotationLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 2)
 	r := newTestRotation(t, trunk, RotationConfig{})
 	losses, _ := trainLosses(t, trunk, r, testPhotos(t)[:4], core.TrainConfig{Optimizer: "adam", LR: 3e-3}, 40, 32, 3)
@@ -75,6 +80,7 @@ func TestRotationLossFalls(t *testing.T) {
 // TestRotationSpecCheckpoint rebuilds the task from its spec and from a
 // checkpoint.
 func TestRotationSpecCheckpoint(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 4)
 	r := newTestRotation(t, trunk, RotationConfig{Size: 24, Jitter: -1})
 	got, err := Resolve(r.Spec(), trunk)
@@ -98,6 +104,7 @@ func TestRotationSpecCheckpoint(t *testing.T) {
 }
 
 func TestRotationPredict(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 7)
 	r := newTestRotation(t, trunk, RotationConfig{})
 	img := testPhotos(t)[0]
@@ -123,6 +130,7 @@ func TestRotationPredict(t *testing.T) {
 }
 
 func TestRotationErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 9)
 	r := newTestRotation(t, trunk, RotationConfig{})
 	for _, img := range []*image.NRGBA{nil, image.NewNRGBA(image.Rect(0, 0, 0, 5))} {

@@ -23,6 +23,7 @@ func newTestSeLa(t *testing.T, trunk *core.Trunk, cfg SeLaConfig) *SeLa {
 // the head's own probabilities computed through the autograd path
 // (Classifier.Logits), their balance, and the examples carrying them.
 func TestSeLaLabels(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)[:12]
 	trunk := smallTrunk(t, 1)
 	s := newTestSeLa(t, trunk, SeLaConfig{K: 4, Heads: 2})
@@ -105,6 +106,10 @@ func TestSeLaLabels(t *testing.T) {
 // TestSeLaLossFalls trains a small trunk with two heads on the sample
 // photos.
 func TestSeLaLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 2)
 	s := newTestSeLa(t, trunk, SeLaConfig{K: 4, Heads: 2})
 	losses, _, logs := trainRefreshing(t, trunk, s, testPhotos(t)[:12], core.TrainConfig{Optimizer: "adam", LR: 3e-3}, 40, 32, 3)
@@ -116,6 +121,7 @@ func TestSeLaLossFalls(t *testing.T) {
 
 // TestSeLaGrey runs rounds and steps on a 1-channel trunk.
 func TestSeLaGrey(t *testing.T) {
+	t.Parallel()
 	trunk, err := core.NewTrunk(core.TrunkConfig{InChannels: 1, Widths: []int{8, 16}}, testRNG(3))
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +134,7 @@ func TestSeLaGrey(t *testing.T) {
 }
 
 func TestSeLaSpecCheckpoint(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 4)
 	s := newTestSeLa(t, trunk, SeLaConfig{K: 5, Heads: 3, Lambda: 10, Jitter: -1})
 	got, err := Resolve(s.Spec(), trunk)
@@ -151,6 +158,7 @@ func TestSeLaSpecCheckpoint(t *testing.T) {
 }
 
 func TestSeLaPredict(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 7)
 	photos := testPhotos(t)
 	s := newTestSeLa(t, trunk, SeLaConfig{K: 4})
@@ -174,6 +182,7 @@ func TestSeLaPredict(t *testing.T) {
 }
 
 func TestSeLaErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 9)
 	s := newTestSeLa(t, trunk, SeLaConfig{})
 	for _, img := range []*image.NRGBA{nil, image.NewNRGBA(image.Rect(0, 0, 0, 5))} {

@@ -26,6 +26,7 @@ func newTestSimCLR(t *testing.T, trunk *core.Trunk, cfg SimCLRConfig) *SimCLR {
 // takes red to green and green to blue; grey has no hue; a whole turn
 // changes nothing.
 func TestShiftHue(t *testing.T) {
+	t.Parallel()
 	img := image.NewNRGBA(image.Rect(0, 0, 4, 1))
 	for x, c := range []color.NRGBA{{255, 0, 0, 255}, {0, 255, 0, 255}, {128, 128, 128, 200}, {200, 100, 50, 255}} {
 		img.SetNRGBA(x, 0, c)
@@ -63,6 +64,7 @@ func TestShiftHue(t *testing.T) {
 // two draws of the augmentation (so they differ), grey when grey_prob is 1,
 // and, for a flat photo with colour changes off, the photo's colour.
 func TestSimCLRExamples(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	trunk := smallTrunk(t, 1)
 	s := newTestSimCLR(t, trunk, SimCLRConfig{})
@@ -118,6 +120,7 @@ func TestSimCLRExamples(t *testing.T) {
 // in evaluation mode each view's embedding depends on it alone, so the rows
 // of example 1 of a batch equal those of a batch holding it alone.
 func TestSimCLREmbeddingRows(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 3)
 	s := newTestSimCLR(t, trunk, SimCLRConfig{Proj: 8})
 	batch, err := Batch(s, testPhotos(t), 3, testRNG(4))
@@ -153,6 +156,10 @@ func TestSimCLREmbeddingRows(t *testing.T) {
 // the task hard: with the defaults the loss falls about 5% in 60 steps),
 // so a few dozen steps show the loss falling.
 func TestSimCLRLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	trunk := smallTrunk(t, 5)
 	s := newTestSimCLR(t, trunk, SimCLRConfig{ViewConfig: ViewConfig{MinScale: 0.5, JitterProb: 0.5, GreyProb: -1}})
 	losses, _ := trainLosses(t, trunk, s, testPhotos(t), core.TrainConfig{Optimizer: "adam", LR: 3e-3}, 60, 16, 6)
@@ -162,6 +169,7 @@ func TestSimCLRLossFalls(t *testing.T) {
 // TestSimCLRSpecCheckpoint rebuilds the task from its spec and from a
 // checkpoint.
 func TestSimCLRSpecCheckpoint(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 7)
 	s := newTestSimCLR(t, trunk, SimCLRConfig{ViewConfig: ViewConfig{Size: 24, BlurProb: 0.5}, Proj: 16, Temperature: 0.2})
 	got, err := Resolve(s.Spec(), trunk)
@@ -187,6 +195,7 @@ func TestSimCLRSpecCheckpoint(t *testing.T) {
 // TestSimCLRPredict checks the nearest neighbours against a search of
 // trunk.Embed's features done here, and the montage's layout.
 func TestSimCLRPredict(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 10)
 	s := newTestSimCLR(t, trunk, SimCLRConfig{Neighbors: 3})
 	photos := testPhotos(t)
@@ -278,6 +287,7 @@ func imagesEqual(a, b *image.NRGBA) bool {
 // TestSimCLRHeldOut scores held-out photos: SimCLR is a Refresher, so
 // HeldOutScore asks it to assign them first, which it does not need.
 func TestSimCLRHeldOut(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 13)
 	s := newTestSimCLR(t, trunk, SimCLRConfig{})
 	tr, err := core.NewTrainer(trunk, s, core.TrainConfig{})
@@ -299,6 +309,7 @@ func TestSimCLRHeldOut(t *testing.T) {
 }
 
 func TestSimCLRErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 14)
 	s := newTestSimCLR(t, trunk, SimCLRConfig{})
 	for _, img := range []*image.NRGBA{nil, image.NewNRGBA(image.Rect(0, 0, 0, 5))} {

@@ -60,6 +60,7 @@ func bestEquipartition(logP [][]float64, k int) ([]int, float64) {
 // TestSinkhornBruteForce compares the labels of Sinkhorn-Knopp with a large
 // λ against the best of all equipartitions of 6 samples into 3 clusters.
 func TestSinkhornBruteForce(t *testing.T) {
+	t.Parallel()
 	for seed := range uint64(20) {
 		logP := randomLogProbs(6, 3, 2, 10+seed)
 		want, wantScore := bestEquipartition(logP, 3)
@@ -91,6 +92,7 @@ func TestSinkhornBruteForce(t *testing.T) {
 // ⌈N/K⌉, also when every sample prefers the same cluster and when there are
 // fewer samples than clusters.
 func TestSinkhornBalance(t *testing.T) {
+	t.Parallel()
 	same := make([][]float64, 7)
 	for i := range same {
 		same[i] = []float64{math.Log(0.98), math.Log(0.01), math.Log(0.01)}

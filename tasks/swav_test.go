@@ -75,6 +75,7 @@ func refSwAVCodes(scores []float64, b, k int, eps float64, iters int) []float64 
 // iterations at least halve the imbalance of a plain softmax on scores
 // that crowd onto one prototype, and 1000 remove it.
 func TestSwAVCodes(t *testing.T) {
+	t.Parallel()
 	rng := testRNG(31)
 	for _, tc := range []struct{ b, k int }{{1, 1}, {2, 3}, {5, 4}, {8, 16}, {32, 64}} {
 		scores := make([]float32, tc.b*tc.k)
@@ -146,6 +147,7 @@ func TestSwAVCodes(t *testing.T) {
 // Algorithm 1's sinkhorn (refSwAVCodes); the codes are equipartitioned on
 // the photos; the accuracy is core.PairAccuracy of the global views' z.
 func TestSwAVLoss(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	trunk := smallTrunk(t, 2)
 	task := newSwAV(t, swavSmall, trunk)
@@ -275,6 +277,10 @@ func checkUnitPrototypes(t *testing.T, s *SwAV) {
 // The colour distortions are milder than the defaults', as in
 // TestJointLossFalls.
 func TestSwAVLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on the sample photos; -short skips it")
+	}
+	t.Parallel()
 	photos := testPhotos(t)
 	trunk := smallTrunk(t, 5)
 	config := strings.TrimSuffix(swavSmall, "}") + `,"jitter_prob":0.5,"grey_prob":-1}`
@@ -298,6 +304,7 @@ func TestSwAVLossFalls(t *testing.T) {
 // TestSwAVCheckpoint rebuilds SwAV from its spec and a checkpoint, and a
 // run saved after 3 steps goes on exactly as the one not stopped.
 func TestSwAVCheckpoint(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)
 	trunk := smallTrunk(t, 7)
 	task := newSwAV(t, swavSmall, trunk)
@@ -327,6 +334,7 @@ func TestSwAVCheckpoint(t *testing.T) {
 // TestSwAVScores: the held-out measure is view matching on the two-view
 // methods' views, and the baseline loss is ln K.
 func TestSwAVScores(t *testing.T) {
+	t.Parallel()
 	photos := testPhotos(t)[:8]
 	trunk := smallTrunk(t, 11)
 	task := newSwAV(t, swavSmall, trunk)
@@ -368,6 +376,7 @@ func TestSwAVScores(t *testing.T) {
 }
 
 func TestSwAVErrors(t *testing.T) {
+	t.Parallel()
 	trunk := smallTrunk(t, 14)
 	for _, cfg := range []string{
 		`{"prototypes":-1}`, `{"prototypes":100000}`, `{"temperature":-1}`, `{"temperature":1000}`,

@@ -168,14 +168,19 @@ func TestGemmShapes(t *testing.T) {
 }
 
 // TestGemmBlocks crosses the cache-block boundaries (k > kc, n > nc) and
-// exercises beta other than 0 and 1, and k = 0.
+// exercises beta other than 0 and 1, and k = 0. -short keeps no transpose
+// and both (each operand packed both ways) and beta 0 and 0.5.
 func TestGemmBlocks(t *testing.T) {
 	type shape struct{ m, n, k int }
 	shapes := []shape{{3, 4100, 5}, {300, 9, 600}, {130, 70, 1030}, {5, 3, 0}, {1, 1, 2000}, {257, 2051, 3}}
+	transposes, betas := []int{0, 1, 2, 3}, []float32{0, 1, 0.5}
+	if testing.Short() {
+		transposes, betas = []int{0, 3}, []float32{0, 0.5}
+	}
 	for _, kern := range testKernels() {
 		for i, s := range shapes {
-			for tr := range 4 {
-				for _, beta := range []float32{0, 1, 0.5} {
+			for _, tr := range transposes {
+				for _, beta := range betas {
 					tc := gemmNewCase(tr&1 != 0, tr&2 != 0, s.m, s.n, s.k, 1, beta, uint32(100+i))
 					got := tc.run(kern)
 					tc.check(t, kern.name, got)
