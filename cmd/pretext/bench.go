@@ -53,8 +53,13 @@ func bench(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	if *threads < 1 || *steps < 1 || *warmup < 0 {
-		return usagef("bench: -threads and -steps must be positive, -warmup not negative")
+	switch *workload {
+	case "rs", "js", "cs": // internal/workload's
+	default:
+		return usagef("bench: unknown workload %q (rs, js or cs)", *workload)
+	}
+	if *threads < 1 || *steps < 1 || *batch < 1 || *warmup < 0 {
+		return usagef("bench: -threads, -steps and -batch must be positive, -warmup not negative")
 	}
 	runtime.GOMAXPROCS(*threads)
 	w, err := workloads.New(*workload, *batch, rand.New(rand.NewPCG(*seed, 0)))

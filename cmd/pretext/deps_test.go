@@ -15,6 +15,7 @@ import (
 // not embed the sample photos; the recipe knows no shell; explore knows no
 // task, recipe or shell.
 func TestDependencies(t *testing.T) {
+	t.Parallel()
 	// go test puts the go command that runs it first on PATH.
 	goTool, err := exec.LookPath("go")
 	if err != nil {

@@ -5,14 +5,18 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
+	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pretextlab/pretext/core"
+	"github.com/pretextlab/pretext/core/eval"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
 )
@@ -95,6 +99,10 @@ func runEval(t *testing.T, args ...string) []evalResult {
 // TestEvalFashionEndToEnd pretrains rotation on a tiny Fashion-MNIST-format
 // set (labels unused), then probes it, a random trunk and a supervised one.
 func TestEvalFashionEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains and probes three trunks, one end to end")
+	}
+	t.Parallel()
 	dir := t.TempDir()
 	writeFashion(t, dir, 300, 100)
 	data := "fashion-mnist:" + dir
@@ -147,8 +155,117 @@ func TestEvalFashionEndToEnd(t *testing.T) {
 	}
 }
 
+// TestEvalCheckpoint: eval -ckpt probes the trunk the checkpoint holds,
+// not a random one. A rotation checkpoint trained for a few steps with seed
+// 1 on a tiny Fashion-MNIST-format set has features that differ from those
+// of its own starting point (the seed's random trunk); eval -ckpt's k-NN
+// accuracy, as JSON and as text, is the one the test computes itself on
+// the trunk it loads from the file, and not the one of that random trunk,
+// which eval -random -seed 1 gives.
+func TestEvalCheckpoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a checkpoint")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	writeFashion(t, dir, 200, 100)
+	data := "fashion-mnist:" + dir
+	ckpt := filepath.Join(dir, "rot.ckpt")
+	// A high rate, so that three steps move the trunk far from its start:
+	// at the default 0.05 both score within an image of each other.
+	if err := train([]string{"-task", "rotation", "-data", data, "-steps", "3", "-batch", "32", "-seed", "1", "-knn-every", "0", "-lr", "1", "-out", ckpt, "-threads", "2"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+
+	// The test's own features (the last layer, globally pooled, batch-norm
+	// statistics recomputed on the training images) and k-NN accuracy.
+	trainSet, testSet, err := loadFashion(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainIn, testIn := eval.Inputs(trainSet.imgs, 1), eval.Inputs(testSet.imgs, 1)
+	probe := func(trunk *core.Trunk) (eval.Features, float64) {
+		t.Helper()
+		trainF, testF, err := eval.Extract(trunk, trainIn, testIn, []core.Pooling{{Layer: len(trunk.Layers) - 1, Grid: 1}}, eval.ExtractConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc, err := eval.KNN(trainF[0], trainSet.labels, testF[0], testSet.labels, 10, eval.DefaultK, eval.DefaultTemperature)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return testF[0], acc
+	}
+	f, err := os.Open(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := core.LoadTrainer(f, tasks.Resolve)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Steps() != 3 || tr.Trunk.Config.InChannels != 1 {
+		t.Fatalf("checkpoint at step %d with %d input channels, want 3 steps of a grey trunk", tr.Steps(), tr.Trunk.Config.InChannels)
+	}
+	trainedF, trainedAcc := probe(tr.Trunk)
+	cfg, err := core.NamedTrunk("rs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.InChannels = 1
+	start, err := core.NewTrunk(cfg, rand.New(rand.NewPCG(1, 0))) // the run's first draw (recipe.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startF, startAcc := probe(start)
+	var diff, size float64
+	for i, v := range trainedF.Data {
+		diff += math.Abs(float64(v - startF.Data[i]))
+		size += math.Abs(float64(v))
+	}
+	if trainedF.Dim != startF.Dim || !(diff > 1e-3*size) {
+		t.Fatalf("the trained trunk's features differ from its starting point's by %g (of %g): the setup cannot tell them apart", diff, size)
+	}
+	if trainedAcc == startAcc {
+		t.Fatalf("the trained and the random trunk both score %v: the setup cannot tell eval -ckpt from eval -random", trainedAcc)
+	}
+	t.Logf("k-NN accuracy: trained %v, its random start %v", trainedAcc, startAcc)
+
+	for _, c := range []struct {
+		args []string
+		want float64
+	}{
+		{[]string{"-ckpt", ckpt}, trainedAcc},
+		{[]string{"-random", "-seed", "1"}, startAcc},
+	} {
+		res := runEval(t, append([]string{"-data", data, "-probe", "knn"}, c.args...)...)
+		if len(res) != 1 {
+			t.Fatalf("eval %v: %d results, want one", c.args, len(res))
+		}
+		r := res[0]
+		if !(r.Accuracy >= 0 && r.Accuracy <= 1) || math.Abs(r.Accuracy-c.want) > 1e-9 || r.Probe != "knn" || r.Dim != trainedF.Dim || r.Block != len(start.Config.Widths) {
+			t.Errorf("eval %v: %+v, want a k-NN accuracy of %v on %d-d features of block %d", c.args, r, c.want, trainedF.Dim, len(start.Config.Widths))
+		}
+		if c.args[0] == "-ckpt" && !strings.Contains(r.Features, "rotation-pretrained (rot.ckpt, 3 steps)") {
+			t.Errorf("eval -ckpt describes its features as %q", r.Features)
+		}
+		// The line for people: a percentage in [0, 100], the same.
+		var out bytes.Buffer
+		if err := evalCmd(append([]string{"-data", data, "-probe", "knn", "-threads", "2"}, c.args...), &out); err != nil {
+			t.Fatal(err)
+		}
+		_, pct, ok := strings.Cut(strings.TrimSpace(out.String()), "knn probe: ")
+		v, err := strconv.ParseFloat(strings.TrimSuffix(pct, "%"), 64)
+		if !ok || err != nil || !strings.HasSuffix(pct, "%") || !(v >= 0 && v <= 100) || math.Abs(v-100*c.want) > 0.005+1e-9 {
+			t.Errorf("eval %v prints %q, want a k-NN accuracy of %.2f%%", c.args, out.String(), 100*c.want)
+		}
+	}
+}
+
 // TestEvalPhotosFolds probes a labelled photo folder by cross validation.
 func TestEvalPhotosFolds(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeLabelledPhotos(t, dir)
 	res := runEval(t, "-data", "photos:"+dir, "-random", "-folds", "2", "-side", "32")
@@ -180,6 +297,7 @@ func TestReportSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
+	t.Parallel()
 	fm, photos, work := t.TempDir(), t.TempDir(), t.TempDir()
 	writeFashion(t, fm, 300, 100)
 	writeLabelledPhotos(t, photos)
@@ -209,13 +327,32 @@ func TestReportSmoke(t *testing.T) {
 	}
 }
 
+// needFashion skips the test when Fashion-MNIST is not in dir, or fails
+// it when PRETEXT_FASHION=1 says it must be there (.ci/run installs
+// Debian's dataset-fashion-mnist and sets it).
+func needFashion(t *testing.T, dir string) {
+	t.Helper()
+	var missing []string
+	for _, name := range []string{"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if os.Getenv("PRETEXT_FASHION") == "1" {
+		t.Fatalf("PRETEXT_FASHION=1 but %s lacks %s (apt-get install dataset-fashion-mnist)", dir, strings.Join(missing, ", "))
+	}
+	t.Skipf("Fashion-MNIST is not in %s (apt-get install dataset-fashion-mnist; PRETEXT_FASHION=1 makes this a failure)", dir)
+}
+
 // TestFashionInstalled reads the real Fashion-MNIST when Debian's
 // dataset-fashion-mnist is installed (.ci/run installs it): the counts, the
 // padding and the first labels its README documents.
 func TestFashionInstalled(t *testing.T) {
-	if _, err := os.Stat(filepath.Join(FashionDir, "train-labels-idx1-ubyte.gz")); err != nil {
-		t.Skip("dataset-fashion-mnist is not installed")
-	}
+	t.Parallel()
+	needFashion(t, FashionDir)
 	train, test, err := loadFashion(FashionDir)
 	if err != nil {
 		t.Fatal(err)
@@ -235,6 +372,7 @@ func TestFashionInstalled(t *testing.T) {
 // TestReportRandomDifference checks the bracketed difference from the
 // random-init mean: per data, trunk, pooling and probe, never on random rows.
 func TestReportRandomDifference(t *testing.T) {
+	t.Parallel()
 	res := func(block, grid int, probe string, acc float64) evalResult {
 		return evalResult{Block: block, Grid: grid, Probe: probe, Accuracy: acc}
 	}

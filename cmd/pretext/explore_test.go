@@ -39,6 +39,7 @@ func runCmd(t *testing.T, cmd func([]string, *bytes.Buffer) error, args ...strin
 }
 
 func TestEmbedCSVAndNPY(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeKinds(t, dir, 3)
 	// A subfolder is read; a hidden one is not.
@@ -121,6 +122,7 @@ func TestEmbedCSVAndNPY(t *testing.T) {
 }
 
 func TestSimilar(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeKinds(t, dir, 4)
 	var out bytes.Buffer
@@ -173,6 +175,7 @@ func TestSimilar(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeKinds(t, dir, 6)
 	labels := filepath.Join(t.TempDir(), "labels.csv")
@@ -247,6 +250,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestMapAndCluster(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeKinds(t, dir, 5)
 	pic := filepath.Join(t.TempDir(), "map.png")

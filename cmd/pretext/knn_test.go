@@ -55,6 +55,7 @@ func jsonLines(t *testing.T, out string) (types []string, lines []map[string]any
 // line every -knn-every steps and after the last one, measured on the
 // held-back photos that labels.csv names; the result holds the last.
 func TestTrainKNNLines(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	labels := writeLabelledKinds(t, dir, 10)
 	var out bytes.Buffer
@@ -107,6 +108,10 @@ func TestTrainKNNLines(t *testing.T) {
 // checkpoint (parameters, batch-norm statistics, optimizer state, batch
 // generator) byte for byte.
 func TestTrainKNNLeavesTrainingAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two runs of 20 steps")
+	}
+	t.Parallel()
 	dir := t.TempDir()
 	writeLabelledKinds(t, dir, 8)
 	run := func(every string) (string, []byte) {
@@ -162,6 +167,10 @@ func mustJSON(t *testing.T, v any) []byte {
 // TestTrainKNNFashion: on Fashion-MNIST the test images are classified by
 // a bank of training images (small sets here: all of them).
 func TestTrainKNNFashion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on Fashion-MNIST-format data")
+	}
+	t.Parallel()
 	dir := t.TempDir()
 	writeFashion(t, dir, 200, 60)
 	var out bytes.Buffer
@@ -185,6 +194,7 @@ func TestTrainKNNFashion(t *testing.T) {
 // photos is measured every 50 steps and after the last, and a run without
 // labels is not; asked for without labels, it is an error.
 func TestTrainKNNDefaultsAndErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeLabelledKinds(t, dir, 6)
 	for name, c := range map[string]struct {
@@ -222,6 +232,7 @@ func TestTrainKNNDefaultsAndErrors(t *testing.T) {
 // TestKNNLineForPeople: without -json an evaluation is one line, through
 // the note the progress bar makes room for; one that fails is a note too.
 func TestKNNLineForPeople(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeLabelledKinds(t, dir, 6)
 	photos, err := loadPhotos(dir, core.IntakeConfig{}, io.Discard)

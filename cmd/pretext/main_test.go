@@ -25,6 +25,10 @@ import (
 // photos, saves a checkpoint, and runs predict on it: the JSON lines and the
 // output PNG must be well formed.
 func TestTrainPredictEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains every task")
+	}
+	t.Parallel()
 	dir := t.TempDir()
 	photo := filepath.Join(dir, "photo.jpg")
 	if err := os.WriteFile(photo, samples.Photos()[0].Data, 0o644); err != nil {
@@ -102,6 +106,7 @@ func TestTrainPredictEndToEnd(t *testing.T) {
 }
 
 func TestLoadPhotosPassesOverNonImages(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "README.md"), []byte("# my photos"), 0o644)
 	os.WriteFile(filepath.Join(dir, "labels.csv"), []byte("file,label\n"), 0o644)
@@ -126,8 +131,9 @@ func TestLoadPhotosPassesOverNonImages(t *testing.T) {
 // with "diverged" and its reason; at a rate of 1e30 the run then fails with
 // core.ErrDiverged.
 func TestTrainReportsDivergence(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
-	args := []string{"-task", "rotation", "-steps", "6", "-batch", "8", "-lr", "1e30", "-json", "-threads", "1", "-out", filepath.Join(t.TempDir(), "x.ckpt")}
+	args := []string{"-task", "rotation", "-steps", "6", "-batch", "8", "-lr", "1e30", "-json", "-threads", "2", "-out", filepath.Join(t.TempDir(), "x.ckpt")}
 	err := train(args, &out)
 	if !errors.Is(err, core.ErrDiverged) {
 		t.Fatalf("err = %v, want core.ErrDiverged", err)
@@ -161,6 +167,7 @@ func TestTrainReportsDivergence(t *testing.T) {
 // defaults, seed 1, the RS trunk, a tenth held back), through the same
 // recipe.
 func TestTrainDefaultsAreThePages(t *testing.T) {
+	t.Parallel()
 	for _, name := range tasks.Names() {
 		s, _, err := trainFlags([]string{"-task", name}, io.Discard)
 		if err != nil {
@@ -191,6 +198,7 @@ func TestTrainDefaultsAreThePages(t *testing.T) {
 // TestListTasks: pretext tasks prints every registered task with its
 // summary and training defaults, from the registry.
 func TestListTasks(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	if err := listTasks(nil, &out); err != nil {
 		t.Fatal(err)
@@ -214,6 +222,9 @@ func TestListTasks(t *testing.T) {
 // ends with the uninterrupted run's model, bit for bit. Without -out the
 // model goes to a file in the current folder, named in the message.
 func TestTrainInterruptAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains three runs")
+	}
 	dir := t.TempDir()
 	common := []string{"-task", "rotation", "-steps", "6", "-batch", "8", "-threads", "1"}
 	whole := filepath.Join(dir, "whole.ckpt")

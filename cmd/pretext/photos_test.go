@@ -15,6 +15,7 @@ import (
 // TestLoadPhotosCorpus reads core's corpus of bad and unusual files: the
 // good ones are loaded, and the log names each bad one with its reason.
 func TestLoadPhotosCorpus(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "core", "testdata", "intake")
 	entries, err := os.ReadDir(src)

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -30,12 +34,15 @@ func predict(args []string, stdout io.Writer) error {
 	}
 	f, err := os.Open(*ckpt)
 	if err != nil {
-		return err
+		return fmt.Errorf("predict: %w", err)
 	}
-	tr, err := core.LoadTrainer(f, tasks.Resolve)
+	r := bufio.NewReader(f)
+	start, _ := r.Peek(9)
+	start = bytes.Clone(start) // LoadTrainer reads on through r's buffer
+	tr, err := core.LoadTrainer(r, tasks.Resolve)
 	f.Close()
 	if err != nil {
-		return err
+		return fmt.Errorf("predict: %s: %w%s", *ckpt, err, notCheckpointHint(start))
 	}
 	task, ok := tr.Head.(tasks.Task)
 	if !ok {
@@ -43,9 +50,15 @@ func predict(args []string, stdout io.Writer) error {
 	}
 	b, err := os.ReadFile(*in)
 	if err != nil {
-		return err
+		return fmt.Errorf("predict: %w", err)
 	}
 	img, err := core.Decode(*in, b, core.IntakeConfig{})
+	var refused *core.IntakeError
+	if errors.As(err, &refused) {
+		// Decode's message says the photo is skipped, as in a folder of
+		// them; here it is the one photo asked for.
+		return fmt.Errorf("predict: %s: %w", *in, refused.Err)
+	}
 	if err != nil {
 		return err
 	}
@@ -54,10 +67,25 @@ func predict(args []string, stdout io.Writer) error {
 		return err
 	}
 	if err := writePNG(*out, sideBySide(pred.Input, pred.Image)); err != nil {
-		return err
+		return fmt.Errorf("predict: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s: %s\nwrote %s\n", task.Name(), pred.Summary, *out)
 	return nil
+}
+
+// notCheckpointHint says what to do with a file that is not a checkpoint
+// but, by its first 9 bytes, a safetensors file (a little-endian header
+// length, then the JSON header) such as pretext export writes; otherwise
+// it is "".
+func notCheckpointHint(start []byte) string {
+	if len(start) < 9 || start[8] != '{' {
+		return ""
+	}
+	// 2 is the shortest header ({}); 1<<24 is core/safetensors' MaxHeader.
+	if n := binary.LittleEndian.Uint64(start); n >= 2 && n <= 1<<24 {
+		return " (it is a safetensors file: pretext import -in FILE -out FILE.ckpt turns an export into a checkpoint)"
+	}
+	return ""
 }
 
 // sideBySide lays the images out left to right with an 8-pixel white gap.

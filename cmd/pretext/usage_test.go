@@ -13,6 +13,7 @@ import (
 // 0 (its text on stdout), a usage mistake 2 with its message printed once,
 // a failure of the work 1.
 func TestExitStatus(t *testing.T) {
+	t.Parallel()
 	missing := filepath.Join(t.TempDir(), "missing.ckpt")
 	for _, c := range []struct {
 		args   []string
@@ -56,6 +57,7 @@ func TestExitStatus(t *testing.T) {
 
 // TestEmit checks that every JSON line says what it is.
 func TestEmit(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	emit(&b, "step", struct {
 		Step int `json:"step"`
