@@ -53,6 +53,15 @@ func needTorch(t *testing.T) {
 	t.Skipf("%s cannot import torch (install python3-torch; PRETEXT_TORCH=1 makes this a failure): %v", python, err)
 }
 
+// quickSetups is every setup, or under -short the first (the RS trunk with
+// the rotation head): each setup costs a Python process with torch.
+func quickSetups() []setup {
+	if testing.Short() {
+		return setups[:1]
+	}
+	return setups
+}
+
 // twin runs pretext_twin.py with args.
 func twin(t *testing.T, args ...string) {
 	t.Helper()
@@ -250,7 +259,7 @@ func compare(t *testing.T, f *safetensors.File, name string, got []float32, tol 
 func TestTwinMatches(t *testing.T) {
 	t.Parallel()
 	needTorch(t)
-	for _, s := range setups {
+	for _, s := range quickSetups() {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
@@ -319,7 +328,7 @@ func TestTwinMatches(t *testing.T) {
 func TestTwinImport(t *testing.T) {
 	t.Parallel()
 	needTorch(t)
-	for _, s := range setups {
+	for _, s := range quickSetups() {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
