@@ -6,7 +6,8 @@
 #   test       everything CI runs: vet, native tests (with the PyTorch
 #              cross-check when python3-torch is installed), the browser test in
 #              headless Chromium, core/tasks/app/internal tests as wasm in
-#              Node, the kernels' and core's again with the simd128 kernels,
+#              Node (-short: the heavy trainings ran natively), the kernels'
+#              and core's again with the simd128 kernels,
 #              the pure-Go kernels natively (-tags purego), and the arm64
 #              NEON kernel under qemu-aarch64 when it is installed; each
 #              stage prints its time
@@ -80,7 +81,11 @@ test)
 	# A generous timeout: the end-to-end tests train every task, and a
 	# loaded 2-core machine runs them several times slower than an idle one.
 	stage native go test -timeout 40m ./...
-	stage wasm wasm_test -timeout 40m ./core/... ./tasks/... ./recipe/... ./explore/... ./wasm/... ./internal/...
+	# The wasm tests in Node with -short: the heavy trainings (loss-falls,
+	# every task end to end) ran natively above, the golden-loss tests that
+	# tie wasm's numbers to native ones run here, and the browser test has
+	# trained every task as wasm in Chromium.
+	stage wasm wasm_test -short -timeout 40m ./core/... ./tasks/... ./recipe/... ./explore/... ./wasm/... ./internal/...
 	# The kernels and core once more with the simd128 kernels loaded as the
 	# page loads them; a test in each fails if they are not in use.
 	stage wasm-simd128 env PRETEXT_SIMD=1 GOOS=js GOARCH=wasm go test -exec="$PWD/wasm/exec_node.js" -timeout 40m ./internal/kernel/... ./core
