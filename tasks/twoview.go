@@ -32,10 +32,13 @@ type ViewConfig struct {
 	// (default 0.2), at most 1.
 	MinScale float64 `json:"min_scale,omitempty"`
 	// Jitter is the colour-jitter strength s of SimCLR's appendix A:
-	// brightness, contrast and saturation change by up to ±0.8s (as
-	// fractions) and the hue turns by up to ±0.2s of the colour circle
-	// (default 0.5, the paper's setting for CIFAR-10's 32-pixel images;
-	// its ImageNet one is 1; at most 1.25; negative: none).
+	// brightness, contrast and saturation change by up to ±80s percent
+	// each (core.ColorJitter at strength 0.8s: imaging's adjustments, an
+	// additive brightness shift and imaging's contrast and saturation
+	// curves, not torchvision's multiplicative factors) and the hue turns
+	// by up to ±0.2s of the colour circle (default 0.5, the paper's
+	// setting for CIFAR-10's 32-pixel images; its ImageNet one is 1; at
+	// most 1.25; negative: none).
 	Jitter float64 `json:"jitter,omitempty"`
 	// JitterProb is the probability that a view is colour-jittered
 	// (default 0.8, the paper's; negative: never).

@@ -98,6 +98,14 @@ func loadPhotos(dir string, cfg core.IntakeConfig, log io.Writer) ([]recipe.Phot
 	return out, nil
 }
 
+// The largest -max-megapixels and -max-memory taken: a photo of 65536 by
+// 65536 pixels (the longest side intake reads), and a mebibyte count whose
+// bytes fit in an int64 with room to spare.
+const (
+	maxFlagMegapixels = 1 << 32 / 1_000_000
+	maxFlagMegabytes  = 1 << 40
+)
+
 // intakeFlags adds the photo limits' flags to fs; the function returned
 // gives the limits parsed.
 func intakeFlags(fs *flag.FlagSet) func() (core.IntakeConfig, error) {
@@ -107,6 +115,11 @@ func intakeFlags(fs *flag.FlagSet) func() (core.IntakeConfig, error) {
 	return func() (core.IntakeConfig, error) {
 		if *maxPhotos < 1 || !(*maxMP > 0) || *maxMB < 1 {
 			return core.IntakeConfig{}, fmt.Errorf("-max-photos %d, -max-megapixels %v and -max-memory %d must be positive", *maxPhotos, *maxMP, *maxMB)
+		}
+		// Beyond these the conversions to pixels and bytes would overflow
+		// (intake refuses a side over 65536 pixels anyway).
+		if *maxMP > maxFlagMegapixels || *maxMB > maxFlagMegabytes {
+			return core.IntakeConfig{}, fmt.Errorf("-max-megapixels %v or -max-memory %d is too large (at most %d and %d)", *maxMP, *maxMB, maxFlagMegapixels, maxFlagMegabytes)
 		}
 		return core.IntakeConfig{MaxPhotos: *maxPhotos, MaxPixels: int(*maxMP * 1e6), MaxBytes: int64(*maxMB) << 20}, nil
 	}

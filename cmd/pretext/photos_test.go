@@ -97,3 +97,43 @@ func TestLoadPhotosCorpus(t *testing.T) {
 		t.Errorf("train -max-memory 0: %v", err)
 	}
 }
+
+// TestIntakeFlagsRefuseAbsurd: limits that are NaN, infinite, negative or
+// too large to convert to pixels and bytes are refused, each with the
+// message naming the flags, never turned into a wrapped-around limit.
+func TestIntakeFlagsRefuseAbsurd(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-max-megapixels", "NaN"}, "must be positive"},
+		{[]string{"-max-megapixels", "-1"}, "must be positive"},
+		{[]string{"-max-megapixels", "+Inf"}, "too large"},
+		{[]string{"-max-megapixels", "1e30"}, "too large"},
+		{[]string{"-max-megapixels", "4295"}, "too large"},
+		{[]string{"-max-memory", "-5"}, "must be positive"},
+		{[]string{"-max-memory", "9223372036854775807"}, "too large"},
+		{[]string{"-max-photos", "-1"}, "must be positive"},
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		limits := intakeFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		cfg, err := limits()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %+v, %v; want an error saying %q", tc.args, cfg, err, tc.want)
+		}
+	}
+	// The largest limits taken convert without wrapping around.
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	limits := intakeFlags(fs)
+	if err := fs.Parse([]string{"-max-megapixels", "4294", "-max-memory", "1099511627776"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := limits(); err != nil || cfg.MaxPixels != 4_294_000_000 || cfg.MaxBytes != 1<<60 {
+		t.Errorf("the largest limits give %+v, %v", cfg, err)
+	}
+}
