@@ -342,43 +342,9 @@ func TestDINOScores(t *testing.T) {
 	photos := testPhotos(t)[:8]
 	trunk := smallTrunk(t, 11)
 	task := newDINO(t, dinoSmall, trunk)
-	tr, err := core.NewTrainer(trunk, task, core.TrainConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := HeldOutScore(tr, task, photos, 2, 4, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.Measure == nil || h.Measure.Name != "view matching" || !(h.Measure.Value >= 0 && h.Measure.Value <= 100) {
-		t.Fatalf("measure %+v", h.Measure)
-	}
-	if !(h.Loss > 0) || !(h.Accuracy >= 0 && h.Accuracy <= 1) {
-		t.Errorf("held-out loss %v, accuracy %v", h.Loss, h.Accuracy)
-	}
+	checkMultiCropScores(t, "dino", task, trunk, photos)
 	if _, ok := Task(task).(Baseliner); ok {
 		t.Errorf("dino has a baseline loss")
-	}
-	// The measure's views are the two-view methods' (min_scale 0.2), made
-	// by the same pipeline from the same seed.
-	mr, err := task.Measure(trunk, photos, testRNG(12))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := viewMatching("dino", ViewConfig{MinScale: 0.2}.withDefaults(), trunk, photos, testRNG(12))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mr != ref {
-		t.Errorf("measure %+v, want %+v", mr, ref)
-	}
-	// A prediction is the shared neighbours preview.
-	if _, err := Prepare(task, trunk, photos, 0, testRNG(13)); err != nil {
-		t.Fatal(err)
-	}
-	p, err := task.Predict(trunk, photos[2], testRNG(14))
-	if err != nil || !strings.HasPrefix(p.Summary, "nearest: photos #") {
-		t.Errorf("predict: %q, %v", p.Summary, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"encoding/json"
+	"image"
 	"math"
 	"strings"
 	"testing"
@@ -338,40 +339,9 @@ func TestSwAVScores(t *testing.T) {
 	photos := testPhotos(t)[:8]
 	trunk := smallTrunk(t, 11)
 	task := newSwAV(t, swavSmall, trunk)
-	tr, err := core.NewTrainer(trunk, task, core.TrainConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := HeldOutScore(tr, task, photos, 2, 4, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.Measure == nil || h.Measure.Name != "view matching" || !(h.Measure.Value >= 0 && h.Measure.Value <= 100) {
-		t.Fatalf("measure %+v", h.Measure)
-	}
-	if !(h.Loss > 0) || !(h.Accuracy >= 0 && h.Accuracy <= 1) {
-		t.Errorf("held-out loss %v, accuracy %v", h.Loss, h.Accuracy)
-	}
+	checkMultiCropScores(t, "swav", task, trunk, photos)
 	if b := task.BaselineLoss(nil); math.Abs(b-math.Log(64)) > 1e-12 {
 		t.Errorf("baseline loss %v, want ln 64", b)
-	}
-	mr, err := task.Measure(trunk, photos, testRNG(12))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := viewMatching("swav", ViewConfig{MinScale: 0.2}.withDefaults(), trunk, photos, testRNG(12))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mr != ref {
-		t.Errorf("measure %+v, want %+v", mr, ref)
-	}
-	if _, err := Prepare(task, trunk, photos, 0, testRNG(13)); err != nil {
-		t.Fatal(err)
-	}
-	p, err := task.Predict(trunk, photos[2], testRNG(14))
-	if err != nil || !strings.HasPrefix(p.Summary, "nearest: photos #") {
-		t.Errorf("predict: %q, %v", p.Summary, err)
 	}
 }
 
@@ -411,5 +381,48 @@ func TestSwAVErrors(t *testing.T) {
 	}
 	if _, _, err := task.Loss(nil, []core.Example{four, four}, true); err == nil {
 		t.Errorf("Loss without a trunk: no error")
+	}
+}
+
+// checkMultiCropScores checks a multi-crop method's held-out scores on
+// photos: the measure is view matching on the two-view methods' views
+// (min_scale 0.2), made by the same pipeline from the same seed, and a
+// prediction is the shared neighbours preview.
+func checkMultiCropScores(t *testing.T, name string, task interface {
+	Task
+	Measurer
+}, trunk *core.Trunk, photos []*image.NRGBA) {
+	t.Helper()
+	tr, err := core.NewTrainer(trunk, task, core.TrainConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := HeldOutScore(tr, task, photos, 2, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Measure == nil || h.Measure.Name != "view matching" || !(h.Measure.Value >= 0 && h.Measure.Value <= 100) {
+		t.Fatalf("measure %+v", h.Measure)
+	}
+	if !(h.Loss > 0) || !(h.Accuracy >= 0 && h.Accuracy <= 1) {
+		t.Errorf("held-out loss %v, accuracy %v", h.Loss, h.Accuracy)
+	}
+	mr, err := task.Measure(trunk, photos, testRNG(12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := viewMatching(name, ViewConfig{MinScale: 0.2}.withDefaults(), trunk, photos, testRNG(12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mr != ref {
+		t.Errorf("measure %+v, want %+v", mr, ref)
+	}
+	if _, err := Prepare(task, trunk, photos, 0, testRNG(13)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := task.Predict(trunk, photos[2], testRNG(14))
+	if err != nil || !strings.HasPrefix(p.Summary, "nearest: photos #") {
+		t.Errorf("predict: %q, %v", p.Summary, err)
 	}
 }
