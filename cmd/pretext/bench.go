@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
+	"strings"
 
 	workloads "github.com/pretextlab/pretext/internal/workload"
 )
@@ -53,10 +55,8 @@ func bench(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	switch *workload {
-	case "rs", "js", "cs": // internal/workload's
-	default:
-		return usagef("bench: unknown workload %q (rs, js or cs)", *workload)
+	if !slices.Contains(workloads.Names, *workload) {
+		return usagef("bench: unknown workload %q (%s)", *workload, strings.Join(workloads.Names, ", "))
 	}
 	if *threads < 1 || *steps < 1 || *batch < 1 || *warmup < 0 {
 		return usagef("bench: -threads, -steps and -batch must be positive, -warmup not negative")

@@ -103,7 +103,7 @@ func TestBenchRefuses(t *testing.T) {
 		args []string
 		want string // in the one message; "" where the flag package prints it
 	}{
-		{[]string{"-workload", "nope"}, `bench: unknown workload "nope" (rs, js or cs)`},
+		{[]string{"-workload", "nope"}, `bench: unknown workload "nope" (rs, js, cs)`},
 		{[]string{"-workload", "RS"}, `unknown workload "RS"`},
 		{[]string{"-steps", "0"}, "-threads, -steps and -batch must be positive"},
 		{[]string{"-steps", "-3"}, "must be positive"},

@@ -14,6 +14,8 @@ import (
 	"math/rand/v2"
 	"os"
 
+	"github.com/pretextlab/pretext/core/safetensors"
+
 	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/tasks"
 )
@@ -81,8 +83,8 @@ func notCheckpointHint(start []byte) string {
 	if len(start) < 9 || start[8] != '{' {
 		return ""
 	}
-	// 2 is the shortest header ({}); 1<<24 is core/safetensors' MaxHeader.
-	if n := binary.LittleEndian.Uint64(start); n >= 2 && n <= 1<<24 {
+	// 2 is the shortest header ({}).
+	if n := binary.LittleEndian.Uint64(start); n >= 2 && n <= safetensors.MaxHeader {
 		return " (it is a safetensors file: pretext import -in FILE -out FILE.ckpt turns an export into a checkpoint)"
 	}
 	return ""

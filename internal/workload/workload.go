@@ -9,11 +9,15 @@ import (
 	"fmt"
 	"image"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/pretextlab/pretext/core"
 	"github.com/pretextlab/pretext/tasks"
 	"github.com/pretextlab/pretext/tasks/samples"
 )
+
+// Names are the reference workloads New builds.
+var Names = []string{"rs", "js", "cs"}
 
 // New builds the named reference workload with batch examples per step:
 // RS from core (random data), and JS and CS from their tasks on one fixed
@@ -31,7 +35,7 @@ func New(name string, batch int, rng *rand.Rand) (*core.Workload, error) {
 	}
 	taskName := map[string]string{"js": "jigsaw", "cs": "colorization"}[name]
 	if taskName == "" {
-		return nil, fmt.Errorf("workload: unknown workload %q (rs, js or cs)", name)
+		return nil, fmt.Errorf("workload: unknown workload %q (%s)", name, strings.Join(Names, ", "))
 	}
 	trunk, err := core.NewTrunk(core.TrunkConfig{}, rng)
 	if err != nil {
