@@ -52,7 +52,7 @@ func (p *page) waitAdded() string {
 	p.t.Helper()
 	var note string
 	p.run("wait for the photos to be read", chromedp.Poll(`(() => { const t = document.querySelector("#intake-note").textContent; return t.startsWith("Added") ? t : null })()`,
-		&note, chromedp.WithPollingTimeout(30*time.Second)))
+		&note, chromedp.WithPollingTimeout(60*time.Second)))
 	return note
 }
 

@@ -343,9 +343,7 @@ func nativeTrain(t *testing.T, s app.Settings) (a *app.App, losses []float64, pr
 func closeTo(a, b, rel float64) bool { return math.Abs(a-b) <= rel*math.Max(1, math.Abs(b)) }
 
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	skipShort(t)
 	downloads := t.TempDir()
 	p := openPage(t, downloads)
 	shots := artifacts(t)
@@ -608,9 +606,7 @@ func (p *page) checkPrivate() {
 // bit with the pure-Go kernel and a plain loop (pretext.kernels runs
 // kernel.SelfCheck in the worker).
 func TestBrowserSIMD(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	skipShort(t)
 	needChromium(t)
 	if _, err := exec.LookPath("wat2wasm"); err != nil {
 		if os.Getenv("PRETEXT_BROWSER") == "1" {
@@ -677,9 +673,7 @@ func must[T any](v T, err error) T {
 // (uneven shares of the batch); the losses are still the native single
 // trainer's.
 func TestBrowserWorkersWithoutIsolation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	skipShort(t)
 	p := openPageWith(t, t.TempDir(), UnisolatedHandler("."))
 	var isolated bool
 	p.eval(`self.crossOriginIsolated`, &isolated)
@@ -720,9 +714,7 @@ func TestBrowserWorkersWithoutIsolation(t *testing.T) {
 // serves it), trains with the simd128 kernel and two workers exchanging by
 // messages, with the native run's losses, and loads nothing from elsewhere.
 func TestBrowserDist(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	skipShort(t)
 	needChromium(t)
 	dir := t.TempDir()
 	if err := Dist("..", dir); err != nil {
@@ -761,9 +753,7 @@ func TestBrowserDist(t *testing.T) {
 // the page offers it back, and resuming carries the run on exactly: the
 // step counter continues and every loss is the native uninterrupted run's.
 func TestBrowserReloadResumes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	skipShort(t)
 	p := openPage(t, t.TempDir())
 	p.run("choose photos", chromedp.SetUploadFiles("#files", writeSamples(t), chromedp.ByQuery))
 	p.run("wait for thumbnails", chromedp.Poll(fmt.Sprintf(`document.querySelectorAll("#thumbs canvas").length === %d`, len(samples.Photos())),
@@ -846,10 +836,7 @@ func (p *page) addFiles(paths []string) string {
 	p.t.Helper()
 	p.eval(`document.querySelector("#intake-note").textContent = ""; true`, nil)
 	p.run("choose photos", chromedp.SetUploadFiles("#files", paths, chromedp.ByQuery))
-	var note string
-	p.run("wait for the photos to be read", chromedp.Poll(`(() => { const t = document.querySelector("#intake-note").textContent; return t.startsWith("Added") ? t : null })()`,
-		&note, chromedp.WithPollingTimeout(60*time.Second)))
-	return note
+	return p.waitAdded()
 }
 
 // rejected is the page's list of skipped files, name to reason.
@@ -869,9 +856,7 @@ func (p *page) rejected() map[string]string {
 // appear and train; then colorization on grey photos warns, and the photo
 // limits typed on the page refuse photos with their reasons.
 func TestBrowserBadInput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	skipShort(t)
 	p := openPage(t, t.TempDir())
 	corpusDir := filepath.Join("..", "core", "testdata", "intake")
 	entries, err := os.ReadDir(corpusDir)
@@ -993,9 +978,7 @@ func TestBrowserBadInput(t *testing.T) {
 // rate, then that training failed, with advice to lower the rate; it
 // requests nothing outside its origin and logs no error meanwhile.
 func TestBrowserDivergence(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	skipShort(t)
 	p := openPage(t, t.TempDir())
 	p.run("add the samples", chromedp.Click("#samples", chromedp.ByQuery))
 	p.run("wait for thumbnails", chromedp.Poll(fmt.Sprintf(`document.querySelectorAll("#thumbs canvas").length === %d`, len(samples.Photos())),
@@ -1023,9 +1006,7 @@ func TestBrowserDivergence(t *testing.T) {
 // the imported model predicts natively. Nothing is requested outside the
 // page's origin and no error is logged.
 func TestBrowserSafetensors(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	skipShort(t)
 	downloads := t.TempDir()
 	p := openPage(t, downloads)
 	p.addFiles(writeSamples(t))
@@ -1122,9 +1103,7 @@ func writeRotationBatch(t *testing.T, tr *core.Trainer, path string) {
 // leave-one-out figures, draws the map and downloads the embeddings. The
 // times to embed, to map and to label are logged.
 func TestBrowserExplore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	skipShort(t)
 	downloads := t.TempDir()
 	p := openPage(t, downloads)
 	p.run("add the samples", chromedp.Click("#samples", chromedp.ByQuery))
